@@ -1,0 +1,60 @@
+# lstm: LSTM forecasting inside PostgreSQL (PGXS build).
+#
+#   make                  build lstm.so and the install script
+#   make install          install into the PostgreSQL found by PG_CONFIG
+#   make installcheck     pg_regress suites against a running server
+#   make unittest         C unit tests of src/core (no server needed)
+#   make bench            benchmark against sum() and PyTorch (needs a server)
+
+EXTENSION  = lstm
+EXTVERSION = 0.1
+MODULE_big = lstm
+
+# One C file per SQL concept in src/, the math in src/core/.
+OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c src/core/*.c)))
+
+# The install script is assembled from one SQL fragment per concept,
+# src/sql/NN_name.sql, in file-name order.
+SQL_FRAGMENTS = $(sort $(wildcard src/sql/*.sql))
+DATA_built = $(EXTENSION)--$(EXTVERSION).sql
+
+# One pg_regress suite per file in sql/.
+REGRESS = $(basename $(notdir $(sort $(wildcard sql/*.sql))))
+REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
+
+PG_CONFIG ?= pg_config
+
+PG_CPPFLAGS = -I$(srcdir)/src -I$(srcdir)/src/core $(BLAS_CFLAGS) -std=gnu11 -Wall -Wextra -Werror \
+              -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare \
+              -Wno-cast-function-type
+PG_CFLAGS = -O2
+BLAS_CFLAGS ?= $(shell pkg-config --cflags openblas 2>/dev/null)
+BLAS_LIBS ?= $(shell pkg-config --libs openblas 2>/dev/null || echo -lopenblas)
+SHLIB_LINK = $(BLAS_LIBS) -lm
+
+EXTRA_CLEAN = test/core/*.o test/core/test_core test/core/test_train results regression.diffs \
+              regression.out
+
+# LLVM bitcode for JIT inlining is not needed.
+override with_llvm = no
+
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+$(EXTENSION)--$(EXTVERSION).sql: $(SQL_FRAGMENTS)
+	cat $^ > $@
+
+# ---- C unit tests of src/core: plain C, no PostgreSQL ----
+CORE_SRC = $(sort $(wildcard src/core/*.c))
+UNIT_CFLAGS = -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-sign-compare -Isrc/core $(BLAS_CFLAGS)
+UNIT_TESTS = $(patsubst %.c,%,$(sort $(wildcard test/core/test_*.c)))
+
+test/core/test_%: test/core/test_%.c $(CORE_SRC) $(wildcard src/core/*.h)
+	$(CC) $(UNIT_CFLAGS) -o $@ $< $(CORE_SRC) $(BLAS_LIBS) -lm
+
+.PHONY: unittest bench
+unittest: $(UNIT_TESTS)
+	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; ./$$t; done
+
+bench:
+	bash test/bench/run.sh

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# install-deps.sh - the Debian 12 packages this project needs (run as root).
+#   scripts/install-deps.sh          build + test: PostgreSQL 15 server and headers, OpenBLAS
+#   scripts/install-deps.sh --torch  also PyTorch and numpy (benchmarks, fixture generators)
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+
+packages=(build-essential pkg-config postgresql-15 postgresql-server-dev-15 postgresql-contrib
+          libopenblas-dev)
+if [ "${1:-}" = "--torch" ]; then
+    packages+=(python3 python3-torch python3-numpy)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    if [ "$(id -u)" != 0 ]; then
+        echo "missing packages: ${missing[*]}; run as root (or with sudo)" >&2
+        exit 1
+    fi
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

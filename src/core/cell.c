@@ -1,0 +1,289 @@
+/*
+ * cell.c - decoded LSTM inference: the per-row cell step and the head.
+ */
+#include "cell.h"
+
+#include <math.h>
+#include <string.h>
+
+/* Round n up to a multiple of LSTM_GATE_BLOCK. */
+static int gate_stride_for(int hidden_size)
+{
+    int n = 4 * hidden_size;
+    return (n + LSTM_GATE_BLOCK - 1) / LSTM_GATE_BLOCK * LSTM_GATE_BLOCK;
+}
+
+/* Round a byte count up to 64 so every array starts cache-line aligned. */
+static size_t align64(size_t n)
+{
+    return (n + 63) & ~(size_t)63;
+}
+
+/* Memory for a runner of these sizes. */
+size_t lstm_runner_nbytes(const LstmDims *dims)
+{
+    size_t H = (size_t)dims->hidden_size, I = (size_t)dims->input_size;
+    size_t O = (size_t)dims->output_size;
+    size_t G = (size_t)gate_stride_for(dims->hidden_size);
+    size_t n = 0;
+    for (int k = 0; k < dims->num_layers; k++) {
+        size_t in = k == 0 ? I : H;
+        n += align64(in * G * sizeof(float));
+        n += align64(H * G * sizeof(float));
+        n += align64(G * sizeof(float));
+    }
+    n += align64(O * H * sizeof(float)) + align64(O * sizeof(float));
+    n += 2 * align64(I * sizeof(double)) + 2 * align64(O * sizeof(double));
+    n += align64(G * sizeof(float));
+    n += align64((I > H ? I : H) * sizeof(float));
+    n += align64((I > O ? I : O) * sizeof(double));
+    return n + 64; /* room to align the start */
+}
+
+/* Carve n bytes off *cursor, keeping 64-byte alignment. */
+static void *take(char **cursor, size_t n)
+{
+    void *p = *cursor;
+    *cursor += align64(n);
+    return p;
+}
+
+/* Decode a validated model into a runner. */
+void lstm_runner_init(LstmRunner *runner, const LstmModelView *model, void *memory)
+{
+    const LstmDims *d = &model->dims;
+    int H = d->hidden_size, I = d->input_size, O = d->output_size;
+    int G = gate_stride_for(H);
+    char *cursor = (char *)(((uintptr_t)memory + 63) & ~(uintptr_t)63);
+
+    memset(runner, 0, sizeof(*runner));
+    runner->dims = *d;
+    runner->gate_stride = G;
+    for (int k = 0; k < d->num_layers; k++) {
+        const LstmLayerWeights *w = &model->layer[k];
+        int in = w->in_size;
+        float *wih = take(&cursor, (size_t)in * G * sizeof(float));
+        float *whh = take(&cursor, (size_t)H * G * sizeof(float));
+        float *bias = take(&cursor, (size_t)G * sizeof(float));
+        memset(wih, 0, (size_t)in * G * sizeof(float));
+        memset(whh, 0, (size_t)H * G * sizeof(float));
+        memset(bias, 0, (size_t)G * sizeof(float));
+        for (int j = 0; j < 4 * H; j++) {
+            for (int i = 0; i < in; i++)
+                wih[(size_t)i * G + j] = w->weight_ih[(size_t)j * in + i];
+            for (int i = 0; i < H; i++)
+                whh[(size_t)i * G + j] = w->weight_hh[(size_t)j * H + i];
+            bias[j] = w->bias_ih[j] + w->bias_hh[j];
+        }
+        runner->weight_ih_t[k] = wih;
+        runner->weight_hh_t[k] = whh;
+        runner->bias[k] = bias;
+    }
+    runner->head_weight = take(&cursor, (size_t)O * H * sizeof(float));
+    memcpy(runner->head_weight, model->head_weight, (size_t)O * H * sizeof(float));
+    runner->head_bias = take(&cursor, (size_t)O * sizeof(float));
+    memcpy(runner->head_bias, model->head_bias, (size_t)O * sizeof(float));
+    runner->input_mean = take(&cursor, (size_t)I * sizeof(double));
+    runner->input_std = take(&cursor, (size_t)I * sizeof(double));
+    for (int i = 0; i < I; i++) {
+        runner->input_mean[i] = model->input_mean[i];
+        runner->input_std[i] = model->input_std[i];
+    }
+    runner->output_mean = take(&cursor, (size_t)O * sizeof(double));
+    runner->output_std = take(&cursor, (size_t)O * sizeof(double));
+    for (int i = 0; i < O; i++) {
+        runner->output_mean[i] = model->output_mean[i];
+        runner->output_std[i] = model->output_std[i];
+    }
+    runner->gates = take(&cursor, (size_t)G * sizeof(float));
+    runner->x = take(&cursor, (size_t)(I > H ? I : H) * sizeof(float));
+    runner->features = take(&cursor, (size_t)(I > O ? I : O) * sizeof(double));
+}
+
+/* h and c of every layer. */
+size_t lstm_series_nfloats(const LstmDims *dims)
+{
+    return 2 * (size_t)dims->num_layers * (size_t)dims->hidden_size;
+}
+
+/* A fresh series: no rows, zero state. */
+void lstm_series_init(LstmSeries *series, const LstmDims *dims, float *memory)
+{
+    size_t n = (size_t)dims->num_layers * (size_t)dims->hidden_size;
+    series->steps = 0;
+    series->last_value = 0.0;
+    series->h = memory;
+    series->c = memory + n;
+    memset(memory, 0, 2 * n * sizeof(float));
+}
+
+/* Copy one series' state into another of the same model. */
+void lstm_series_copy(LstmSeries *dst, const LstmSeries *src, const LstmDims *dims)
+{
+    size_t n = (size_t)dims->num_layers * (size_t)dims->hidden_size;
+    dst->steps = src->steps;
+    dst->last_value = src->last_value;
+    memcpy(dst->h, src->h, n * sizeof(float));
+    memcpy(dst->c, src->c, n * sizeof(float));
+}
+
+/* sigmoid in float32. */
+float lstm_sigmoid(float x)
+{
+    return 1.0f / (1.0f + expf(-x));
+}
+
+/* tanh in float32. */
+float lstm_tanh(float x)
+{
+    return tanhf(x);
+}
+
+/*
+ * gates (G) = bias + weight_ih_t^T x + weight_hh_t^T h, blocked so that one
+ * LSTM_GATE_BLOCK of gate accumulators stays in registers while the inputs
+ * stream past. Compiled for AVX2+FMA where the CPU has it.
+ */
+__attribute__((target_clones("arch=x86-64-v3", "default"))) static void
+gates_matvec(float *restrict gates, const float *restrict bias, const float *restrict wih_t,
+             const float *restrict x, int in, const float *restrict whh_t,
+             const float *restrict h, int H, int G)
+{
+    for (int j0 = 0; j0 < G; j0 += LSTM_GATE_BLOCK) {
+        float acc[LSTM_GATE_BLOCK];
+        for (int j = 0; j < LSTM_GATE_BLOCK; j++)
+            acc[j] = bias[j0 + j];
+        for (int i = 0; i < in; i++) {
+            const float *row = wih_t + (size_t)i * G + j0;
+            float xi = x[i];
+            for (int j = 0; j < LSTM_GATE_BLOCK; j++)
+                acc[j] += row[j] * xi;
+        }
+        for (int i = 0; i < H; i++) {
+            const float *row = whh_t + (size_t)i * G + j0;
+            float hi = h[i];
+            for (int j = 0; j < LSTM_GATE_BLOCK; j++)
+                acc[j] += row[j] * hi;
+        }
+        for (int j = 0; j < LSTM_GATE_BLOCK; j++)
+            gates[j0 + j] = acc[j];
+    }
+}
+
+/* Apply the gate nonlinearities and update c and h of one layer. */
+static void cell_update(const float *gates, float *h, float *c, int H)
+{
+    for (int j = 0; j < H; j++) {
+        float i = lstm_sigmoid(gates[j]);
+        float f = lstm_sigmoid(gates[H + j]);
+        float g = lstm_tanh(gates[2 * H + j]);
+        float o = lstm_sigmoid(gates[3 * H + j]);
+        float cj = f * c[j] + i * g;
+        c[j] = cj;
+        h[j] = o * lstm_tanh(cj);
+    }
+}
+
+/* One cell step of every layer on a scaled input x (I floats). */
+static void runner_step(const LstmRunner *r, LstmSeries *s, const float *x)
+{
+    int H = r->dims.hidden_size;
+    const float *input = x;
+    int in = r->dims.input_size;
+    for (int k = 0; k < r->dims.num_layers; k++) {
+        float *h = s->h + (size_t)k * H;
+        float *c = s->c + (size_t)k * H;
+        gates_matvec(r->gates, r->bias[k], r->weight_ih_t[k], input, in, r->weight_hh_t[k], h, H,
+                     r->gate_stride);
+        cell_update(r->gates, h, c, H);
+        input = h;
+        in = H;
+    }
+}
+
+/* Consume one row of raw features. */
+void lstm_runner_feed(const LstmRunner *runner, LstmSeries *series, const double *features)
+{
+    const LstmDims *d = &runner->dims;
+    float *x = runner->x;
+    double target = features[0];
+
+    if (d->flags & LSTM_FLAG_DIFFERENCE) {
+        double previous = series->last_value;
+        series->last_value = target;
+        if (series->steps++ == 0)
+            return;
+        target -= previous;
+    } else
+        series->steps++;
+    x[0] = (float)((target - runner->input_mean[0]) / runner->input_std[0]);
+    for (int i = 1; i < d->input_size; i++)
+        x[i] = (float)((features[i] - runner->input_mean[i]) / runner->input_std[i]);
+    runner_step(runner, series, x);
+}
+
+/* Raw forecast of every output for the row after the last one consumed. */
+void lstm_runner_predict(const LstmRunner *runner, const LstmSeries *series, double *outputs)
+{
+    const LstmDims *d = &runner->dims;
+    int H = d->hidden_size;
+    const float *h = series->h + (size_t)(d->num_layers - 1) * H;
+    for (int o = 0; o < d->output_size; o++) {
+        const float *w = runner->head_weight + (size_t)o * H;
+        float y = runner->head_bias[o];
+        for (int j = 0; j < H; j++)
+            y += w[j] * h[j];
+        outputs[o] = (double)y * runner->output_std[o] + runner->output_mean[o];
+    }
+    if (d->flags & LSTM_FLAG_DIFFERENCE)
+        outputs[0] += series->last_value;
+}
+
+/* Forecast horizon rows ahead by feeding each forecast back. */
+void lstm_runner_horizon(const LstmRunner *runner, const LstmSeries *series, LstmSeries *work,
+                         int horizon, double *forecasts)
+{
+    double *features = runner->features;
+    lstm_series_copy(work, series, &runner->dims);
+    for (int step = 0; step < horizon; step++) {
+        lstm_runner_predict(runner, work, features);
+        forecasts[step] = features[0];
+        if (step + 1 < horizon)
+            lstm_runner_feed(runner, work, features);
+    }
+}
+
+/* Reference: one step of every layer with plain loops on the PyTorch layout. */
+void lstm_reference_step(const LstmModelView *model, float *h, float *c, const float *x_scaled)
+{
+    int H = model->dims.hidden_size;
+    float gates[4 * LSTM_MAX_HIDDEN];
+    const float *input = x_scaled;
+    for (int k = 0; k < model->dims.num_layers; k++) {
+        const LstmLayerWeights *w = &model->layer[k];
+        float *hk = h + (size_t)k * H, *ck = c + (size_t)k * H;
+        for (int j = 0; j < 4 * H; j++) {
+            float sum_ih = w->bias_ih[j], sum_hh = w->bias_hh[j];
+            for (int i = 0; i < w->in_size; i++)
+                sum_ih += w->weight_ih[(size_t)j * w->in_size + i] * input[i];
+            for (int i = 0; i < H; i++)
+                sum_hh += w->weight_hh[(size_t)j * H + i] * hk[i];
+            gates[j] = sum_ih + sum_hh;
+        }
+        cell_update(gates, hk, ck, H);
+        input = hk;
+    }
+}
+
+/* Reference: the head on the top layer's h, in scaled units. */
+void lstm_reference_head(const LstmModelView *model, const float *h, float *y_scaled)
+{
+    int H = model->dims.hidden_size;
+    const float *top = h + (size_t)(model->dims.num_layers - 1) * H;
+    for (int o = 0; o < model->dims.output_size; o++) {
+        float y = model->head_bias[o];
+        for (int j = 0; j < H; j++)
+            y += model->head_weight[(size_t)o * H + j] * top[j];
+        y_scaled[o] = y;
+    }
+}

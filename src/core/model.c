@@ -1,0 +1,303 @@
+/*
+ * model.c - sizes, layout, validation and fingerprint of a serialized model.
+ */
+#include "model.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Check the four sizes and the flags against the limits. */
+LstmError lstm_dims_check(const LstmDims *dims, char *errmsg)
+{
+    if (dims->input_size < 1 || dims->input_size > LSTM_MAX_INPUT) {
+        snprintf(errmsg, LSTM_ERRMSG_LEN, "input_size %d is outside the range 1 to %d",
+                 dims->input_size, LSTM_MAX_INPUT);
+        return LSTM_ERR_LIMIT;
+    }
+    if (dims->hidden_size < 1 || dims->hidden_size > LSTM_MAX_HIDDEN) {
+        snprintf(errmsg, LSTM_ERRMSG_LEN, "hidden_size %d is outside the range 1 to %d",
+                 dims->hidden_size, LSTM_MAX_HIDDEN);
+        return LSTM_ERR_LIMIT;
+    }
+    if (dims->num_layers < 1 || dims->num_layers > LSTM_MAX_LAYERS) {
+        snprintf(errmsg, LSTM_ERRMSG_LEN, "num_layers %d is outside the range 1 to %d",
+                 dims->num_layers, LSTM_MAX_LAYERS);
+        return LSTM_ERR_LIMIT;
+    }
+    if (dims->output_size < 1 || dims->output_size > LSTM_MAX_OUTPUT) {
+        snprintf(errmsg, LSTM_ERRMSG_LEN, "output_size %d is outside the range 1 to %d",
+                 dims->output_size, LSTM_MAX_OUTPUT);
+        return LSTM_ERR_LIMIT;
+    }
+    if ((dims->flags & ~LSTM_KNOWN_FLAGS) != 0) {
+        snprintf(errmsg, LSTM_ERRMSG_LEN, "unknown flags 0x%x", dims->flags);
+        return LSTM_ERR_FORMAT;
+    }
+    /*
+     * With every size within its limit the counts below fit easily in size_t
+     * (at most 16 layers of 4*4096*4096 floats, about 1.1e9), so the only
+     * remaining limit is the total byte size.
+     */
+    if (lstm_model_nbytes(dims) > LSTM_MAX_MODEL_BYTES) {
+        snprintf(errmsg, LSTM_ERRMSG_LEN,
+                 "a model of %zu bytes exceeds the maximum of %zu bytes",
+                 lstm_model_nbytes(dims), (size_t)LSTM_MAX_MODEL_BYTES);
+        return LSTM_ERR_LIMIT;
+    }
+    return LSTM_OK;
+}
+
+/* Floats in the data block; sizes must be within the limits. */
+size_t lstm_model_float_count(const LstmDims *dims)
+{
+    size_t H = (size_t)dims->hidden_size;
+    size_t I = (size_t)dims->input_size;
+    size_t O = (size_t)dims->output_size;
+    size_t L = (size_t)dims->num_layers;
+    size_t per_layer_hh = 4 * H * H + 8 * H;
+    size_t count = 4 * H * I + per_layer_hh;       /* layer 0 */
+    count += (L - 1) * (4 * H * H + per_layer_hh); /* layers 1..L-1 */
+    count += O * H + O;                            /* head */
+    count += 2 * I + 2 * O;                        /* scaling */
+    return count;
+}
+
+/* Serialized size: header plus floats. */
+size_t lstm_model_nbytes(const LstmDims *dims)
+{
+    return sizeof(LstmModelHeader) + lstm_model_float_count(dims) * sizeof(float);
+}
+
+/* Trainable parameters: every float except the four scaling vectors. */
+size_t lstm_model_parameter_count(const LstmDims *dims)
+{
+    return lstm_model_float_count(dims) - 2 * (size_t)dims->input_size -
+           2 * (size_t)dims->output_size;
+}
+
+/* Number of named arrays in the data block. */
+int lstm_model_array_count(const LstmDims *dims)
+{
+    return 4 * dims->num_layers + 6;
+}
+
+/* Name, shape and offset of array number index. */
+void lstm_model_array_info(const LstmDims *dims, int index, LstmArrayInfo *info)
+{
+    int H = dims->hidden_size, I = dims->input_size, O = dims->output_size;
+    int L = dims->num_layers;
+    size_t offset = 0;
+
+    memset(info, 0, sizeof(*info));
+    for (int k = 0; k < L; k++) {
+        int in = k == 0 ? I : H;
+        int base = 4 * k;
+        if (index == base) {
+            snprintf(info->name, sizeof(info->name), "weight_ih_l%d", k);
+            info->rows = 4 * H, info->cols = in, info->offset = offset;
+            return;
+        }
+        offset += (size_t)4 * H * in;
+        if (index == base + 1) {
+            snprintf(info->name, sizeof(info->name), "weight_hh_l%d", k);
+            info->rows = 4 * H, info->cols = H, info->offset = offset;
+            return;
+        }
+        offset += (size_t)4 * H * H;
+        if (index == base + 2) {
+            snprintf(info->name, sizeof(info->name), "bias_ih_l%d", k);
+            info->rows = 4 * H, info->offset = offset;
+            return;
+        }
+        offset += (size_t)4 * H;
+        if (index == base + 3) {
+            snprintf(info->name, sizeof(info->name), "bias_hh_l%d", k);
+            info->rows = 4 * H, info->offset = offset;
+            return;
+        }
+        offset += (size_t)4 * H;
+    }
+    index -= 4 * L;
+    switch (index) {
+    case 0:
+        snprintf(info->name, sizeof(info->name), "head.weight");
+        info->rows = O, info->cols = H, info->offset = offset;
+        return;
+    case 1:
+        snprintf(info->name, sizeof(info->name), "head.bias");
+        info->rows = O, info->offset = offset + (size_t)O * H;
+        return;
+    }
+    offset += (size_t)O * H + O;
+    info->is_scale = 1;
+    switch (index) {
+    case 2:
+        snprintf(info->name, sizeof(info->name), "input_mean");
+        info->rows = I, info->offset = offset;
+        return;
+    case 3:
+        snprintf(info->name, sizeof(info->name), "input_std");
+        info->rows = I, info->offset = offset + I, info->must_be_positive = 1;
+        return;
+    case 4:
+        snprintf(info->name, sizeof(info->name), "output_mean");
+        info->rows = O, info->offset = offset + 2 * (size_t)I;
+        return;
+    default:
+        snprintf(info->name, sizeof(info->name), "output_std");
+        info->rows = O, info->offset = offset + 2 * (size_t)I + O;
+        info->must_be_positive = 1;
+        return;
+    }
+}
+
+/* Sizes from a header (no checks). */
+LstmDims lstm_model_dims(const LstmModelHeader *header)
+{
+    LstmDims dims;
+    dims.input_size = header->input_size;
+    dims.hidden_size = header->hidden_size;
+    dims.num_layers = header->num_layers;
+    dims.output_size = header->output_size;
+    dims.flags = header->flags;
+    return dims;
+}
+
+/* Fill a header for checked sizes. */
+void lstm_model_init_header(LstmModelHeader *header, const LstmDims *dims)
+{
+    memset(header, 0, sizeof(*header));
+    header->magic = LSTM_MODEL_MAGIC;
+    header->version = LSTM_MODEL_VERSION;
+    header->flags = (uint16_t)dims->flags;
+    header->input_size = dims->input_size;
+    header->hidden_size = dims->hidden_size;
+    header->num_layers = dims->num_layers;
+    header->output_size = dims->output_size;
+}
+
+/* The float block that follows the header. */
+float *lstm_model_data(void *bytes)
+{
+    return (float *)((char *)bytes + sizeof(LstmModelHeader));
+}
+
+/* Validate untrusted bytes: header, sizes, exact length, finite values. */
+LstmError lstm_model_validate(const void *bytes, size_t nbytes, char *errmsg)
+{
+    LstmModelHeader header;
+    LstmDims dims;
+    LstmError err;
+    const float *data;
+
+    if (nbytes < sizeof(LstmModelHeader)) {
+        snprintf(errmsg, LSTM_ERRMSG_LEN, "model is %zu bytes, shorter than its %zu-byte header",
+                 nbytes, sizeof(LstmModelHeader));
+        return LSTM_ERR_FORMAT;
+    }
+    memcpy(&header, bytes, sizeof(header));
+    if (header.magic != LSTM_MODEL_MAGIC) {
+        snprintf(errmsg, LSTM_ERRMSG_LEN, "bad magic number 0x%08x", header.magic);
+        return LSTM_ERR_FORMAT;
+    }
+    if (header.version != LSTM_MODEL_VERSION) {
+        snprintf(errmsg, LSTM_ERRMSG_LEN, "unsupported format version %u (expected %d)",
+                 (unsigned)header.version, LSTM_MODEL_VERSION);
+        return LSTM_ERR_FORMAT;
+    }
+    for (int i = 0; i < 3; i++) {
+        if (header.reserved[i] != 0) {
+            snprintf(errmsg, LSTM_ERRMSG_LEN, "reserved header field %d is not zero", i);
+            return LSTM_ERR_FORMAT;
+        }
+    }
+    dims = lstm_model_dims(&header);
+    err = lstm_dims_check(&dims, errmsg);
+    if (err != LSTM_OK)
+        return err;
+    if (nbytes != lstm_model_nbytes(&dims)) {
+        snprintf(errmsg, LSTM_ERRMSG_LEN,
+                 "model is %zu bytes but its sizes (input %d, hidden %d, layers %d, output %d) "
+                 "need %zu",
+                 nbytes, dims.input_size, dims.hidden_size, dims.num_layers, dims.output_size,
+                 lstm_model_nbytes(&dims));
+        return LSTM_ERR_FORMAT;
+    }
+    data = (const float *)((const char *)bytes + sizeof(LstmModelHeader));
+    for (int a = 0; a < lstm_model_array_count(&dims); a++) {
+        LstmArrayInfo info;
+        size_t n;
+        lstm_model_array_info(&dims, a, &info);
+        n = (size_t)info.rows * (info.cols > 0 ? (size_t)info.cols : 1);
+        for (size_t j = 0; j < n; j++) {
+            float v;
+            memcpy(&v, data + info.offset + j, sizeof(v));
+            if (!isfinite(v) || (info.must_be_positive && !(v > 0.0f))) {
+                char where[64];
+                if (info.cols > 0)
+                    snprintf(where, sizeof(where), "%s[%zu][%zu]", info.name,
+                             j / (size_t)info.cols, j % (size_t)info.cols);
+                else
+                    snprintf(where, sizeof(where), "%s[%zu]", info.name, j);
+                if (!isfinite(v)) {
+                    snprintf(errmsg, LSTM_ERRMSG_LEN, "%s is not finite", where);
+                    return LSTM_ERR_NONFINITE;
+                }
+                snprintf(errmsg, LSTM_ERRMSG_LEN, "%s is %g but a standard deviation must be > 0",
+                         where, (double)v);
+                return LSTM_ERR_SCALE;
+            }
+        }
+    }
+    return LSTM_OK;
+}
+
+/* Pointers to every array of a validated model. */
+void lstm_model_view(const void *bytes, LstmModelView *view)
+{
+    const LstmModelHeader *header = (const LstmModelHeader *)bytes;
+    const float *data = (const float *)((const char *)bytes + sizeof(LstmModelHeader));
+    LstmArrayInfo info;
+    int L;
+
+    memset(view, 0, sizeof(*view));
+    view->dims = lstm_model_dims(header);
+    L = view->dims.num_layers;
+    for (int k = 0; k < L; k++) {
+        LstmLayerWeights *w = &view->layer[k];
+        lstm_model_array_info(&view->dims, 4 * k, &info);
+        w->weight_ih = data + info.offset;
+        w->in_size = info.cols;
+        lstm_model_array_info(&view->dims, 4 * k + 1, &info);
+        w->weight_hh = data + info.offset;
+        lstm_model_array_info(&view->dims, 4 * k + 2, &info);
+        w->bias_ih = data + info.offset;
+        lstm_model_array_info(&view->dims, 4 * k + 3, &info);
+        w->bias_hh = data + info.offset;
+    }
+    lstm_model_array_info(&view->dims, 4 * L, &info);
+    view->head_weight = data + info.offset;
+    lstm_model_array_info(&view->dims, 4 * L + 1, &info);
+    view->head_bias = data + info.offset;
+    lstm_model_array_info(&view->dims, 4 * L + 2, &info);
+    view->input_mean = data + info.offset;
+    lstm_model_array_info(&view->dims, 4 * L + 3, &info);
+    view->input_std = data + info.offset;
+    lstm_model_array_info(&view->dims, 4 * L + 4, &info);
+    view->output_mean = data + info.offset;
+    lstm_model_array_info(&view->dims, 4 * L + 5, &info);
+    view->output_std = data + info.offset;
+}
+
+/* 64-bit FNV-1a over the serialized bytes. */
+uint64_t lstm_model_fingerprint(const void *bytes, size_t nbytes)
+{
+    const unsigned char *p = (const unsigned char *)bytes;
+    uint64_t hash = 0xcbf29ce484222325ULL;
+    for (size_t i = 0; i < nbytes; i++) {
+        hash ^= p[i];
+        hash *= 0x100000001b3ULL;
+    }
+    return hash;
+}

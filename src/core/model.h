@@ -1,0 +1,171 @@
+/*
+ * model.h - the lstm_model binary layout and its checked views.
+ *
+ * Pure C11, no PostgreSQL. A model is an nn.LSTM (num_layers stacked layers,
+ * hidden size H, input size I) followed by an nn.Linear head to O outputs,
+ * exactly as PyTorch lays them out: gates in order i, f, g, o, and the two
+ * bias vectors bias_ih and bias_hh kept apart.
+ *
+ * Serialized form (what follows PostgreSQL's 4-byte varlena length word):
+ *
+ *   LstmModelHeader            36 bytes, native endianness
+ *   float data[]               all weights, contiguous, in this order:
+ *     for layer k in 0..L-1:
+ *       weight_ih_lk   (4H, in_k)   in_0 = I, in_k = H for k > 0
+ *       weight_hh_lk   (4H, H)
+ *       bias_ih_lk     (4H)
+ *       bias_hh_lk     (4H)
+ *     head_weight      (O, H)
+ *     head_bias        (O)
+ *     input_mean       (I)
+ *     input_std        (I)          every entry > 0
+ *     output_mean      (O)
+ *     output_std       (O)          every entry > 0
+ *
+ * Every reader must call lstm_model_validate() on untrusted bytes before
+ * lstm_model_view(); the view assumes a validated model.
+ */
+#ifndef LSTM_CORE_MODEL_H
+#define LSTM_CORE_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define LSTM_MODEL_MAGIC 0x4D54534CU /* "LSTM" read as little-endian bytes */
+#define LSTM_MODEL_VERSION 1
+
+/* Limits on the sizes a model may have. */
+#define LSTM_MAX_INPUT 1024
+#define LSTM_MAX_OUTPUT 1024
+#define LSTM_MAX_HIDDEN 4096
+#define LSTM_MAX_LAYERS 16
+/* Largest serialized model in bytes (PostgreSQL's varlena limit is 1 GB). */
+#define LSTM_MAX_MODEL_BYTES ((size_t)1000 * 1000 * 1000)
+
+/*
+ * Flags.
+ * LSTM_FLAG_DIFFERENCE: the network sees and predicts first differences of
+ * the target (input feature 0 and output 0). The runner keeps the last raw
+ * target value, feeds x_t - x_{t-1}, and adds the last value back to the
+ * forecast. The first row of a series only records the value.
+ */
+#define LSTM_FLAG_DIFFERENCE 0x0001U
+#define LSTM_KNOWN_FLAGS (LSTM_FLAG_DIFFERENCE)
+
+typedef struct LstmModelHeader {
+    uint32_t magic;       /* LSTM_MODEL_MAGIC */
+    uint16_t version;     /* LSTM_MODEL_VERSION */
+    uint16_t flags;       /* LSTM_FLAG_* */
+    int32_t input_size;   /* I, 1..LSTM_MAX_INPUT */
+    int32_t hidden_size;  /* H, 1..LSTM_MAX_HIDDEN */
+    int32_t num_layers;   /* L, 1..LSTM_MAX_LAYERS */
+    int32_t output_size;  /* O, 1..LSTM_MAX_OUTPUT */
+    uint32_t reserved[3]; /* must be zero */
+} LstmModelHeader;
+
+/* Sizes of a model, as plain ints (already checked against the limits). */
+typedef struct LstmDims {
+    int input_size;  /* I */
+    int hidden_size; /* H */
+    int num_layers;  /* L */
+    int output_size; /* O */
+    unsigned flags;  /* LSTM_FLAG_* */
+} LstmDims;
+
+/* Pointers into one validated model's float block. */
+typedef struct LstmLayerWeights {
+    const float *weight_ih; /* (4H, in) */
+    const float *weight_hh; /* (4H, H) */
+    const float *bias_ih;   /* (4H) */
+    const float *bias_hh;   /* (4H) */
+    int in_size;            /* in: I for layer 0, H above */
+} LstmLayerWeights;
+
+typedef struct LstmModelView {
+    LstmDims dims;
+    LstmLayerWeights layer[LSTM_MAX_LAYERS];
+    const float *head_weight; /* (O, H) */
+    const float *head_bias;   /* (O) */
+    const float *input_mean;  /* (I) */
+    const float *input_std;   /* (I) */
+    const float *output_mean; /* (O) */
+    const float *output_std;  /* (O) */
+} LstmModelView;
+
+/* What went wrong in a check; the glue maps each to a SQLSTATE. */
+typedef enum LstmError {
+    LSTM_OK = 0,
+    LSTM_ERR_LIMIT,     /* a size outside the limits (too large or < 1) */
+    LSTM_ERR_FORMAT,    /* bad magic, version, flags, reserved field, length */
+    LSTM_ERR_NONFINITE, /* a weight or scale is NaN or infinite */
+    LSTM_ERR_SCALE      /* a standard deviation <= 0 */
+} LstmError;
+
+#define LSTM_ERRMSG_LEN 256
+
+/*
+ * lstm_dims_check: are these sizes within the limits? On failure writes a
+ * message (lowercase, no period) to errmsg.
+ */
+LstmError lstm_dims_check(const LstmDims *dims, char *errmsg);
+
+/* Number of floats in the data block for these (checked) sizes. */
+size_t lstm_model_float_count(const LstmDims *dims);
+
+/* Total serialized size in bytes (header + floats) for checked sizes. */
+size_t lstm_model_nbytes(const LstmDims *dims);
+
+/* Number of trainable parameters (everything but the scaling vectors). */
+size_t lstm_model_parameter_count(const LstmDims *dims);
+
+/*
+ * lstm_model_validate: check nbytes of untrusted bytes starting at a
+ * LstmModelHeader: header fields, sizes within limits, exact length, every
+ * float finite, every std > 0. Returns LSTM_OK or an error with a message
+ * that names the offending field (for example "weight_hh_l1[3][7]").
+ */
+LstmError lstm_model_validate(const void *bytes, size_t nbytes, char *errmsg);
+
+/* lstm_model_init_header: fill a header for checked sizes (reserved zero). */
+void lstm_model_init_header(LstmModelHeader *header, const LstmDims *dims);
+
+/* lstm_model_dims: the sizes stored in a (validated) header. */
+LstmDims lstm_model_dims(const LstmModelHeader *header);
+
+/*
+ * lstm_model_view: pointers to every array of a validated model whose
+ * header starts at bytes. Also works on a model being built (writable data).
+ */
+void lstm_model_view(const void *bytes, LstmModelView *view);
+
+/* Mutable pointer to the float block that follows the header. */
+float *lstm_model_data(void *bytes);
+
+/*
+ * lstm_model_fingerprint: a 64-bit FNV-1a hash of the whole serialized
+ * model (header and floats): equal models have equal fingerprints.
+ */
+uint64_t lstm_model_fingerprint(const void *bytes, size_t nbytes);
+
+/*
+ * Arrays of the data block in order: four per layer (weight_ih_lk,
+ * weight_hh_lk, bias_ih_lk, bias_hh_lk), then head.weight, head.bias,
+ * input_mean, input_std, output_mean, output_std.
+ * lstm_model_array_count: how many arrays a model with these sizes has.
+ */
+int lstm_model_array_count(const LstmDims *dims);
+
+/* Description of one array of the data block: name, rows, cols, offset. */
+typedef struct LstmArrayInfo {
+    char name[32]; /* state_dict name, e.g. "weight_ih_l0", "head.bias" */
+    int rows;      /* first dimension */
+    int cols;      /* second dimension, 0 for a vector */
+    size_t offset; /* offset in floats from the start of the data block */
+    int is_scale;  /* 1 for input_mean/std, output_mean/std */
+    int must_be_positive; /* 1 for the two std vectors */
+} LstmArrayInfo;
+
+/* lstm_model_array_info: describe array number index (0-based). */
+void lstm_model_array_info(const LstmDims *dims, int index, LstmArrayInfo *info);
+
+#endif /* LSTM_CORE_MODEL_H */

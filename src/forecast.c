@@ -1,0 +1,235 @@
+/*
+ * forecast.c - the lstm_forecast aggregates: one LSTM cell step per row,
+ * the forecast from the last hidden state at the end.
+ *
+ *   lstm_forecast(model, value float8 [ORDER BY t])          -> float8
+ *   lstm_forecast(model, value float8, horizon int [ORDER BY t]) -> float8[]
+ *   lstm_forecast(model, features float8[] [ORDER BY t])     -> float8
+ *
+ * model is an lstm_model or the name of a row of lstm_models. The same
+ * aggregates are window functions: with the default frame they give at each
+ * row the forecast made after that row (and its peers).
+ *
+ * Transition state (internal, in the aggregate context): the decoded model
+ * (cached for the whole query, shared by every group), h and c of every
+ * layer, the step count, and scratch arrays, all allocated once per group.
+ * A row costs one comparison of the model datum (to catch a model that
+ * changes within a group) and the cell arithmetic; nothing is allocated.
+ * The final functions do not modify the state, as window use requires.
+ *
+ * Rules: a NULL value (or features array) is skipped; NaN or infinite
+ * values, a NULL model, a NULL element in a features array, a width that does
+ * not match the model and a model or horizon that changes within a group
+ * are errors. A group with no non-NULL value gives NULL.
+ */
+#include "lstm.h"
+
+#include "catalog/pg_type.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+
+PG_FUNCTION_INFO_V1(lstm_forecast_value_sfunc);
+PG_FUNCTION_INFO_V1(lstm_forecast_horizon_sfunc);
+PG_FUNCTION_INFO_V1(lstm_forecast_features_sfunc);
+PG_FUNCTION_INFO_V1(lstm_forecast_final);
+PG_FUNCTION_INFO_V1(lstm_forecast_horizon_final);
+
+/* Longest horizon one call may ask for. */
+#define LSTM_MAX_HORIZON 100000
+
+typedef struct ForecastState {
+    LstmDecoded *model; /* decoded model, owned by the query-long cache */
+    LstmSeries series;  /* steps, last value, h (L,H), c (L,H) */
+    LstmSeries work;    /* scratch series for horizon forecasts */
+    int horizon;        /* forecasts asked for; 0 in the one-step forms */
+    double *features;   /* (I) the current row's raw features */
+    double *outputs;    /* (O) scratch for one prediction */
+} ForecastState;
+
+/* Which aggregate a transition call belongs to. */
+typedef enum ForecastForm { FORM_VALUE, FORM_HORIZON, FORM_FEATURES } ForecastForm;
+
+/* The decoded model named by argument 1: an lstm_model or a model name. */
+static LstmDecoded *forecast_model(FunctionCallInfo fcinfo)
+{
+    LstmModelCache *cache = lstm_model_cache(fcinfo->flinfo);
+
+    if (PG_ARGISNULL(1))
+        ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+                        errmsg("lstm_forecast model must not be NULL")));
+    if (get_fn_expr_argtype(fcinfo->flinfo, 1) == TEXTOID)
+        return lstm_decoded_for_name(cache, PG_GETARG_TEXT_PP(1));
+    return lstm_decoded_for_datum(cache, PG_GETARG_DATUM(1));
+}
+
+/* A new group's state: allocated once, in the aggregate context. */
+static ForecastState *forecast_state_new(MemoryContext aggcontext, LstmDecoded *model,
+                                         ForecastForm form, int horizon)
+{
+    const LstmDims *dims = &model->runner.dims;
+    MemoryContext old = MemoryContextSwitchTo(aggcontext);
+    ForecastState *state = palloc0(sizeof(ForecastState));
+    size_t nstate = lstm_series_nfloats(dims);
+
+    if (form != FORM_FEATURES && dims->input_size != 1)
+        ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION),
+                        errmsg("model expects %d input features but lstm_forecast was given "
+                               "a single value",
+                               dims->input_size),
+                        errhint("Pass the features as a float8[] of length %d.",
+                                dims->input_size)));
+    if (form == FORM_HORIZON && dims->output_size != dims->input_size)
+        ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION),
+                        errmsg("horizon forecasts need a model whose output_size equals its "
+                               "input_size"),
+                        errdetail("Each forecast is fed back as the next input; this model has "
+                                  "input_size %d and output_size %d.",
+                                  dims->input_size, dims->output_size)));
+    state->model = model;
+    state->horizon = horizon;
+    lstm_series_init(&state->series, dims, palloc(nstate * sizeof(float)));
+    if (form == FORM_HORIZON)
+        lstm_series_init(&state->work, dims, palloc(nstate * sizeof(float)));
+    state->features = palloc(sizeof(double) * dims->input_size);
+    state->outputs = palloc(sizeof(double) * dims->output_size);
+    MemoryContextSwitchTo(old);
+    return state;
+}
+
+/* Error unless horizon is usable. */
+static int check_horizon(FunctionCallInfo fcinfo)
+{
+    int horizon;
+    if (PG_ARGISNULL(3))
+        ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+                        errmsg("lstm_forecast horizon must not be NULL")));
+    horizon = PG_GETARG_INT32(3);
+    if (horizon < 1 || horizon > LSTM_MAX_HORIZON)
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("lstm_forecast horizon must be between 1 and %d, got %d",
+                               LSTM_MAX_HORIZON, horizon)));
+    return horizon;
+}
+
+/*
+ * Copy a float8[] argument into features (n values) without allocating for
+ * the usual short, inline arrays: the packed varlena is read in place.
+ */
+static void read_features(Datum datum, double *features, int n)
+{
+    struct varlena *packed = (struct varlena *)PG_DETOAST_DATUM_PACKED(datum);
+    const char *body = VARDATA_ANY(packed); /* ArrayType after its length word */
+    int32 ndim, dataoffset, length = 0;
+
+    memcpy(&ndim, body, sizeof(int32));
+    memcpy(&dataoffset, body + sizeof(int32), sizeof(int32));
+    if (ndim == 1)
+        memcpy(&length, body + offsetof(ArrayType, elemtype) - VARHDRSZ + sizeof(Oid),
+               sizeof(int32));
+    if (ndim > 1)
+        ereport(ERROR, (errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+                        errmsg("lstm_forecast features must be a one-dimensional array")));
+    if (length != n)
+        ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION),
+                        errmsg("model expects %d input features but the row has %d", n, length),
+                        errhint("The features array must have one element per model input.")));
+    if (dataoffset != 0)
+        ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+                        errmsg("lstm_forecast features must not contain NULL elements"),
+                        errhint("A NULL array skips the row; a partial row is not allowed.")));
+    memcpy(features, body + ARR_OVERHEAD_NONULLS(1) - VARHDRSZ, sizeof(double) * n);
+    if ((Pointer)packed != DatumGetPointer(datum))
+        pfree(packed);
+}
+
+/* The shared transition: one cell step of the group's model on this row. */
+static Datum forecast_transition(FunctionCallInfo fcinfo, ForecastForm form)
+{
+    MemoryContext aggcontext;
+    ForecastState *state = PG_ARGISNULL(0) ? NULL : (ForecastState *)PG_GETARG_POINTER(0);
+    LstmDecoded *model;
+    int horizon = 0;
+
+    if (!AggCheckCallContext(fcinfo, &aggcontext))
+        ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                        errmsg("lstm_forecast transition function called in non-aggregate "
+                               "context")));
+    if (PG_ARGISNULL(2)) {
+        if (state == NULL)
+            PG_RETURN_NULL();
+        PG_RETURN_POINTER(state);
+    }
+
+    model = forecast_model(fcinfo);
+    if (form == FORM_HORIZON)
+        horizon = check_horizon(fcinfo);
+    if (state == NULL)
+        state = forecast_state_new(aggcontext, model, form, horizon);
+    else if (state->model != model)
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("lstm_forecast model changed within one group"),
+                        errdetail("Every row of a group must use the same model."),
+                        errhint("Group by the model as well, or join the model once per "
+                                "series.")));
+    else if (horizon != state->horizon)
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("lstm_forecast horizon changed within one group from %d to %d",
+                               state->horizon, horizon)));
+
+    if (form == FORM_FEATURES)
+        read_features(PG_GETARG_DATUM(2), state->features, model->runner.dims.input_size);
+    else
+        state->features[0] = PG_GETARG_FLOAT8(2);
+    lstm_check_finite(state->features, model->runner.dims.input_size, "lstm_forecast input");
+    lstm_runner_feed(&model->runner, &state->series, state->features);
+    PG_RETURN_POINTER(state);
+}
+
+/* lstm_forecast(model, value float8): transition. */
+Datum lstm_forecast_value_sfunc(PG_FUNCTION_ARGS)
+{
+    return forecast_transition(fcinfo, FORM_VALUE);
+}
+
+/* lstm_forecast(model, value float8, horizon int): transition. */
+Datum lstm_forecast_horizon_sfunc(PG_FUNCTION_ARGS)
+{
+    return forecast_transition(fcinfo, FORM_HORIZON);
+}
+
+/* lstm_forecast(model, features float8[]): transition. */
+Datum lstm_forecast_features_sfunc(PG_FUNCTION_ARGS)
+{
+    return forecast_transition(fcinfo, FORM_FEATURES);
+}
+
+/* Final: the one-step-ahead forecast of output 0; NULL for no rows. */
+Datum lstm_forecast_final(PG_FUNCTION_ARGS)
+{
+    ForecastState *state = PG_ARGISNULL(0) ? NULL : (ForecastState *)PG_GETARG_POINTER(0);
+
+    if (state == NULL || state->series.steps == 0)
+        PG_RETURN_NULL();
+    lstm_runner_predict(&state->model->runner, &state->series, state->outputs);
+    PG_RETURN_FLOAT8(state->outputs[0]);
+}
+
+/* Final: horizon forecasts, each fed back as the next input; NULL for no rows. */
+Datum lstm_forecast_horizon_final(PG_FUNCTION_ARGS)
+{
+    ForecastState *state = PG_ARGISNULL(0) ? NULL : (ForecastState *)PG_GETARG_POINTER(0);
+    double *forecasts;
+    Datum *elems;
+
+    if (state == NULL || state->series.steps == 0)
+        PG_RETURN_NULL();
+    forecasts = palloc(sizeof(double) * state->horizon);
+    elems = palloc(sizeof(Datum) * state->horizon);
+    lstm_runner_horizon(&state->model->runner, &state->series, &state->work, state->horizon,
+                        forecasts);
+    for (int i = 0; i < state->horizon; i++)
+        elems[i] = Float8GetDatum(forecasts[i]);
+    PG_RETURN_ARRAYTYPE_P(construct_array(elems, state->horizon, FLOAT8OID, sizeof(float8),
+                                          FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+}

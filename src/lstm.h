@@ -1,0 +1,102 @@
+/*
+ * lstm.h - what the PostgreSQL glue files share.
+ *
+ * The glue turns SQL arguments into flat arrays for src/core and core error
+ * codes into ereport; it never does arithmetic on weights itself.
+ */
+#ifndef LSTM_GLUE_H
+#define LSTM_GLUE_H
+
+#include "postgres.h"
+
+#include "fmgr.h"
+
+#include "core/cell.h"
+#include "core/model.h"
+
+/*
+ * The lstm_model datum: a varlena whose payload is the core's serialized
+ * model (LstmModelHeader, then the floats). Always read through
+ * lstm_model_from_datum(), which validates.
+ */
+typedef struct LstmModelDatum {
+    int32 vl_len_;          /* varlena header (do not touch directly) */
+    LstmModelHeader header; /* sizes and format; float data follows */
+} LstmModelDatum;
+
+#define LSTM_MODEL_PAYLOAD(m) ((void *)&(m)->header)
+#define LSTM_MODEL_PAYLOAD_SIZE(m) ((size_t)VARSIZE(m) - VARHDRSZ)
+
+/* Where a model's bytes came from: decides the SQLSTATE of a bad one. */
+typedef enum LstmModelSource {
+    LSTM_FROM_TEXT,   /* text or jsonb input: 22P02 */
+    LSTM_FROM_BINARY, /* binary recv: 22P03 */
+    LSTM_FROM_STORED  /* a stored value read back: XX001 data corrupted */
+} LstmModelSource;
+
+/* Raise the ERROR for a failed core check (never returns). */
+void lstm_report_model_error(LstmError err, const char *message, LstmModelSource source)
+    pg_attribute_noreturn();
+
+/*
+ * lstm_model_from_datum: detoast a stored lstm_model and validate it.
+ * The result may be a fresh copy; callers free it when done.
+ */
+LstmModelDatum *lstm_model_from_datum(Datum datum);
+
+/* lstm_model_fingerprint_of: the core fingerprint of a validated model. */
+uint64 lstm_model_fingerprint_of(const LstmModelDatum *model);
+
+/*
+ * A model decoded for inference, cached for the length of a query so that
+ * every group (and every row) of an aggregate reuses it.
+ */
+typedef struct LstmDecoded {
+    LstmRunner runner;        /* decoded weights and scratch */
+    uint64 fingerprint;       /* lstm_model_fingerprint of the model */
+    Size model_nbytes;        /* payload bytes of the model */
+    char *model_bytes;        /* copy of the payload, for identity checks */
+    struct LstmDecoded *next; /* next cached model */
+} LstmDecoded;
+
+/*
+ * The models seen by one SQL function call site (kept in fn_extra). The
+ * identity of the datum seen last is remembered so that a row bringing the
+ * same model again is recognised without detoasting it.
+ */
+typedef struct LstmModelCache {
+    MemoryContext context;  /* lives as long as the query (fn_mcxt) */
+    LstmDecoded *models;    /* every model decoded so far, newest first */
+    char *last_raw;         /* raw (possibly toasted) bytes of the last datum */
+    Size last_raw_size;     /* its size */
+    Size last_raw_capacity; /* allocated size of last_raw */
+    LstmDecoded *last;      /* what last_raw decodes to */
+    char *last_name;        /* for the name overloads: the last name looked up */
+} LstmModelCache;
+
+/* The cache hanging off flinfo->fn_extra, created on first use. */
+LstmModelCache *lstm_model_cache(FmgrInfo *flinfo);
+
+/*
+ * lstm_decoded_for_datum: the decoded model for an lstm_model datum,
+ * decoding (and validating) it on first sight only.
+ */
+LstmDecoded *lstm_decoded_for_datum(LstmModelCache *cache, Datum datum);
+
+/*
+ * lstm_decoded_for_name: the decoded model stored under name in
+ * lstm_models; an unknown name is an ERROR.
+ */
+LstmDecoded *lstm_decoded_for_name(LstmModelCache *cache, text *name);
+
+/*
+ * lstm_models_fetch: read the model stored under name from lstm_models
+ * (with the caller's privileges), returned as a palloc'd copy in the
+ * current memory context. An unknown name is an ERROR.
+ */
+LstmModelDatum *lstm_models_fetch(const char *name);
+
+/* Raise an ERROR unless every value is finite; what names the argument. */
+void lstm_check_finite(const double *values, int n, const char *what);
+
+#endif /* LSTM_GLUE_H */
