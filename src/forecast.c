@@ -132,7 +132,8 @@ static void read_features(Datum datum, double *features, int n)
                         errmsg("lstm_forecast features must be a one-dimensional array")));
     if (length != n)
         ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION),
-                        errmsg("model expects %d input features but the row has %d", n, length),
+                        errmsg("model expects %d input feature%s but the row has %d", n,
+                               n == 1 ? "" : "s", length),
                         errhint("The features array must have one element per model input.")));
     if (dataoffset != 0)
         ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),

@@ -27,14 +27,14 @@ void lstm_report_model_error(LstmError err, const char *message, LstmModelSource
 {
     int code;
 
-    if (err == LSTM_ERR_LIMIT)
+    if (source == LSTM_FROM_STORED)
+        code = ERRCODE_DATA_CORRUPTED;
+    else if (err == LSTM_ERR_LIMIT)
         code = ERRCODE_PROGRAM_LIMIT_EXCEEDED;
     else if (source == LSTM_FROM_TEXT)
         code = ERRCODE_INVALID_TEXT_REPRESENTATION;
-    else if (source == LSTM_FROM_BINARY)
-        code = ERRCODE_INVALID_BINARY_REPRESENTATION;
     else
-        code = ERRCODE_DATA_CORRUPTED;
+        code = ERRCODE_INVALID_BINARY_REPRESENTATION;
 
     ereport(ERROR, (errcode(code), errmsg("invalid lstm_model: %s", message),
                     source == LSTM_FROM_STORED

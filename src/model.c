@@ -119,6 +119,8 @@ static float json_number_to_float(const JsonbValue *v, const char *name, int row
     errno = 0;
     value = strtof(text, &end);
     if (*end != '\0' || !isfinite(value) || (errno == ERANGE && fabsf(value) > 1.0f)) {
+        if (strlen(text) > 24)
+            strcpy(text + 20, "...");
         if (col >= 0)
             json_error(psprintf("%s[%d][%d] = %s is out of range for float32", name, row, col,
                                 text),
@@ -148,7 +150,10 @@ static void json_read_array(JsonbValue *v, const char *name, int rows, int cols,
     container = v->val.binary.data;
     if ((int)JsonContainerSize(container) != rows)
         json_error(psprintf("%s has %d %s, expected %d", name, (int)JsonContainerSize(container),
-                            cols > 0 ? "rows" : "elements", rows),
+                            cols > 0 ? (JsonContainerSize(container) == 1 ? "row" : "rows")
+                                     : (JsonContainerSize(container) == 1 ? "element"
+                                                                          : "elements"),
+                            rows),
                    cols > 0 ? psprintf("Its shape must be (%d, %d), as in PyTorch.", rows, cols)
                             : psprintf("Its shape must be (%d).", rows));
 
@@ -219,7 +224,9 @@ static void json_check_keys(JsonbContainer *object, const char *where, bool weig
                                           "bias_hh_l%d, head.weight and head.bias only.",
                                           dims->num_layers, dims->num_layers == 1 ? "" : "s",
                                           dims->num_layers - 1)
-                               : "Bidirectional and projected LSTMs are not supported.");
+                               : "The known keys are input_size, hidden_size, num_layers, "
+                                 "output_size, weights, input_mean, input_std, output_mean, "
+                                 "output_std, difference and format_version.");
     }
 }
 

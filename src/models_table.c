@@ -95,7 +95,7 @@ LstmModelDatum *lstm_models_fetch(const char *name)
     return copy;
 }
 
-/* lstm_model(name text): the model stored under name. */
+/* lstm_model_by_name(name text): the model stored under name. */
 Datum lstm_model_by_name(PG_FUNCTION_ARGS)
 {
     char *name = text_to_cstring(PG_GETARG_TEXT_PP(0));

@@ -25,6 +25,6 @@ $$;
 CREATE TRIGGER lstm_models_fill_info BEFORE INSERT OR UPDATE OF model, info ON lstm_models
     FOR EACH ROW EXECUTE FUNCTION lstm_models_fill_info();
 
-CREATE FUNCTION lstm_model(name text) RETURNS lstm_model
-    AS 'MODULE_PATHNAME', 'lstm_model_by_name' LANGUAGE C STABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION lstm_model(text) IS 'The model stored under this name in lstm_models';
+CREATE FUNCTION lstm_model_by_name(name text) RETURNS lstm_model
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION lstm_model_by_name(text) IS 'The model stored under this name in lstm_models';
