@@ -1,0 +1,905 @@
+/*
+ * train.c - stateful truncated BPTT with Adam on OpenBLAS (see train.h).
+ *
+ * Layer by layer, llm.c style: each piece is a forward/backward pair over
+ * raw arrays with their sizes; backward passes ADD into the gradients.
+ * Within a chunk the layers run one after the other over all T steps, so the
+ * input projection of a whole chunk is one sgemm, and only the recurrent
+ * product h_{t-1} W_hh^T is issued step by step.
+ */
+#include "train.h"
+
+#include <cblas.h>
+#undef I /* <complex.h>, pulled in by cblas.h, defines I; here I is the input size */
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cell.h"
+
+/* ---------------------------------------------------------------------- */
+/* Options, planning and data preparation                                 */
+/* ---------------------------------------------------------------------- */
+
+/* Check every hyperparameter against its range. */
+LstmTrainError lstm_train_check_options(const LstmTrainOptions *opts, int input_size, char *errmsg)
+{
+    const LstmTrainOptions *o = opts;
+    LstmDims dims;
+
+    if (input_size < 1 || input_size > LSTM_MAX_INPUT) {
+        snprintf(errmsg, LSTM_ERRMSG_LEN, "%d input features is outside the range 1 to %d",
+                 input_size, LSTM_MAX_INPUT);
+        return LSTM_TRAIN_ERR_OPTION;
+    }
+    if (o->hidden_size < 1 || o->hidden_size > LSTM_MAX_HIDDEN) {
+        snprintf(errmsg, LSTM_ERRMSG_LEN, "hidden must be between 1 and %d, got %d",
+                 LSTM_MAX_HIDDEN, o->hidden_size);
+        return LSTM_TRAIN_ERR_OPTION;
+    }
+    if (o->num_layers < 1 || o->num_layers > LSTM_MAX_LAYERS) {
+        snprintf(errmsg, LSTM_ERRMSG_LEN, "layers must be between 1 and %d, got %d",
+                 LSTM_MAX_LAYERS, o->num_layers);
+        return LSTM_TRAIN_ERR_OPTION;
+    }
+    if (o->bptt < 1 || o->bptt > LSTM_TRAIN_MAX_BPTT) {
+        snprintf(errmsg, LSTM_ERRMSG_LEN, "bptt must be between 1 and %d, got %d",
+                 LSTM_TRAIN_MAX_BPTT, o->bptt);
+        return LSTM_TRAIN_ERR_OPTION;
+    }
+    if (o->batch_size < 1 || o->batch_size > LSTM_TRAIN_MAX_BATCH) {
+        snprintf(errmsg, LSTM_ERRMSG_LEN, "batch_size must be between 1 and %d, got %d",
+                 LSTM_TRAIN_MAX_BATCH, o->batch_size);
+        return LSTM_TRAIN_ERR_OPTION;
+    }
+    if (o->epochs < 1 || o->epochs > LSTM_TRAIN_MAX_EPOCHS) {
+        snprintf(errmsg, LSTM_ERRMSG_LEN, "epochs must be between 1 and %d, got %d",
+                 LSTM_TRAIN_MAX_EPOCHS, o->epochs);
+        return LSTM_TRAIN_ERR_OPTION;
+    }
+    if (!(o->learning_rate > 0.0 && o->learning_rate <= LSTM_TRAIN_MAX_LEARNING_RATE)) {
+        snprintf(errmsg, LSTM_ERRMSG_LEN,
+                 "learning_rate must be greater than 0 and at most %g, got %g",
+                 LSTM_TRAIN_MAX_LEARNING_RATE, o->learning_rate);
+        return LSTM_TRAIN_ERR_OPTION;
+    }
+    if (!(o->clip > 0.0 && isfinite(o->clip))) {
+        snprintf(errmsg, LSTM_ERRMSG_LEN, "clip must be a finite number greater than 0, got %g",
+                 o->clip);
+        return LSTM_TRAIN_ERR_OPTION;
+    }
+    if (!(o->validation >= 0.0 && o->validation <= LSTM_TRAIN_MAX_VALIDATION)) {
+        snprintf(errmsg, LSTM_ERRMSG_LEN, "validation must be between 0 and %g, got %g",
+                 LSTM_TRAIN_MAX_VALIDATION, o->validation);
+        return LSTM_TRAIN_ERR_OPTION;
+    }
+    if (o->patience < 0 || o->patience > LSTM_TRAIN_MAX_PATIENCE) {
+        snprintf(errmsg, LSTM_ERRMSG_LEN, "patience must be between 0 and %d, got %d",
+                 LSTM_TRAIN_MAX_PATIENCE, o->patience);
+        return LSTM_TRAIN_ERR_OPTION;
+    }
+    dims.input_size = input_size;
+    dims.hidden_size = o->hidden_size;
+    dims.num_layers = o->num_layers;
+    dims.output_size = 1;
+    dims.flags = o->difference ? LSTM_FLAG_DIFFERENCE : 0;
+    if (lstm_dims_check(&dims, errmsg) != LSTM_OK)
+        return LSTM_TRAIN_ERR_OPTION;
+    return LSTM_TRAIN_OK;
+}
+
+/* Split every series into inputs and training/validation targets. */
+LstmTrainError lstm_train_plan(const LstmTrainOptions *opts, int64_t num_series,
+                               LstmTrainSeries *series, LstmTrainTotals *totals, char *errmsg)
+{
+    int64_t offset = 0;
+
+    memset(totals, 0, sizeof(*totals));
+    totals->series = num_series;
+    for (int64_t s = 0; s < num_series; s++) {
+        LstmTrainSeries *se = &series[s];
+        int64_t inputs = se->rows - (opts->difference ? 1 : 0);
+        int64_t targets = inputs > 1 ? inputs - 1 : 0;
+        int64_t valid = (int64_t)floor(opts->validation * (double)targets);
+        int64_t train = targets - valid;
+
+        totals->rows += se->rows;
+        se->start = offset;
+        if (train < 1) {
+            se->inputs = se->train = se->valid = 0;
+            totals->series_skipped++;
+            continue;
+        }
+        se->inputs = inputs;
+        se->train = train;
+        se->valid = valid;
+        offset += inputs;
+        totals->series_used++;
+        totals->train_targets += train;
+        totals->valid_targets += valid;
+    }
+    totals->inputs = offset;
+    if (totals->series_used == 0) {
+        snprintf(errmsg, LSTM_ERRMSG_LEN,
+                 "no series has enough rows to train on (%lld series, %lld rows)",
+                 (long long)num_series, (long long)totals->rows);
+        return LSTM_TRAIN_ERR_NO_DATA;
+    }
+    totals->lanes =
+        totals->series_used < opts->batch_size ? (int)totals->series_used : opts->batch_size;
+    return LSTM_TRAIN_OK;
+}
+
+/*
+ * Raw value of feature i at network input j of a series whose raw rows start
+ * at row (a pointer to its first raw row): a difference for a differenced
+ * target.
+ */
+static double network_value(const double *row, int input_size, int64_t j, int i, int difference)
+{
+    if (!difference)
+        return row[j * input_size + i];
+    if (i == 0)
+        return row[(j + 1) * input_size] - row[j * input_size];
+    return row[(j + 1) * input_size + i];
+}
+
+/* Fit scaling on the training rows and write the scaled inputs. */
+LstmTrainError lstm_train_prepare(const LstmTrainOptions *opts, int input_size, const double *raw,
+                                  int64_t num_series, const LstmTrainSeries *series,
+                                  float *input_mean, float *input_std, float *inputs, char *errmsg)
+{
+    int I = input_size;
+    int diff = opts->difference != 0;
+
+    for (int i = 0; i < I; i++) {
+        double sum = 0.0, squares = 0.0, mean, std;
+        int64_t count = 0, row0 = 0;
+
+        /* mean, then the sum of squared deviations (two passes) */
+        for (int64_t s = 0; s < num_series; row0 += series[s].rows, s++) {
+            const double *row = raw + row0 * I;
+            for (int64_t j = 0; series[s].train > 0 && j <= series[s].train; j++) {
+                sum += network_value(row, I, j, i, diff);
+                count++;
+            }
+        }
+        mean = sum / (double)count;
+        row0 = 0;
+        for (int64_t s = 0; s < num_series; row0 += series[s].rows, s++) {
+            const double *row = raw + row0 * I;
+            for (int64_t j = 0; series[s].train > 0 && j <= series[s].train; j++) {
+                double d = network_value(row, I, j, i, diff) - mean;
+                squares += d * d;
+            }
+        }
+        std = sqrt(squares / (double)count);
+        if (!isfinite(mean) || fabs(mean) > FLT_MAX || !isfinite(std)) {
+            snprintf(errmsg, LSTM_ERRMSG_LEN,
+                     "the values of input %d are too large to train on in float32", i);
+            return LSTM_TRAIN_ERR_RANGE;
+        }
+        input_mean[i] = (float)mean;
+        input_std[i] = (float)std;
+        if (!(input_std[i] > 0.0f) || !isfinite(input_std[i]))
+            input_std[i] = 1.0f;
+    }
+
+    /* scale exactly as lstm_runner_feed does */
+    for (int64_t s = 0, row0 = 0; s < num_series; row0 += series[s].rows, s++) {
+        const double *row = raw + row0 * I;
+        float *out = inputs + series[s].start * I;
+        for (int64_t j = 0; j < series[s].inputs; j++) {
+            for (int i = 0; i < I; i++) {
+                double v = network_value(row, I, j, i, diff);
+                float x = (float)((v - (double)input_mean[i]) / (double)input_std[i]);
+                if (!isfinite(x)) {
+                    snprintf(errmsg, LSTM_ERRMSG_LEN,
+                             "input %d of row %lld of series %lld is too far from the "
+                             "training mean to scale in float32",
+                             i, (long long)(j + diff + 1), (long long)(s + 1));
+                    return LSTM_TRAIN_ERR_RANGE;
+                }
+                out[j * I + i] = x;
+            }
+        }
+    }
+    return LSTM_TRAIN_OK;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Memory layout                                                           */
+/* ---------------------------------------------------------------------- */
+
+/* Round a byte count up to 64 so every array starts cache-line aligned. */
+static size_t align64(size_t n)
+{
+    return (n + 63) & ~(size_t)63;
+}
+
+/*
+ * A bump allocator over the caller's memory that can also just count:
+ * with base NULL it only adds up sizes. Overflow sets failed.
+ */
+typedef struct Carver {
+    char *base;
+    size_t used;
+    int failed;
+} Carver;
+
+/* Reserve count elements of size bytes; NULL when only counting. */
+static void *carve(Carver *cv, size_t count, size_t size)
+{
+    size_t bytes;
+    void *p;
+
+    if (__builtin_mul_overflow(count, size, &bytes) || bytes > SIZE_MAX - 64 ||
+        cv->used > SIZE_MAX - align64(bytes)) {
+        cv->failed = 1;
+        return NULL;
+    }
+    p = cv->base ? cv->base + cv->used : NULL;
+    cv->used += align64(bytes);
+    return p;
+}
+
+/* Multiply sizes, saturating (the carver then fails). */
+static size_t mul3(size_t a, size_t b, size_t c)
+{
+    size_t ab, abc;
+    if (__builtin_mul_overflow(a, b, &ab) || __builtin_mul_overflow(ab, c, &abc))
+        return SIZE_MAX;
+    return abc;
+}
+
+/* Lay the trainer out (or only count when cv->base is NULL). */
+static void trainer_layout(LstmTrainer *tr, Carver *cv, const LstmTrainOptions *opts,
+                           int input_size, const LstmTrainTotals *totals, size_t nparams)
+{
+    size_t T = (size_t)opts->bptt, B = (size_t)(totals->lanes > 0 ? totals->lanes : 1);
+    size_t H = (size_t)opts->hidden_size, I = (size_t)input_size, O = 1, G = 4 * H;
+    LstmTrainer dummy;
+
+    if (tr == NULL)
+        tr = &dummy;
+    tr->params = carve(cv, nparams, sizeof(float));
+    tr->grads = carve(cv, nparams, sizeof(float));
+    tr->adam_m = carve(cv, nparams, sizeof(float));
+    tr->adam_v = carve(cv, nparams, sizeof(float));
+    tr->best = carve(cv, nparams, sizeof(float));
+    tr->input = carve(cv, mul3(T, B, I), sizeof(float));
+    tr->target = carve(cv, mul3(T, B, O), sizeof(float));
+    tr->kind = carve(cv, mul3(T, B, 1), sizeof(uint8_t));
+    tr->output = carve(cv, mul3(T, B, O), sizeof(float));
+    tr->doutput = carve(cv, mul3(T, B, O), sizeof(float));
+    for (int k = 0; k < opts->num_layers; k++) {
+        tr->acts[k].gates = carve(cv, mul3(T, B, G), sizeof(float));
+        tr->acts[k].cell = carve(cv, mul3(T + 1, B, H), sizeof(float));
+        tr->acts[k].hidden = carve(cv, mul3(T + 1, B, H), sizeof(float));
+        tr->acts[k].tanh_c = carve(cv, mul3(T, B, H), sizeof(float));
+    }
+    tr->bias = carve(cv, G, sizeof(float));
+    tr->dgates = carve(cv, mul3(T, B, G), sizeof(float));
+    tr->dhidden = carve(cv, mul3(T, B, H), sizeof(float));
+    tr->dinput = carve(cv, mul3(T, B, H), sizeof(float));
+    tr->dh_next = carve(cv, mul3(1, B, H), sizeof(float));
+    tr->dc_next = carve(cv, mul3(1, B, H), sizeof(float));
+    tr->order =
+        carve(cv, (size_t)(totals->series_used > 0 ? totals->series_used : 1), sizeof(int64_t));
+    tr->lane = carve(cv, B, sizeof(LstmTrainLane));
+    /* BLAS takes int sizes: every (T*B, 4H) or (T*B, I) matrix must fit */
+    if (mul3(T, B, G > I ? G : I) > (size_t)INT32_MAX)
+        cv->failed = 1;
+}
+
+/* Model sizes the trainer produces. */
+static LstmDims trainer_dims(const LstmTrainOptions *opts, int input_size)
+{
+    LstmDims dims;
+    dims.input_size = input_size;
+    dims.hidden_size = opts->hidden_size;
+    dims.num_layers = opts->num_layers;
+    dims.output_size = 1;
+    dims.flags = opts->difference ? LSTM_FLAG_DIFFERENCE : 0;
+    return dims;
+}
+
+/* Memory lstm_trainer_init needs, 0 when not representable. */
+size_t lstm_trainer_nbytes(const LstmTrainOptions *opts, int input_size,
+                           const LstmTrainTotals *totals)
+{
+    LstmDims dims = trainer_dims(opts, input_size);
+    Carver cv = {NULL, 0, 0};
+
+    trainer_layout(NULL, &cv, opts, input_size, totals, lstm_model_parameter_count(&dims));
+    if (cv.failed || cv.used > SIZE_MAX - 64)
+        return 0;
+    return cv.used + 64; /* room to align the start */
+}
+
+/* Pointers to every array of a parameter block in model order. */
+void lstm_train_params_view(const LstmDims *dims, float *block, LstmTrainParams *view)
+{
+    LstmArrayInfo info;
+    int L = dims->num_layers;
+
+    memset(view, 0, sizeof(*view));
+    for (int k = 0; k < L; k++) {
+        LstmTrainLayer *w = &view->layer[k];
+        lstm_model_array_info(dims, 4 * k, &info);
+        w->weight_ih = block + info.offset;
+        w->in_size = info.cols;
+        lstm_model_array_info(dims, 4 * k + 1, &info);
+        w->weight_hh = block + info.offset;
+        lstm_model_array_info(dims, 4 * k + 2, &info);
+        w->bias_ih = block + info.offset;
+        lstm_model_array_info(dims, 4 * k + 3, &info);
+        w->bias_hh = block + info.offset;
+    }
+    lstm_model_array_info(dims, 4 * L, &info);
+    view->head_weight = block + info.offset;
+    lstm_model_array_info(dims, 4 * L + 1, &info);
+    view->head_bias = block + info.offset;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Random numbers: xoshiro256** seeded through splitmix64                  */
+/* ---------------------------------------------------------------------- */
+
+/* splitmix64: expands the seed into the generator's state. */
+static uint64_t splitmix64(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+/* Rotate left. */
+static uint64_t rotl(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
+
+/* Next 64 random bits. */
+static uint64_t rng_next(uint64_t *s)
+{
+    uint64_t result = rotl(s[1] * 5, 7) * 9;
+    uint64_t t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 45);
+    return result;
+}
+
+/* A uniform double in [0, 1) with 53 random bits. */
+static double rng_uniform(uint64_t *s)
+{
+    return (double)(rng_next(s) >> 11) * (1.0 / 9007199254740992.0);
+}
+
+/* A uniform integer in [0, n). */
+static uint64_t rng_below(uint64_t *s, uint64_t n)
+{
+    return (uint64_t)(((unsigned __int128)rng_next(s) * n) >> 64);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Trainer set-up                                                          */
+/* ---------------------------------------------------------------------- */
+
+/* Lay out the trainer, draw initial weights, attach the data. */
+void lstm_trainer_init(LstmTrainer *tr, const LstmTrainOptions *opts, int input_size,
+                       const LstmTrainTotals *totals, const LstmTrainSeries *series,
+                       int64_t num_series, const float *inputs, void *memory)
+{
+    Carver cv;
+    uint64_t seed = opts->seed;
+    double bound;
+    int64_t n = 0;
+
+    memset(tr, 0, sizeof(*tr));
+    tr->opts = *opts;
+    tr->dims = trainer_dims(opts, input_size);
+    tr->lanes = totals->lanes > 0 ? totals->lanes : 1;
+    tr->steps = opts->bptt;
+    tr->nparams = lstm_model_parameter_count(&tr->dims);
+    cv.base = (char *)(((uintptr_t)memory + 63) & ~(uintptr_t)63);
+    cv.used = 0;
+    cv.failed = 0;
+    trainer_layout(tr, &cv, opts, input_size, totals, tr->nparams);
+    lstm_train_params_view(&tr->dims, tr->params, &tr->w);
+    lstm_train_params_view(&tr->dims, tr->grads, &tr->dw);
+
+    for (int i = 0; i < 4; i++)
+        tr->rng[i] = splitmix64(&seed);
+    /* nn.LSTM and nn.Linear(H, O) both draw from uniform(-1/sqrt(H), 1/sqrt(H)) */
+    bound = 1.0 / sqrt((double)opts->hidden_size);
+    for (size_t p = 0; p < tr->nparams; p++)
+        tr->params[p] = (float)(-bound + 2.0 * bound * rng_uniform(tr->rng));
+    memcpy(tr->best, tr->params, tr->nparams * sizeof(float));
+    memset(tr->grads, 0, tr->nparams * sizeof(float));
+    memset(tr->adam_m, 0, tr->nparams * sizeof(float));
+    memset(tr->adam_v, 0, tr->nparams * sizeof(float));
+
+    tr->inputs = inputs;
+    tr->series = series;
+    tr->num_series = num_series;
+    for (int64_t s = 0; s < num_series; s++)
+        if (series[s].train > 0)
+            tr->order[n++] = s;
+    tr->order_count = n;
+    for (int b = 0; b < tr->lanes; b++) {
+        tr->lane[b].series = -1;
+        lstm_trainer_reset_lane(tr, b);
+    }
+    tr->best_loss = INFINITY;
+}
+
+/* Zero the carried state of lane b in every layer. */
+void lstm_trainer_reset_lane(LstmTrainer *tr, int b)
+{
+    size_t H = (size_t)tr->dims.hidden_size;
+    for (int k = 0; k < tr->dims.num_layers; k++) {
+        memset(tr->acts[k].hidden + (size_t)b * H, 0, H * sizeof(float));
+        memset(tr->acts[k].cell + (size_t)b * H, 0, H * sizeof(float));
+    }
+}
+
+/* ---------------------------------------------------------------------- */
+/* Layers: forward/backward pairs                                          */
+/* ---------------------------------------------------------------------- */
+
+/* Give the caller a chance to stop (cancel, statement_timeout). */
+static void check_interrupt(const LstmTrainer *tr)
+{
+    if (tr->interrupt)
+        tr->interrupt(tr->interrupt_arg);
+}
+
+/*
+ * lstm_layer_forward: one LSTM layer over a chunk.
+ *   x      (T, B, in) layer input
+ *   acts   gates (T, B, 4H) out, cell/hidden (T+1, B, H) slot 0 in, 1..T out,
+ *          tanh_c (T, B, H) out
+ *   bias   (4H) scratch
+ */
+static void lstm_layer_forward(const LstmTrainer *tr, LstmTrainLayerActs *acts, const float *x,
+                               const LstmTrainLayer *w, float *bias, int B, int T, int H)
+{
+    int G = 4 * H, in = w->in_size;
+
+    for (int j = 0; j < G; j++)
+        bias[j] = w->bias_ih[j] + w->bias_hh[j];
+    /* gates (T*B, 4H) = x (T*B, in) . weight_ih^T (in, 4H) */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T * B, G, in, 1.0f, x, in, w->weight_ih,
+                in, 0.0f, acts->gates, G);
+    for (int t = 0; t < T; t++) {
+        float *gates = acts->gates + (size_t)t * B * G;         /* (B, 4H) */
+        const float *h_prev = acts->hidden + (size_t)t * B * H; /* (B, H) */
+        const float *c_prev = acts->cell + (size_t)t * B * H;   /* (B, H) */
+        float *c = acts->cell + (size_t)(t + 1) * B * H;        /* (B, H) */
+        float *h = acts->hidden + (size_t)(t + 1) * B * H;      /* (B, H) */
+        float *tanh_c = acts->tanh_c + (size_t)t * B * H;       /* (B, H) */
+
+        check_interrupt(tr);
+        /* gates (B, 4H) += h_prev (B, H) . weight_hh^T (H, 4H) */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, G, H, 1.0f, h_prev, H, w->weight_hh,
+                    H, 1.0f, gates, G);
+        for (int b = 0; b < B; b++) {
+            float *g = gates + (size_t)b * G;
+            size_t bh = (size_t)b * H;
+            for (int j = 0; j < H; j++) {
+                float gi = lstm_sigmoid(g[j] + bias[j]);
+                float gf = lstm_sigmoid(g[H + j] + bias[H + j]);
+                float gg = lstm_tanh(g[2 * H + j] + bias[2 * H + j]);
+                float go = lstm_sigmoid(g[3 * H + j] + bias[3 * H + j]);
+                float cj = gf * c_prev[bh + j] + gi * gg;
+                float tc = lstm_tanh(cj);
+                g[j] = gi;
+                g[H + j] = gf;
+                g[2 * H + j] = gg;
+                g[3 * H + j] = go;
+                c[bh + j] = cj;
+                tanh_c[bh + j] = tc;
+                h[bh + j] = go * tc;
+            }
+        }
+    }
+}
+
+/*
+ * lstm_layer_backward: backpropagate one layer through the chunk. Adds into
+ * dw (this layer's gradients) and, when dx is not NULL, into dx (T, B, in).
+ *   dh      (T, B, H) gradient arriving at h_t from the head or layer above
+ *   dgates  (T, B, 4H) scratch, dh_next/dc_next (B, H) scratch
+ * The state carried into the chunk gets no gradient (truncated BPTT).
+ */
+static void lstm_layer_backward(const LstmTrainer *tr, LstmTrainLayer *dw, float *dx,
+                                const float *dh, const LstmTrainLayerActs *acts, const float *x,
+                                const LstmTrainLayer *w, float *dgates, float *dh_next,
+                                float *dc_next, int B, int T, int H)
+{
+    int G = 4 * H, in = w->in_size;
+
+    memset(dh_next, 0, (size_t)B * H * sizeof(float));
+    memset(dc_next, 0, (size_t)B * H * sizeof(float));
+    for (int t = T - 1; t >= 0; t--) {
+        const float *gates = acts->gates + (size_t)t * B * G;   /* (B, 4H) */
+        const float *c_prev = acts->cell + (size_t)t * B * H;   /* (B, H) */
+        const float *tanh_c = acts->tanh_c + (size_t)t * B * H; /* (B, H) */
+        const float *dh_t = dh + (size_t)t * B * H;             /* (B, H) */
+        float *dg = dgates + (size_t)t * B * G;                 /* (B, 4H) */
+
+        check_interrupt(tr);
+        for (int b = 0; b < B; b++) {
+            const float *g = gates + (size_t)b * G;
+            float *d = dg + (size_t)b * G;
+            size_t bh = (size_t)b * H;
+            for (int j = 0; j < H; j++) {
+                float gi = g[j], gf = g[H + j], gg = g[2 * H + j], go = g[3 * H + j];
+                float tc = tanh_c[bh + j];
+                float dhj = dh_t[bh + j] + dh_next[bh + j];
+                float dc = dc_next[bh + j] + dhj * go * (1.0f - tc * tc);
+                float d_o = dhj * tc;
+                float d_i = dc * gg;
+                float d_f = dc * c_prev[bh + j];
+                float d_g = dc * gi;
+                dc_next[bh + j] = dc * gf;
+                d[j] = d_i * gi * (1.0f - gi);
+                d[H + j] = d_f * gf * (1.0f - gf);
+                d[2 * H + j] = d_g * (1.0f - gg * gg);
+                d[3 * H + j] = d_o * go * (1.0f - go);
+            }
+        }
+        /* dh_next (B, H) = dgates_t (B, 4H) . weight_hh (4H, H) */
+        if (t > 0)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, H, G, 1.0f, dg, G,
+                        w->weight_hh, H, 0.0f, dh_next, H);
+    }
+    /* dweight_hh (4H, H) += dgates^T (4H, T*B) . h_{t-1} (T*B, H) */
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, G, H, T * B, 1.0f, dgates, G, acts->hidden,
+                H, 1.0f, dw->weight_hh, H);
+    /* dweight_ih (4H, in) += dgates^T (4H, T*B) . x (T*B, in) */
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, G, in, T * B, 1.0f, dgates, G, x, in, 1.0f,
+                dw->weight_ih, in);
+    /* dbias_ih, dbias_hh (4H) += column sums of dgates */
+    for (size_t r = 0; r < (size_t)T * B; r++) {
+        const float *d = dgates + r * G;
+        for (int j = 0; j < G; j++) {
+            dw->bias_ih[j] += d[j];
+            dw->bias_hh[j] += d[j];
+        }
+    }
+    /* dx (T*B, in) += dgates (T*B, 4H) . weight_ih (4H, in) */
+    if (dx)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T * B, in, G, 1.0f, dgates, G,
+                    w->weight_ih, in, 1.0f, dx, in);
+}
+
+/*
+ * head_forward: output (N, O) = h (N, H) . head_weight^T (H, O) + head_bias,
+ * for N = T*B rows.
+ */
+static void head_forward(float *output, const float *h, const float *weight, const float *bias,
+                         int N, int H, int O)
+{
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, O, H, 1.0f, h, H, weight, H, 0.0f,
+                output, O);
+    for (size_t r = 0; r < (size_t)N; r++)
+        for (int o = 0; o < O; o++)
+            output[r * O + o] += bias[o];
+}
+
+/*
+ * head_backward: adds into dweight (O, H), dbias (O); sets dh (N, H) =
+ * doutput (N, O) . weight (O, H).
+ */
+static void head_backward(float *dweight, float *dbias, float *dh, const float *doutput,
+                          const float *h, const float *weight, int N, int H, int O)
+{
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, O, H, N, 1.0f, doutput, O, h, H, 1.0f,
+                dweight, H);
+    for (size_t r = 0; r < (size_t)N; r++)
+        for (int o = 0; o < O; o++)
+            dbias[o] += doutput[r * O + o];
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, H, O, 1.0f, doutput, O, weight, H,
+                0.0f, dh, H);
+}
+
+/*
+ * mse_forward: mean squared error over the LSTM_TARGET_TRAIN rows of
+ * output (N, O) against target (N, O); also the sums of squared errors per
+ * kind (for evaluation) and their counts.
+ */
+static double mse_forward(const float *output, const float *target, const uint8_t *kind, int N,
+                          int O, double *sse_train, double *sse_valid, int64_t *n_train,
+                          int64_t *n_valid)
+{
+    double st = 0.0, sv = 0.0;
+    int64_t nt = 0, nv = 0;
+
+    for (size_t r = 0; r < (size_t)N; r++) {
+        if (kind[r] == LSTM_TARGET_NONE)
+            continue;
+        for (int o = 0; o < O; o++) {
+            double e = (double)output[r * O + o] - (double)target[r * O + o];
+            if (kind[r] == LSTM_TARGET_TRAIN)
+                st += e * e, nt++;
+            else
+                sv += e * e, nv++;
+        }
+    }
+    *sse_train = st;
+    *sse_valid = sv;
+    *n_train = nt;
+    *n_valid = nv;
+    return nt > 0 ? st / (double)nt : 0.0;
+}
+
+/* mse_backward: doutput (N, O) = 2 (output - target) / count on training rows, else 0. */
+static void mse_backward(float *doutput, const float *output, const float *target,
+                         const uint8_t *kind, int N, int O, int64_t count)
+{
+    float scale = count > 0 ? (float)(2.0 / (double)count) : 0.0f;
+    for (size_t r = 0; r < (size_t)N; r++)
+        for (int o = 0; o < O; o++)
+            doutput[r * O + o] = kind[r] == LSTM_TARGET_TRAIN
+                                     ? scale * (output[r * O + o] - target[r * O + o])
+                                     : 0.0f;
+}
+
+/* ---------------------------------------------------------------------- */
+/* The chunk: forward, backward, clipping, Adam                            */
+/* ---------------------------------------------------------------------- */
+
+/* Forward of every layer and the head over the chunk in tr->input. */
+double lstm_trainer_forward(LstmTrainer *tr)
+{
+    int B = tr->lanes, T = tr->steps, H = tr->dims.hidden_size, O = tr->dims.output_size;
+    int L = tr->dims.num_layers;
+    const float *x = tr->input;
+
+    for (int k = 0; k < L; k++) {
+        lstm_layer_forward(tr, &tr->acts[k], x, &tr->w.layer[k], tr->bias, B, T, H);
+        x = tr->acts[k].hidden + (size_t)B * H; /* h_1..h_T feed the layer above */
+    }
+    head_forward(tr->output, x, tr->w.head_weight, tr->w.head_bias, T * B, H, O);
+    return mse_forward(tr->output, tr->target, tr->kind, T * B, O, &tr->chunk_sse_train,
+                       &tr->chunk_sse_valid, &tr->chunk_train, &tr->chunk_valid);
+}
+
+/* Backward of the head and every layer, top down; adds into tr->grads. */
+void lstm_trainer_backward(LstmTrainer *tr)
+{
+    int B = tr->lanes, T = tr->steps, H = tr->dims.hidden_size, O = tr->dims.output_size;
+    int L = tr->dims.num_layers;
+    const float *h_top = tr->acts[L - 1].hidden + (size_t)B * H; /* (T*B, H) */
+    float *dh = tr->dhidden, *dx = tr->dinput;
+
+    mse_backward(tr->doutput, tr->output, tr->target, tr->kind, T * B, O, tr->chunk_train);
+    head_backward(tr->dw.head_weight, tr->dw.head_bias, dh, tr->doutput, h_top, tr->w.head_weight,
+                  T * B, H, O);
+    for (int k = L - 1; k >= 0; k--) {
+        const float *x = k == 0 ? tr->input : tr->acts[k - 1].hidden + (size_t)B * H;
+        float *tmp;
+        if (k > 0)
+            memset(dx, 0, (size_t)T * B * H * sizeof(float));
+        lstm_layer_backward(tr, &tr->dw.layer[k], k > 0 ? dx : NULL, dh, &tr->acts[k], x,
+                            &tr->w.layer[k], tr->dgates, tr->dh_next, tr->dc_next, B, T, H);
+        tmp = dh, dh = dx, dx = tmp; /* what this layer sent down arrives at the next */
+    }
+}
+
+/* The state after the chunk's last step becomes slot 0 for the next chunk. */
+void lstm_trainer_carry(LstmTrainer *tr)
+{
+    size_t BH = (size_t)tr->lanes * tr->dims.hidden_size, T = (size_t)tr->steps;
+    for (int k = 0; k < tr->dims.num_layers; k++) {
+        memcpy(tr->acts[k].hidden, tr->acts[k].hidden + T * BH, BH * sizeof(float));
+        memcpy(tr->acts[k].cell, tr->acts[k].cell + T * BH, BH * sizeof(float));
+    }
+}
+
+/* Global gradient-norm clipping as torch.nn.utils.clip_grad_norm_. */
+double lstm_trainer_clip(LstmTrainer *tr)
+{
+    double squares = 0.0, norm, coef;
+    for (size_t p = 0; p < tr->nparams; p++)
+        squares += (double)tr->grads[p] * (double)tr->grads[p];
+    norm = sqrt(squares);
+    coef = tr->opts.clip / (norm + 1e-6);
+    if (coef < 1.0) {
+        float c = (float)coef;
+        for (size_t p = 0; p < tr->nparams; p++)
+            tr->grads[p] *= c;
+    }
+    return norm;
+}
+
+/* One Adam step, float32 as torch.optim.Adam's single-tensor path. */
+void lstm_trainer_adam(LstmTrainer *tr)
+{
+    double step = (double)++tr->adam_step;
+    double bias_correction1 = 1.0 - pow(LSTM_ADAM_BETA1, step);
+    double bias_correction2 = 1.0 - pow(LSTM_ADAM_BETA2, step);
+    float neg_step_size = (float)-(tr->opts.learning_rate / bias_correction1);
+    float bias_correction2_sqrt = (float)sqrt(bias_correction2);
+    float beta1 = (float)LSTM_ADAM_BETA1, beta2 = (float)LSTM_ADAM_BETA2;
+    float one_minus_beta1 = (float)(1.0 - LSTM_ADAM_BETA1);
+    float one_minus_beta2 = (float)(1.0 - LSTM_ADAM_BETA2);
+    float eps = (float)LSTM_ADAM_EPS;
+    float *restrict param = tr->params, *restrict m = tr->adam_m, *restrict v = tr->adam_v;
+    const float *restrict grad = tr->grads;
+
+    for (size_t p = 0; p < tr->nparams; p++) {
+        float g = grad[p];
+        float denom;
+        m[p] = m[p] * beta1 + g * one_minus_beta1;
+        v[p] = v[p] * beta2 + one_minus_beta2 * (g * g);
+        denom = sqrtf(v[p]) / bias_correction2_sqrt + eps;
+        param[p] = param[p] + neg_step_size * (m[p] / denom);
+    }
+}
+
+/* One mini-batch step on the chunk in tr->input, tr->target, tr->kind. */
+double lstm_trainer_train_chunk(LstmTrainer *tr)
+{
+    double loss, norm;
+
+    memset(tr->grads, 0, tr->nparams * sizeof(float));
+    loss = lstm_trainer_forward(tr);
+    lstm_trainer_backward(tr);
+    norm = lstm_trainer_clip(tr);
+    if (!isfinite(loss) || !isfinite(norm))
+        return NAN; /* the caller reports divergence; weights stay finite */
+    lstm_trainer_adam(tr);
+    lstm_trainer_carry(tr);
+    return loss;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Scheduling series onto lanes; epochs; evaluation                        */
+/* ---------------------------------------------------------------------- */
+
+/*
+ * Fill the next chunk: lanes whose series is done take the next one from the
+ * order (from zero state); finished lanes idle on zero input. Returns the
+ * number of lanes with work; 0 when the pass is over.
+ */
+static int deal_chunk(LstmTrainer *tr)
+{
+    int B = tr->lanes, T = tr->steps, I = tr->dims.input_size, active = 0;
+
+    for (int b = 0; b < B; b++) {
+        LstmTrainLane *lane = &tr->lane[b];
+        const LstmTrainSeries *se;
+
+        if (lane->series < 0 || lane->step >= lane->end) {
+            if (tr->order_next < tr->order_count) {
+                lane->series = tr->order[tr->order_next++];
+                se = &tr->series[lane->series];
+                lane->step = 0;
+                lane->end = tr->evaluating ? se->train + se->valid : se->train;
+            } else
+                lane->series = -1;
+            lstm_trainer_reset_lane(tr, b);
+        }
+        se = lane->series >= 0 ? &tr->series[lane->series] : NULL;
+        for (int t = 0; t < T; t++) {
+            size_t r = (size_t)t * B + b;
+            int64_t step = lane->step + t;
+            if (se && step < lane->end) {
+                const float *row = tr->inputs + (size_t)(se->start + step) * I;
+                memcpy(tr->input + r * I, row, (size_t)I * sizeof(float));
+                tr->target[r] = row[I]; /* feature 0 of the next input */
+                tr->kind[r] = step < se->train ? LSTM_TARGET_TRAIN : LSTM_TARGET_VALID;
+            } else {
+                memset(tr->input + r * I, 0, (size_t)I * sizeof(float));
+                tr->target[r] = 0.0f;
+                tr->kind[r] = LSTM_TARGET_NONE;
+            }
+        }
+        if (se) {
+            lane->step += T;
+            active++;
+        }
+    }
+    return active;
+}
+
+/* Restart the scheduler for a pass over every used series. */
+static void start_pass(LstmTrainer *tr, int evaluating)
+{
+    tr->evaluating = evaluating;
+    tr->order_next = 0;
+    for (int b = 0; b < tr->lanes; b++) {
+        tr->lane[b].series = -1;
+        tr->lane[b].step = tr->lane[b].end = 0;
+    }
+}
+
+/* One training pass in a fresh shuffled order. */
+LstmTrainError lstm_trainer_epoch(LstmTrainer *tr, double *train_loss, char *errmsg)
+{
+    double sse = 0.0;
+    int64_t count = 0;
+
+    /* Fisher-Yates shuffle of the series order */
+    for (int64_t i = tr->order_count - 1; i > 0; i--) {
+        int64_t j = (int64_t)rng_below(tr->rng, (uint64_t)i + 1);
+        int64_t s = tr->order[i];
+        tr->order[i] = tr->order[j];
+        tr->order[j] = s;
+    }
+    start_pass(tr, 0);
+    while (deal_chunk(tr) > 0) {
+        double loss = lstm_trainer_train_chunk(tr);
+        if (!isfinite(loss)) {
+            snprintf(errmsg, LSTM_ERRMSG_LEN,
+                     "training diverged: the loss became non-finite in epoch %d",
+                     tr->epochs_run + 1);
+            return LSTM_TRAIN_ERR_DIVERGED;
+        }
+        sse += tr->chunk_sse_train;
+        count += tr->chunk_train;
+    }
+    *train_loss = count > 0 ? sse / (double)count : NAN;
+    return LSTM_TRAIN_OK;
+}
+
+/* Forward-only pass over training and validation targets of every series. */
+void lstm_trainer_evaluate(LstmTrainer *tr, double *train_loss, double *valid_loss)
+{
+    double sse_train = 0.0, sse_valid = 0.0;
+    int64_t n_train = 0, n_valid = 0;
+
+    start_pass(tr, 1);
+    while (deal_chunk(tr) > 0) {
+        lstm_trainer_forward(tr);
+        lstm_trainer_carry(tr);
+        sse_train += tr->chunk_sse_train;
+        sse_valid += tr->chunk_sse_valid;
+        n_train += tr->chunk_train;
+        n_valid += tr->chunk_valid;
+    }
+    *train_loss = n_train > 0 ? sse_train / (double)n_train : NAN;
+    *valid_loss = n_valid > 0 ? sse_valid / (double)n_valid : NAN;
+}
+
+/* Record an epoch; keep the best weights; decide whether to stop. */
+int lstm_trainer_end_epoch(LstmTrainer *tr, double monitored_loss)
+{
+    tr->epochs_run++;
+    if (tr->best_epoch == 0 || monitored_loss < tr->best_loss) {
+        tr->best_loss = monitored_loss;
+        tr->best_epoch = tr->epochs_run;
+        tr->epochs_since_best = 0;
+        memcpy(tr->best, tr->params, tr->nparams * sizeof(float));
+    } else
+        tr->epochs_since_best++;
+    if (tr->opts.patience > 0 && tr->epochs_since_best >= tr->opts.patience)
+        return 1;
+    return tr->epochs_run >= tr->opts.epochs;
+}
+
+/* Serialize the best weights with the scaling into a model. */
+void lstm_trainer_write_model(const LstmTrainer *tr, const float *input_mean,
+                              const float *input_std, void *bytes)
+{
+    LstmModelView view;
+    float *data = lstm_model_data(bytes);
+    int I = tr->dims.input_size;
+
+    lstm_model_init_header((LstmModelHeader *)bytes, &tr->dims);
+    memcpy(data, tr->best_epoch > 0 ? tr->best : tr->params, tr->nparams * sizeof(float));
+    lstm_model_view(bytes, &view);
+    memcpy((float *)view.input_mean, input_mean, (size_t)I * sizeof(float));
+    memcpy((float *)view.input_std, input_std, (size_t)I * sizeof(float));
+    ((float *)view.output_mean)[0] = input_mean[0];
+    ((float *)view.output_std)[0] = input_std[0];
+}

@@ -1,0 +1,219 @@
+/*
+ * train_reference.c - the training chunk with plain loops in double
+ * precision, straight from the definitions. The tests check its gradients
+ * against central finite differences and the fast float32/BLAS path against
+ * it; it shares no code with train.c beyond the layout of model.h.
+ */
+#include "train.h"
+
+#include <math.h>
+#include <string.h>
+
+/* Offsets (in values) of every parameter array of a model-order block. */
+typedef struct RefOffsets {
+    size_t weight_ih[LSTM_MAX_LAYERS]; /* (4H, in) */
+    size_t weight_hh[LSTM_MAX_LAYERS]; /* (4H, H) */
+    size_t bias_ih[LSTM_MAX_LAYERS];   /* (4H) */
+    size_t bias_hh[LSTM_MAX_LAYERS];   /* (4H) */
+    int in_size[LSTM_MAX_LAYERS];
+    size_t head_weight; /* (O, H) */
+    size_t head_bias;   /* (O) */
+} RefOffsets;
+
+/* Fill the offsets from model.h's array descriptions. */
+static void ref_offsets(const LstmDims *dims, RefOffsets *off)
+{
+    LstmArrayInfo info;
+    int L = dims->num_layers;
+    for (int k = 0; k < L; k++) {
+        lstm_model_array_info(dims, 4 * k, &info);
+        off->weight_ih[k] = info.offset;
+        off->in_size[k] = info.cols;
+        lstm_model_array_info(dims, 4 * k + 1, &info);
+        off->weight_hh[k] = info.offset;
+        lstm_model_array_info(dims, 4 * k + 2, &info);
+        off->bias_ih[k] = info.offset;
+        lstm_model_array_info(dims, 4 * k + 3, &info);
+        off->bias_hh[k] = info.offset;
+    }
+    lstm_model_array_info(dims, 4 * L, &info);
+    off->head_weight = info.offset;
+    lstm_model_array_info(dims, 4 * L + 1, &info);
+    off->head_bias = info.offset;
+}
+
+/* Scratch: gates, c, h per layer; head output; two dh buffers; per-step grads. */
+size_t lstm_train_reference_nbytes(const LstmDims *dims, int B, int T)
+{
+    size_t H = (size_t)dims->hidden_size, L = (size_t)dims->num_layers;
+    size_t O = (size_t)dims->output_size, TB = (size_t)T * B;
+    size_t n = L * (TB * 4 * H + 2 * (TB + B) * H); /* gates, cell, hidden */
+    n += 2 * TB * O;                                /* output, doutput */
+    n += 2 * TB * H;                                /* dh from above, dh to below */
+    n += 2 * (size_t)B * H + 4 * H;                 /* dh_next, dc_next, dgates */
+    return n * sizeof(double);
+}
+
+/* Logistic function in double. */
+static double sigmoid_d(double x)
+{
+    return 1.0 / (1.0 + exp(-x));
+}
+
+/* The chunk's loss and (optionally) its gradient, in double. */
+double lstm_train_reference_chunk(const LstmDims *dims, const double *params, int B, int T,
+                                  const double *x, const double *target, const uint8_t *kind,
+                                  const double *h0, const double *c0, double *grads, void *scratch)
+{
+    int H = dims->hidden_size, L = dims->num_layers, O = dims->output_size, G = 4 * H;
+    size_t TB = (size_t)T * B, BH = (size_t)B * H;
+    RefOffsets off;
+    double *p = scratch;
+    double *gates[LSTM_MAX_LAYERS];  /* (T, B, 4H) activated */
+    double *cell[LSTM_MAX_LAYERS];   /* (T+1, B, H) */
+    double *hidden[LSTM_MAX_LAYERS]; /* (T+1, B, H) */
+    double *output, *doutput;        /* (T, B, O) */
+    double *dh_above, *dh_below;     /* (T, B, H) */
+    double *dh_next, *dc_next;       /* (B, H) */
+    double *dg;                      /* (4H) */
+    double loss = 0.0;
+    int64_t count = 0;
+
+    ref_offsets(dims, &off);
+    for (int k = 0; k < L; k++) {
+        gates[k] = p, p += TB * G;
+        cell[k] = p, p += TB * H + BH;
+        hidden[k] = p, p += TB * H + BH;
+    }
+    output = p, p += TB * O;
+    doutput = p, p += TB * O;
+    dh_above = p, p += TB * H;
+    dh_below = p, p += TB * H;
+    dh_next = p, p += BH;
+    dc_next = p, p += BH;
+    dg = p;
+
+    /* forward: every layer, every step, every lane */
+    for (int k = 0; k < L; k++) {
+        const double *wih = params + off.weight_ih[k], *whh = params + off.weight_hh[k];
+        const double *bih = params + off.bias_ih[k], *bhh = params + off.bias_hh[k];
+        int in = off.in_size[k];
+        memcpy(hidden[k], h0 + (size_t)k * BH, BH * sizeof(double));
+        memcpy(cell[k], c0 + (size_t)k * BH, BH * sizeof(double));
+        for (int t = 0; t < T; t++) {
+            for (int b = 0; b < B; b++) {
+                const double *xin = k == 0 ? x + ((size_t)t * B + b) * in
+                                           : hidden[k - 1] + ((size_t)(t + 1) * B + b) * H;
+                const double *hp = hidden[k] + ((size_t)t * B + b) * H;
+                const double *cp = cell[k] + ((size_t)t * B + b) * H;
+                double *g = gates[k] + ((size_t)t * B + b) * G;
+                double *c = cell[k] + ((size_t)(t + 1) * B + b) * H;
+                double *h = hidden[k] + ((size_t)(t + 1) * B + b) * H;
+                for (int j = 0; j < G; j++) {
+                    double s = bih[j] + bhh[j];
+                    for (int i = 0; i < in; i++)
+                        s += wih[(size_t)j * in + i] * xin[i];
+                    for (int i = 0; i < H; i++)
+                        s += whh[(size_t)j * H + i] * hp[i];
+                    g[j] = s;
+                }
+                for (int j = 0; j < H; j++) {
+                    g[j] = sigmoid_d(g[j]);
+                    g[H + j] = sigmoid_d(g[H + j]);
+                    g[2 * H + j] = tanh(g[2 * H + j]);
+                    g[3 * H + j] = sigmoid_d(g[3 * H + j]);
+                    c[j] = g[H + j] * cp[j] + g[j] * g[2 * H + j];
+                    h[j] = g[3 * H + j] * tanh(c[j]);
+                }
+            }
+        }
+    }
+    for (size_t r = 0; r < TB; r++) {
+        const double *h = hidden[L - 1] + BH + r * H;
+        for (int o = 0; o < O; o++) {
+            double y = params[off.head_bias + o];
+            for (int j = 0; j < H; j++)
+                y += params[off.head_weight + (size_t)o * H + j] * h[j];
+            output[r * O + o] = y;
+            if (kind[r] == LSTM_TARGET_TRAIN) {
+                double e = y - target[r * O + o];
+                loss += e * e;
+                count++;
+            }
+        }
+    }
+    if (count == 0)
+        return 0.0;
+    loss /= (double)count;
+    if (grads == NULL)
+        return loss;
+
+    /* backward */
+    memset(grads, 0, lstm_model_parameter_count(dims) * sizeof(double));
+    for (size_t r = 0; r < TB; r++)
+        for (int o = 0; o < O; o++)
+            doutput[r * O + o] = kind[r] == LSTM_TARGET_TRAIN
+                                     ? 2.0 * (output[r * O + o] - target[r * O + o]) / count
+                                     : 0.0;
+    memset(dh_above, 0, TB * H * sizeof(double));
+    for (size_t r = 0; r < TB; r++) {
+        const double *h = hidden[L - 1] + BH + r * H;
+        for (int o = 0; o < O; o++) {
+            double d = doutput[r * O + o];
+            grads[off.head_bias + o] += d;
+            for (int j = 0; j < H; j++) {
+                grads[off.head_weight + (size_t)o * H + j] += d * h[j];
+                dh_above[r * H + j] += d * params[off.head_weight + (size_t)o * H + j];
+            }
+        }
+    }
+    for (int k = L - 1; k >= 0; k--) {
+        const double *wih = params + off.weight_ih[k], *whh = params + off.weight_hh[k];
+        double *dwih = grads + off.weight_ih[k], *dwhh = grads + off.weight_hh[k];
+        double *dbih = grads + off.bias_ih[k], *dbhh = grads + off.bias_hh[k];
+        int in = off.in_size[k];
+        double *swap;
+        memset(dh_below, 0, TB * H * sizeof(double));
+        for (int b = 0; b < B; b++) {
+            double *dhn = dh_next + (size_t)b * H, *dcn = dc_next + (size_t)b * H;
+            memset(dhn, 0, H * sizeof(double));
+            memset(dcn, 0, H * sizeof(double));
+            for (int t = T - 1; t >= 0; t--) {
+                size_t r = (size_t)t * B + b;
+                const double *g = gates[k] + r * G;
+                const double *c = cell[k] + ((size_t)(t + 1) * B + b) * H;
+                const double *cp = cell[k] + r * H;
+                const double *hp = hidden[k] + r * H;
+                const double *xin =
+                    k == 0 ? x + r * in : hidden[k - 1] + ((size_t)(t + 1) * B + b) * H;
+                for (int j = 0; j < H; j++) {
+                    double gi = g[j], gf = g[H + j], gg = g[2 * H + j], go = g[3 * H + j];
+                    double tc = tanh(c[j]);
+                    double dh = dh_above[r * H + j] + dhn[j];
+                    double dc = dcn[j] + dh * go * (1.0 - tc * tc);
+                    dg[j] = dc * gg * gi * (1.0 - gi);
+                    dg[H + j] = dc * cp[j] * gf * (1.0 - gf);
+                    dg[2 * H + j] = dc * gi * (1.0 - gg * gg);
+                    dg[3 * H + j] = dh * tc * go * (1.0 - go);
+                    dcn[j] = dc * gf;
+                }
+                memset(dhn, 0, H * sizeof(double));
+                for (int j = 0; j < G; j++) {
+                    dbih[j] += dg[j];
+                    dbhh[j] += dg[j];
+                    for (int i = 0; i < in; i++) {
+                        dwih[(size_t)j * in + i] += dg[j] * xin[i];
+                        if (k > 0)
+                            dh_below[r * H + i] += dg[j] * wih[(size_t)j * in + i];
+                    }
+                    for (int i = 0; i < H; i++) {
+                        dwhh[(size_t)j * H + i] += dg[j] * hp[i];
+                        dhn[i] += dg[j] * whh[(size_t)j * H + i];
+                    }
+                }
+            }
+        }
+        swap = dh_above, dh_above = dh_below, dh_below = swap;
+    }
+    return loss;
+}
