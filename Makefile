@@ -28,8 +28,12 @@ PG_CPPFLAGS = -I$(srcdir)/src -I$(srcdir)/src/core $(BLAS_CFLAGS) -std=gnu11 -Wa
               -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare \
               -Wno-cast-function-type
 PG_CFLAGS = -O2
-BLAS_CFLAGS ?= $(shell pkg-config --cflags openblas 2>/dev/null)
-BLAS_LIBS ?= $(shell pkg-config --libs openblas 2>/dev/null || echo -lopenblas)
+# OpenBLAS, single-threaded build (Debian's libopenblas-serial-dev): a backend is
+# one process per query and must not start BLAS threads. The rpath makes the
+# serial library win over the pthread one that Debian's alternatives may select.
+BLAS_DIR ?= /usr/lib/$(shell $(CC) -print-multiarch)/openblas-serial
+BLAS_CFLAGS ?= $(shell PKG_CONFIG_PATH=$(BLAS_DIR)/pkgconfig pkg-config --cflags openblas)
+BLAS_LIBS ?= -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas
 SHLIB_LINK = $(BLAS_LIBS) -lm
 
 EXTRA_CLEAN = test/core/*.o test/core/test_core test/core/test_train results regression.diffs \
