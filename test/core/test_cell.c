@@ -1,0 +1,618 @@
+/*
+ * test_cell.c - unit tests of src/core/cell.c: the decoded runner (feed,
+ * predict, horizon) against the plain-loop reference (lstm_reference_step,
+ * lstm_reference_head) and against an independent double-precision forward
+ * pass written here, on random models of many sizes.
+ *
+ * Built and run by `make unittest`. Prints the largest differences found,
+ * then "N passed, M failed" last; exits non-zero when anything failed.
+ */
+#include "cell.h"
+#include "model.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int passed, failed;
+
+/* Record one check; print the failing ones with their location. */
+#define CHECK(cond, ...)                                                                           \
+    do {                                                                                           \
+        if (cond)                                                                                  \
+            passed++;                                                                              \
+        else {                                                                                     \
+            failed++;                                                                              \
+            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                            \
+            printf(__VA_ARGS__);                                                                   \
+            printf("\n");                                                                          \
+        }                                                                                          \
+    } while (0)
+
+/* The tolerance of the PyTorch parity check, used here for every comparison. */
+#define TOLERANCE 1e-5
+
+/* Largest differences seen, reported at the end. */
+static double worst_vs_reference, worst_vs_double, worst_horizon_vs_reference;
+
+/* splitmix64: a small deterministic generator for the tests. */
+static uint64_t rng_next(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+/* Uniform double in [lo, hi). */
+static double rng_uniform(uint64_t *state, double lo, double hi)
+{
+    return lo + (hi - lo) * (double)(rng_next(state) >> 11) * (1.0 / 9007199254740992.0);
+}
+
+/* Standard normal (Box-Muller). */
+static double rng_normal(uint64_t *state)
+{
+    double u = rng_uniform(state, 1e-12, 1.0), v = rng_uniform(state, 0.0, 1.0);
+    return sqrt(-2.0 * log(u)) * cos(6.283185307179586 * v);
+}
+
+/* |a - b| / max(1, |b|): relative, absolute below magnitude 1. */
+static double relative(double a, double b)
+{
+    double scale = fabs(b) > 1.0 ? fabs(b) : 1.0;
+    return fabs(a - b) / scale;
+}
+
+/* Dims from the four sizes and flags. */
+static LstmDims make_dims(int I, int H, int L, int O, unsigned flags)
+{
+    LstmDims d;
+    d.input_size = I;
+    d.hidden_size = H;
+    d.num_layers = L;
+    d.output_size = O;
+    d.flags = flags;
+    return d;
+}
+
+/*
+ * A valid serialized model with random weights on PyTorch's default scale
+ * (uniform in +-1/sqrt(H)), random means and positive standard deviations.
+ */
+static unsigned char *build_model(const LstmDims *dims, uint64_t *rng, size_t *nbytes)
+{
+    size_t n = lstm_model_nbytes(dims);
+    unsigned char *bytes = malloc(n);
+    LstmModelHeader header;
+    float *data;
+    double k = 1.0 / sqrt((double)dims->hidden_size);
+
+    lstm_model_init_header(&header, dims);
+    memcpy(bytes, &header, sizeof(header));
+    data = lstm_model_data(bytes);
+    for (int a = 0; a < lstm_model_array_count(dims); a++) {
+        LstmArrayInfo info;
+        size_t count;
+        lstm_model_array_info(dims, a, &info);
+        count = (size_t)info.rows * (info.cols > 0 ? (size_t)info.cols : 1);
+        for (size_t j = 0; j < count; j++) {
+            double v;
+            if (info.must_be_positive)
+                v = rng_uniform(rng, 0.5, 2.0);
+            else if (info.is_scale)
+                v = rng_uniform(rng, -2.0, 2.0);
+            else
+                v = rng_uniform(rng, -k, k);
+            data[info.offset + j] = (float)v;
+        }
+    }
+    *nbytes = n;
+    return bytes;
+}
+
+/* A model decoded into a runner, with the memory it owns. */
+typedef struct TestModel {
+    LstmDims dims;
+    unsigned char *bytes; /* serialized model */
+    size_t nbytes;
+    LstmModelView view;
+    LstmRunner runner;
+    void *runner_memory;
+} TestModel;
+
+/* Build, validate, view and decode a random model. */
+static void test_model_init(TestModel *t, const LstmDims *dims, uint64_t *rng)
+{
+    char errmsg[LSTM_ERRMSG_LEN];
+    t->dims = *dims;
+    t->bytes = build_model(dims, rng, &t->nbytes);
+    if (lstm_model_validate(t->bytes, t->nbytes, errmsg) != LSTM_OK) {
+        printf("FAIL: random model does not validate: %s\n", errmsg);
+        exit(2);
+    }
+    lstm_model_view(t->bytes, &t->view);
+    t->runner_memory = malloc(lstm_runner_nbytes(dims));
+    lstm_runner_init(&t->runner, &t->view, t->runner_memory);
+}
+
+/* Free a test model. */
+static void test_model_free(TestModel *t)
+{
+    free(t->runner_memory);
+    free(t->bytes);
+}
+
+/* A runner series with its own memory. */
+static float *series_new(LstmSeries *s, const LstmDims *dims)
+{
+    float *memory = malloc(lstm_series_nfloats(dims) * sizeof(float));
+    lstm_series_init(s, dims, memory);
+    return memory;
+}
+
+/*
+ * The reference series: the same semantics as lstm_runner_feed/predict
+ * (scaling, differencing, unscaling) around lstm_reference_step/head.
+ */
+typedef struct RefSeries {
+    int64_t steps;
+    double last_value;
+    float *h; /* (L, H) */
+    float *c; /* (L, H) */
+} RefSeries;
+
+/* Zero state. */
+static void ref_init(RefSeries *s, const LstmDims *d)
+{
+    size_t n = (size_t)d->num_layers * d->hidden_size;
+    s->steps = 0;
+    s->last_value = 0;
+    s->h = calloc(n, sizeof(float));
+    s->c = calloc(n, sizeof(float));
+}
+
+/* Free the state. */
+static void ref_free(RefSeries *s)
+{
+    free(s->h);
+    free(s->c);
+}
+
+/* Consume one raw row through the plain-loop reference. */
+static void ref_feed(const LstmModelView *m, RefSeries *s, const double *features)
+{
+    float x[LSTM_MAX_INPUT];
+    double target = features[0];
+    if (m->dims.flags & LSTM_FLAG_DIFFERENCE) {
+        double previous = s->last_value;
+        s->last_value = target;
+        if (s->steps++ == 0)
+            return;
+        target -= previous;
+    } else
+        s->steps++;
+    x[0] = (float)((target - (double)m->input_mean[0]) / (double)m->input_std[0]);
+    for (int i = 1; i < m->dims.input_size; i++)
+        x[i] = (float)((features[i] - (double)m->input_mean[i]) / (double)m->input_std[i]);
+    lstm_reference_step(m, s->h, s->c, x);
+}
+
+/* Raw outputs of the reference. */
+static void ref_predict(const LstmModelView *m, const RefSeries *s, double *outputs)
+{
+    float y[LSTM_MAX_OUTPUT];
+    lstm_reference_head(m, s->h, y);
+    for (int o = 0; o < m->dims.output_size; o++)
+        outputs[o] = (double)y[o] * (double)m->output_std[o] + (double)m->output_mean[o];
+    if (m->dims.flags & LSTM_FLAG_DIFFERENCE)
+        outputs[0] += s->last_value;
+}
+
+/*
+ * An independent forward pass in double precision, written from PyTorch's
+ * equations (gates i, f, g, o; c = f c + i g; h = o tanh(c)) on the
+ * state_dict layout, sharing no code with cell.c.
+ */
+typedef struct DoubleSeries {
+    int64_t steps;
+    double last_value;
+    double *h; /* (L, H) */
+    double *c; /* (L, H) */
+} DoubleSeries;
+
+/* Zero state. */
+static void double_init(DoubleSeries *s, const LstmDims *d)
+{
+    size_t n = (size_t)d->num_layers * d->hidden_size;
+    s->steps = 0;
+    s->last_value = 0;
+    s->h = calloc(n, sizeof(double));
+    s->c = calloc(n, sizeof(double));
+}
+
+/* Free the state. */
+static void double_free(DoubleSeries *s)
+{
+    free(s->h);
+    free(s->c);
+}
+
+/* Logistic function in double. */
+static double sigmoid_d(double x)
+{
+    return 1.0 / (1.0 + exp(-x));
+}
+
+/* Consume one raw row in double precision. */
+static void double_feed(const LstmModelView *m, DoubleSeries *s, const double *features)
+{
+    int H = m->dims.hidden_size, I = m->dims.input_size;
+    double *x = malloc((size_t)(I > H ? I : H) * sizeof(double));
+    double *gates = malloc((size_t)4 * H * sizeof(double));
+    double target = features[0];
+
+    if (m->dims.flags & LSTM_FLAG_DIFFERENCE) {
+        double previous = s->last_value;
+        s->last_value = target;
+        if (s->steps++ == 0)
+            goto done;
+        target -= previous;
+    } else
+        s->steps++;
+    x[0] = (target - m->input_mean[0]) / m->input_std[0];
+    for (int i = 1; i < I; i++)
+        x[i] = (features[i] - m->input_mean[i]) / m->input_std[i];
+    for (int k = 0; k < m->dims.num_layers; k++) {
+        const LstmLayerWeights *w = &m->layer[k];
+        int in = k == 0 ? I : H;
+        double *h = s->h + (size_t)k * H, *c = s->c + (size_t)k * H;
+        for (int j = 0; j < 4 * H; j++) {
+            double g = (double)w->bias_ih[j] + (double)w->bias_hh[j];
+            for (int i = 0; i < in; i++)
+                g += (double)w->weight_ih[(size_t)j * in + i] * x[i];
+            for (int i = 0; i < H; i++)
+                g += (double)w->weight_hh[(size_t)j * H + i] * h[i];
+            gates[j] = g;
+        }
+        for (int j = 0; j < H; j++) {
+            double ig = sigmoid_d(gates[j]), fg = sigmoid_d(gates[H + j]);
+            double gg = tanh(gates[2 * H + j]), og = sigmoid_d(gates[3 * H + j]);
+            c[j] = fg * c[j] + ig * gg;
+            h[j] = og * tanh(c[j]);
+        }
+        memcpy(x, h, (size_t)H * sizeof(double)); /* the next layer's input */
+    }
+done:
+    free(gates);
+    free(x);
+}
+
+/* Raw outputs in double precision. */
+static void double_predict(const LstmModelView *m, const DoubleSeries *s, double *outputs)
+{
+    int H = m->dims.hidden_size;
+    const double *top = s->h + (size_t)(m->dims.num_layers - 1) * H;
+    for (int o = 0; o < m->dims.output_size; o++) {
+        double y = m->head_bias[o];
+        for (int j = 0; j < H; j++)
+            y += (double)m->head_weight[(size_t)o * H + j] * top[j];
+        outputs[o] = y * m->output_std[o] + m->output_mean[o];
+    }
+    if (m->dims.flags & LSTM_FLAG_DIFFERENCE)
+        outputs[0] += s->last_value;
+}
+
+/* A random raw row near the model's input scale (sometimes far from it). */
+static void random_row(const LstmModelView *m, uint64_t *rng, int row, double *features)
+{
+    double spread = row % 17 == 5 ? 8.0 : 1.0;
+    for (int i = 0; i < m->dims.input_size; i++)
+        features[i] = m->input_mean[i] + spread * m->input_std[i] * rng_normal(rng);
+    if (m->dims.flags & LSTM_FLAG_DIFFERENCE)
+        features[0] = 10.0 + sin(0.3 * row) + 0.2 * rng_normal(rng); /* a level, not a delta */
+}
+
+/*
+ * Run rows through the runner, the reference and the double pass, comparing
+ * every output after every row; then compare horizons (O == I models).
+ */
+static void compare_model(const LstmDims *dims, int rows, uint64_t seed)
+{
+    uint64_t rng = seed;
+    TestModel t;
+    LstmSeries series, work;
+    float *series_memory, *work_memory;
+    RefSeries ref;
+    DoubleSeries dbl;
+    double features[LSTM_MAX_INPUT], got[LSTM_MAX_OUTPUT], want[LSTM_MAX_OUTPUT];
+    double want_double[LSTM_MAX_OUTPUT];
+    double worst_ref = 0, worst_dbl = 0, worst_hor = 0;
+    int O = dims->output_size;
+
+    test_model_init(&t, dims, &rng);
+    series_memory = series_new(&series, dims);
+    work_memory = series_new(&work, dims);
+    ref_init(&ref, dims);
+    double_init(&dbl, dims);
+    for (int row = 0; row < rows; row++) {
+        random_row(&t.view, &rng, row, features);
+        lstm_runner_feed(&t.runner, &series, features);
+        ref_feed(&t.view, &ref, features);
+        double_feed(&t.view, &dbl, features);
+        lstm_runner_predict(&t.runner, &series, got);
+        ref_predict(&t.view, &ref, want);
+        double_predict(&t.view, &dbl, want_double);
+        for (int o = 0; o < O; o++) {
+            double e = relative(got[o], want[o]), ed = relative(got[o], want_double[o]);
+            worst_ref = e > worst_ref ? e : worst_ref;
+            worst_dbl = ed > worst_dbl ? ed : worst_dbl;
+            if (!isfinite(got[o]))
+                worst_ref = INFINITY;
+        }
+    }
+    CHECK(series.steps == rows, "steps %lld after %d rows", (long long)series.steps, rows);
+    if (dims->input_size == O) {
+        enum { K = 12 };
+        double horizon[K], ref_horizon[K];
+        float *h_before = malloc(lstm_series_nfloats(dims) * sizeof(float));
+        RefSeries ref_work;
+        memcpy(h_before, series.h, lstm_series_nfloats(dims) * sizeof(float));
+        lstm_runner_horizon(&t.runner, &series, &work, K, horizon);
+        CHECK(memcmp(h_before, series.h, lstm_series_nfloats(dims) * sizeof(float)) == 0 &&
+                  series.steps == rows,
+              "horizon changed the series");
+        /* the reference horizon: predict, feed the forecast vector back */
+        ref_init(&ref_work, dims);
+        ref_work.steps = ref.steps;
+        ref_work.last_value = ref.last_value;
+        memcpy(ref_work.h, ref.h, (size_t)dims->num_layers * dims->hidden_size * sizeof(float));
+        memcpy(ref_work.c, ref.c, (size_t)dims->num_layers * dims->hidden_size * sizeof(float));
+        for (int k = 0; k < K; k++) {
+            ref_predict(&t.view, &ref_work, want);
+            ref_horizon[k] = want[0];
+            ref_feed(&t.view, &ref_work, want);
+            double e = relative(horizon[k], ref_horizon[k]);
+            worst_hor = e > worst_hor ? e : worst_hor;
+        }
+        /* a shorter horizon is a prefix; horizon 1 is the one-step forecast */
+        for (int k = 1; k <= K; k += 5) {
+            double shorter[K];
+            lstm_runner_horizon(&t.runner, &series, &work, k, shorter);
+            CHECK(memcmp(shorter, horizon, k * sizeof(double)) == 0, "horizon %d not a prefix", k);
+        }
+        lstm_runner_predict(&t.runner, &series, got);
+        CHECK(got[0] == horizon[0], "horizon[0] %.17g differs from predict %.17g", horizon[0],
+              got[0]);
+        ref_free(&ref_work);
+        free(h_before);
+    }
+    printf("  I=%-2d H=%-3d L=%-2d O=%-2d diff=%d rows=%-5d vs reference %.2e, vs double %.2e",
+           dims->input_size, dims->hidden_size, dims->num_layers, O,
+           (dims->flags & LSTM_FLAG_DIFFERENCE) != 0, rows, worst_ref, worst_dbl);
+    if (dims->input_size == O)
+        printf(", horizon vs reference %.2e", worst_hor);
+    printf("\n");
+    CHECK(worst_ref <= TOLERANCE, "runner vs reference %.3g", worst_ref);
+    CHECK(worst_dbl <= TOLERANCE, "runner vs double %.3g", worst_dbl);
+    CHECK(worst_hor <= TOLERANCE, "horizon vs reference %.3g", worst_hor);
+    worst_vs_reference = worst_ref > worst_vs_reference ? worst_ref : worst_vs_reference;
+    worst_vs_double = worst_dbl > worst_vs_double ? worst_dbl : worst_vs_double;
+    worst_horizon_vs_reference =
+        worst_hor > worst_horizon_vs_reference ? worst_hor : worst_horizon_vs_reference;
+    double_free(&dbl);
+    ref_free(&ref);
+    free(work_memory);
+    free(series_memory);
+    test_model_free(&t);
+}
+
+/* The fast path agrees with both references over many shapes. */
+static void test_against_references(void)
+{
+    static const struct {
+        int I, H, L, O, difference, rows;
+    } cases[] = {
+        {1, 1, 1, 1, 0, 300},  {1, 2, 1, 1, 1, 300},  {1, 3, 2, 1, 0, 300},  {2, 5, 1, 2, 0, 200},
+        {3, 7, 3, 3, 1, 200},  {1, 13, 1, 1, 0, 200}, {4, 17, 2, 4, 0, 200}, {5, 31, 3, 5, 1, 100},
+        {1, 33, 2, 1, 0, 100}, {2, 64, 1, 2, 1, 100}, {1, 100, 2, 1, 0, 50}, {3, 129, 1, 1, 0, 30},
+        {1, 256, 1, 1, 0, 20}, {5, 6, 2, 1, 1, 100},  {2, 3, 16, 2, 0, 50},  {1, 7, 2, 1, 1, 10000},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        LstmDims d = make_dims(cases[i].I, cases[i].H, cases[i].L, cases[i].O,
+                               cases[i].difference ? LSTM_FLAG_DIFFERENCE : 0);
+        compare_model(&d, cases[i].rows, 1000 + i);
+    }
+}
+
+/* Before any row, and after the first row of a differenced model. */
+static void test_first_rows(void)
+{
+    uint64_t rng = 21;
+    LstmDims d = make_dims(2, 6, 2, 2, 0), dd = make_dims(2, 6, 2, 2, LSTM_FLAG_DIFFERENCE);
+    TestModel t, td;
+    LstmSeries s;
+    float *memory;
+    double outputs[2], features[2] = {42.5, -3.0};
+    int zero = 1;
+
+    test_model_init(&t, &d, &rng);
+    memory = series_new(&s, &d);
+    lstm_runner_predict(&t.runner, &s, outputs);
+    for (int o = 0; o < 2; o++)
+        CHECK(outputs[o] == (double)t.view.head_bias[o] * (double)t.view.output_std[o] +
+                                (double)t.view.output_mean[o],
+              "empty series output %d is not the unscaled head bias", o);
+    free(memory);
+
+    test_model_init(&td, &dd, &rng);
+    memory = series_new(&s, &dd);
+    lstm_runner_feed(&td.runner, &s, features);
+    for (size_t j = 0; j < lstm_series_nfloats(&dd); j++)
+        zero &= memory[j] == 0.0f;
+    CHECK(zero && s.steps == 1 && s.last_value == 42.5,
+          "first differenced row must only record its value");
+    lstm_runner_predict(&td.runner, &s, outputs);
+    CHECK(outputs[0] == (double)td.view.head_bias[0] * (double)td.view.output_std[0] +
+                            (double)td.view.output_mean[0] + 42.5,
+          "first differenced forecast is the head bias plus the last value");
+    features[0] = 43.0;
+    lstm_runner_feed(&td.runner, &s, features);
+    zero = 1;
+    for (size_t j = 0; j < lstm_series_nfloats(&dd); j++)
+        zero &= memory[j] == 0.0f;
+    CHECK(!zero && s.steps == 2 && s.last_value == 43.0, "second differenced row steps the cell");
+    free(memory);
+    test_model_free(&td);
+    test_model_free(&t);
+}
+
+/*
+ * The runner keeps no pointer into the model, stays inside the memory it is
+ * given whatever that memory's alignment, and predict does not change the
+ * series; lstm_series_copy copies everything.
+ */
+static void test_runner_memory(void)
+{
+    uint64_t rng = 22;
+    LstmDims d = make_dims(3, 9, 3, 3, LSTM_FLAG_DIFFERENCE);
+    TestModel t;
+    size_t need = lstm_runner_nbytes(&d);
+    LstmSeries a, b;
+    float *ma, *mb;
+    double features[3], expected[3], got[3];
+
+    test_model_init(&t, &d, &rng);
+    ma = series_new(&a, &d);
+    for (int row = 0; row < 20; row++) {
+        random_row(&t.view, &rng, row, features);
+        lstm_runner_feed(&t.runner, &a, features);
+    }
+    lstm_runner_predict(&t.runner, &a, expected);
+    lstm_runner_predict(&t.runner, &a, got);
+    CHECK(memcmp(expected, got, sizeof(got)) == 0, "predict is not repeatable");
+
+    /* copy a series, step both the same way: identical */
+    mb = series_new(&b, &d);
+    lstm_series_copy(&b, &a, &d);
+    CHECK(b.steps == a.steps && b.last_value == a.last_value &&
+              memcmp(ma, mb, lstm_series_nfloats(&d) * sizeof(float)) == 0,
+          "series copy differs");
+
+    for (size_t offset = 0; offset < 64; offset += 4) {
+        unsigned char *block = malloc(need + 128);
+        LstmRunner r;
+        unsigned char *copy = malloc(t.nbytes);
+        LstmModelView v;
+        int intact = 1;
+
+        memset(block, 0xA5, need + 128);
+        memcpy(copy, t.bytes, t.nbytes);
+        lstm_model_view(copy, &v);
+        lstm_runner_init(&r, &v, block + offset);
+        memset(copy, 0xFF, t.nbytes); /* the model's bytes are gone: NaN everywhere */
+        free(copy);
+        lstm_series_copy(&b, &a, &d);
+        for (int row = 0; row < 3; row++) {
+            random_row(&t.view, &rng, row, features);
+            lstm_runner_feed(&r, &b, features);
+            lstm_runner_feed(&t.runner, &a, features);
+        }
+        lstm_runner_predict(&r, &b, got);
+        lstm_runner_predict(&t.runner, &a, expected);
+        CHECK(memcmp(got, expected, sizeof(got)) == 0,
+              "runner at offset %zu gives different forecasts", offset);
+        for (size_t j = 0; j < offset; j++)
+            intact &= block[j] == 0xA5;
+        for (size_t j = offset + need; j < need + 128; j++)
+            intact &= block[j] == 0xA5;
+        CHECK(intact, "runner at offset %zu wrote outside its %zu bytes", offset, need);
+        free(block);
+    }
+    free(mb);
+    free(ma);
+    test_model_free(&t);
+}
+
+/*
+ * Extreme inputs whose scaled values are still float32 saturate the gates;
+ * nothing becomes NaN. (A raw value whose scaled value overflows float32,
+ * beyond about 3.4e38 * input_std, makes x infinite and the forecast NaN,
+ * as in PyTorch; the glue must reject such values, so it is not tested here.)
+ */
+static void test_extreme_inputs(void)
+{
+    uint64_t rng = 23;
+    LstmDims d = make_dims(2, 8, 2, 2, 0);
+    TestModel t;
+    LstmSeries s;
+    float *memory;
+    double outputs[2], horizon[5];
+    static const double values[] = {1e37, -1e37, 1e30, -1e30, 0.0, 1e-300, 1e20};
+    int finite = 1;
+
+    test_model_init(&t, &d, &rng);
+    memory = series_new(&s, &d);
+    for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+        double features[2] = {values[i], -values[i]};
+        lstm_runner_feed(&t.runner, &s, features);
+        lstm_runner_predict(&t.runner, &s, outputs);
+        finite &= isfinite(outputs[0]) && isfinite(outputs[1]);
+    }
+    for (size_t j = 0; j < lstm_series_nfloats(&d); j++)
+        finite &= isfinite(memory[j]) && fabsf(memory[j]) <= 1e30f;
+    {
+        LstmSeries work;
+        float *wm = series_new(&work, &d);
+        lstm_runner_horizon(&t.runner, &s, &work, 5, horizon);
+        for (int k = 0; k < 5; k++)
+            finite &= isfinite(horizon[k]);
+        free(wm);
+    }
+    CHECK(finite, "extreme inputs gave a non-finite state or forecast");
+    free(memory);
+    test_model_free(&t);
+}
+
+/* The float32 nonlinearities against double precision. */
+static void test_nonlinearities(void)
+{
+    double worst_sigmoid = 0, worst_tanh = 0;
+    int finite = 1;
+    CHECK(lstm_sigmoid(0.0f) == 0.5f && lstm_tanh(0.0f) == 0.0f, "sigmoid(0), tanh(0)");
+    for (double x = -30.0; x <= 30.0; x += 0.001) {
+        float xf = (float)x;
+        double s = 1.0 / (1.0 + exp(-(double)xf)), t = tanh((double)xf);
+        double es = fabs(lstm_sigmoid(xf) - s) / s, et = fabs(lstm_tanh(xf) - t);
+        worst_sigmoid = es > worst_sigmoid ? es : worst_sigmoid;
+        worst_tanh = et > worst_tanh ? et : worst_tanh;
+    }
+    for (float x = 1.0f; isfinite(x); x *= 4.0f) {
+        float v[4] = {lstm_sigmoid(x), lstm_sigmoid(-x), lstm_tanh(x), lstm_tanh(-x)};
+        for (int i = 0; i < 4; i++)
+            finite &= isfinite(v[i]) && fabsf(v[i]) <= 1.0f;
+    }
+    finite &= lstm_sigmoid(INFINITY) == 1.0f && lstm_sigmoid(-INFINITY) == 0.0f;
+    printf("  nonlinearities: sigmoid relative %.2e, tanh absolute %.2e (float32 vs double)\n",
+           worst_sigmoid, worst_tanh);
+    CHECK(worst_sigmoid < 1e-6, "sigmoid off by %.3g", worst_sigmoid);
+    CHECK(worst_tanh < 1e-6, "tanh off by %.3g", worst_tanh);
+    CHECK(finite, "nonlinearities leave [-1, 1] or give NaN for large arguments");
+}
+
+/* Run every test; the last line says how many checks passed and failed. */
+int main(void)
+{
+    test_nonlinearities();
+    test_against_references();
+    test_first_rows();
+    test_runner_memory();
+    test_extreme_inputs();
+    printf("largest difference: runner vs reference %.2e, vs double %.2e, horizon vs reference "
+           "%.2e (tolerance %.0e)\n",
+           worst_vs_reference, worst_vs_double, worst_horizon_vs_reference, TOLERANCE);
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed == 0 ? 0 : 1;
+}
