@@ -96,6 +96,18 @@ LstmDecoded *lstm_decoded_for_name(LstmModelCache *cache, text *name);
  */
 LstmModelDatum *lstm_models_fetch(const char *name);
 
+/* lstm_extension_schema: OID of the schema the extension was created in. */
+Oid lstm_extension_schema(void);
+
+/*
+ * lstm_extension_relation: the quoted, schema-qualified name of one of the
+ * extension's relations (for example "public.lstm_models"), for SPI queries.
+ */
+char *lstm_extension_relation(const char *relname);
+
+/* Longest horizon one call may ask for (lstm_forecast, lstm_predict). */
+#define LSTM_MAX_HORIZON 100000
+
 /* Raise an ERROR unless every value is finite; what names the argument. */
 void lstm_check_finite(const double *values, int n, const char *what);
 

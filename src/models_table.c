@@ -51,6 +51,19 @@ static char *models_table_name(void)
     return psprintf("%s.lstm_models", quote_identifier(schema));
 }
 
+/* The schema the extension lives in (shared with the streaming glue). */
+Oid lstm_extension_schema(void)
+{
+    return extension_schema();
+}
+
+/* Quoted, schema-qualified name of one of the extension's own relations. */
+char *lstm_extension_relation(const char *relname)
+{
+    char *schema = get_namespace_name(extension_schema());
+    return psprintf("%s.%s", quote_identifier(schema), quote_identifier(relname));
+}
+
 /*
  * Read the model stored under name, with the caller's privileges, as a
  * validated palloc'd copy in the caller's memory context.
