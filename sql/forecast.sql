@@ -97,6 +97,9 @@ FROM generate_series(1, 5) x;
 SELECT lstm_forecast(m.model, v ORDER BY t) FROM m, (VALUES (1, 1.0), (2, 'NaN')) x(t, v);
 SELECT lstm_forecast(m.model, v ORDER BY t) FROM m, (VALUES (1, 1.0), (2, '-Infinity')) x(t, v);
 SELECT lstm_forecast(m.model, ARRAY[v] ORDER BY t) FROM m, (VALUES (1, 1.0), (2, 'Infinity')) x(t, v);
+-- finite, but too large for the model's scaling (1e300 / input_std overflows float32)
+SELECT lstm_forecast(m.model, v ORDER BY t) FROM m, (VALUES (1, 1.0), (2, 1e300)) x(t, v);
+SELECT lstm_forecast(m.model, v, 3 ORDER BY t) FROM m, (VALUES (1, -1e39)) x(t, v);
 -- a NULL model
 SELECT lstm_forecast(NULL::lstm_model, 1.0);
 -- an unknown model name

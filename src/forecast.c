@@ -183,7 +183,8 @@ static Datum forecast_transition(FunctionCallInfo fcinfo, ForecastForm form)
     else
         state->features[0] = PG_GETARG_FLOAT8(2);
     lstm_check_finite(state->features, model->runner.dims.input_size, "lstm_forecast input");
-    lstm_runner_feed(&model->runner, &state->series, state->features);
+    if (lstm_runner_feed(&model->runner, &state->series, state->features) != LSTM_OK)
+        lstm_report_input_range(state->features, model->runner.dims.input_size);
     PG_RETURN_POINTER(state);
 }
 

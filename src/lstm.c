@@ -6,6 +6,8 @@
 
 #include <math.h>
 
+#include "lib/stringinfo.h"
+
 #include <cblas.h>
 
 PG_MODULE_MAGIC;
@@ -55,4 +57,20 @@ void lstm_check_finite(const double *values, int n, const char *what)
                             errhint("Filter or replace non-finite values before forecasting; "
                                     "NULL values are skipped.")));
     }
+}
+
+/* A row too large for the model's scaling: numeric_value_out_of_range. */
+void lstm_report_input_range(const double *features, int n)
+{
+    StringInfoData values;
+    initStringInfo(&values);
+    for (int i = 0; i < n && i < 8; i++)
+        appendStringInfo(&values, "%s%g", i ? ", " : "", features[i]);
+    if (n > 8)
+        appendStringInfoString(&values, ", ...");
+    ereport(ERROR, (errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+                    errmsg("input row (%s) is out of range for the model", values.data),
+                    errdetail("Scaled with the model's input_mean and input_std, a value does not "
+                              "fit a float32.")));
+    pg_unreachable();
 }

@@ -108,6 +108,12 @@ char *lstm_extension_relation(const char *relname);
 /* Longest horizon one call may ask for (lstm_forecast, lstm_predict). */
 #define LSTM_MAX_HORIZON 100000
 
+/*
+ * Raise the ERROR for a row whose values, once scaled with the model's
+ * input_mean and input_std, do not fit a float32 (never returns).
+ */
+void lstm_report_input_range(const double *features, int n) pg_attribute_noreturn();
+
 /* Raise an ERROR unless every value is finite; what names the argument. */
 void lstm_check_finite(const double *values, int n, const char *what);
 

@@ -35,19 +35,19 @@
 
 typedef struct LstmRunner {
     LstmDims dims;
-    int gate_stride;                  /* 4H rounded up to LSTM_GATE_BLOCK */
+    int gate_stride;                     /* 4H rounded up to LSTM_GATE_BLOCK */
     float *weight_ih_t[LSTM_MAX_LAYERS]; /* (in_k, gate_stride), transposed */
     float *weight_hh_t[LSTM_MAX_LAYERS]; /* (H, gate_stride), transposed */
     float *bias[LSTM_MAX_LAYERS];        /* (gate_stride) bias_ih + bias_hh */
-    float *head_weight;               /* (O, H) */
-    float *head_bias;                 /* (O) */
-    double *input_mean;               /* (I) */
-    double *input_std;                /* (I) */
-    double *output_mean;              /* (O) */
-    double *output_std;               /* (O) */
-    float *gates;                     /* (gate_stride) scratch for one step */
-    float *x;                         /* (max(I, H)) scratch: scaled input */
-    double *features;                 /* (max(I, O)) scratch for horizons */
+    float *head_weight;                  /* (O, H) */
+    float *head_bias;                    /* (O) */
+    double *input_mean;                  /* (I) */
+    double *input_std;                   /* (I) */
+    double *output_mean;                 /* (O) */
+    double *output_std;                  /* (O) */
+    float *gates;                        /* (gate_stride) scratch for one step */
+    float *x;                            /* (max(I, H)) scratch: scaled input */
+    double *features;                    /* (max(I, O)) scratch for horizons */
 } LstmRunner;
 
 /* The recurrent state of one series. */
@@ -80,9 +80,11 @@ void lstm_series_copy(LstmSeries *dst, const LstmSeries *src, const LstmDims *di
 /*
  * lstm_runner_feed: consume one row of raw (unscaled) features (I values;
  * feature 0 is the target). For a differenced model the first row only
- * records its value. The features must be finite (the glue checks).
+ * records its value. The features must be finite (the glue checks); a row
+ * whose scaled value does not fit a float32 (for example 1e300 with a
+ * modest input_std) returns LSTM_ERR_NONFINITE and leaves series unchanged.
  */
-void lstm_runner_feed(const LstmRunner *runner, LstmSeries *series, const double *features);
+LstmError lstm_runner_feed(const LstmRunner *runner, LstmSeries *series, const double *features);
 
 /*
  * lstm_runner_predict: the raw (unscaled, undifferenced) outputs (O values)
@@ -109,5 +111,13 @@ void lstm_reference_head(const LstmModelView *model, const float *h, float *y_sc
 /* The cell's nonlinearities, float32 as PyTorch computes them. */
 float lstm_sigmoid(float x);
 float lstm_tanh(float x);
+
+/*
+ * The runner's vectorisable nonlinearities: within 2 ulp of the correctly
+ * rounded result (libm's are within 1). The reference pass and
+ * lstm_sigmoid/lstm_tanh keep libm; these are exported for the tests.
+ */
+float lstm_sigmoid_fast(float x);
+float lstm_tanh_fast(float x);
 
 #endif /* LSTM_CORE_CELL_H */

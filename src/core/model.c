@@ -234,7 +234,7 @@ LstmError lstm_model_validate(const void *bytes, size_t nbytes, char *errmsg)
             float v;
             memcpy(&v, data + info.offset + j, sizeof(v));
             if (!isfinite(v) || (info.must_be_positive && !(v > 0.0f))) {
-                char where[64];
+                char where[96];
                 if (info.cols > 0)
                     snprintf(where, sizeof(where), "%s[%zu][%zu]", info.name,
                              j / (size_t)info.cols, j % (size_t)info.cols);
