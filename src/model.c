@@ -17,6 +17,7 @@
 #include <stdlib.h>
 
 #include "common/shortest_dec.h"
+#include "miscadmin.h"
 #include "lib/stringinfo.h"
 #include "libpq/pqformat.h"
 #include "utils/builtins.h"
@@ -162,6 +163,7 @@ static void json_read_array(JsonbValue *v, const char *name, int rows, int cols,
     while ((token = JsonbIteratorNext(&it, &elem, true)) != WJB_DONE) {
         if (token != WJB_ELEM)
             continue;
+        CHECK_FOR_INTERRUPTS();
         old = MemoryContextSwitchTo(scratch);
         if (cols == 0) {
             out[row] = json_number_to_float(&elem, name, row, -1);
@@ -475,8 +477,11 @@ Datum lstm_model_recv(PG_FUNCTION_ARGS)
     SET_VARSIZE(model, VARHDRSZ + nbytes);
     memcpy(&model->header, &header, sizeof(header));
     data = lstm_model_data(LSTM_MODEL_PAYLOAD(model));
-    for (size_t i = 0; i < nfloats; i++)
+    for (size_t i = 0; i < nfloats; i++) {
+        if ((i & 0xFFFF) == 0)
+            CHECK_FOR_INTERRUPTS();
         data[i] = pq_getmsgfloat4(buf);
+    }
 
     err = lstm_model_validate(LSTM_MODEL_PAYLOAD(model), nbytes, errmsg);
     if (err != LSTM_OK)
