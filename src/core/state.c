@@ -1,0 +1,332 @@
+/*
+ * state.c - the serialized lstm_state, its validation, and the streaming
+ * step with its residual statistics and anomaly score.
+ */
+#include "state.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+_Static_assert(sizeof(LstmStateHeader) == 96, "LstmStateHeader must be 96 bytes");
+
+/* h and c of every layer: 2 * L * H floats after the header. */
+size_t lstm_state_nbytes(const LstmDims *dims)
+{
+    return sizeof(LstmStateHeader) + lstm_series_nfloats(dims) * sizeof(float);
+}
+
+/* Copy the header out of bytes that may not be 8-byte aligned. */
+void lstm_state_read_header(const void *bytes, LstmStateHeader *header)
+{
+    memcpy(header, bytes, sizeof(*header));
+}
+
+/* The model sizes a state records. */
+LstmDims lstm_state_dims(const LstmStateHeader *header)
+{
+    LstmDims dims;
+    dims.input_size = header->input_size;
+    dims.hidden_size = header->hidden_size;
+    dims.num_layers = header->num_layers;
+    dims.output_size = header->output_size;
+    dims.flags = header->model_flags;
+    return dims;
+}
+
+/* Write "<field> must be finite" style messages for one double field. */
+static LstmError check_double(double value, const char *name, char *errmsg)
+{
+    if (!isfinite(value)) {
+        snprintf(errmsg, LSTM_ERRMSG_LEN, "%s is not finite", name);
+        return LSTM_ERR_NONFINITE;
+    }
+    return LSTM_OK;
+}
+
+/* Check the header fields of a state whose length is at least the header. */
+static LstmError validate_header(const LstmStateHeader *hd, size_t nbytes, char *errmsg)
+{
+    LstmDims dims;
+    LstmError err;
+    size_t expected;
+
+    if (hd->magic != LSTM_STATE_MAGIC) {
+        snprintf(errmsg, LSTM_ERRMSG_LEN, "bad magic number 0x%08x", (unsigned)hd->magic);
+        return LSTM_ERR_FORMAT;
+    }
+    if (hd->version != LSTM_STATE_VERSION) {
+        snprintf(errmsg, LSTM_ERRMSG_LEN, "unsupported format version %u (expected %d)",
+                 (unsigned)hd->version, LSTM_STATE_VERSION);
+        return LSTM_ERR_FORMAT;
+    }
+    if (hd->flags & ~LSTM_STATE_KNOWN_FLAGS) {
+        snprintf(errmsg, LSTM_ERRMSG_LEN, "unknown state flags 0x%04x", (unsigned)hd->flags);
+        return LSTM_ERR_FORMAT;
+    }
+    if (hd->model_flags & ~LSTM_KNOWN_FLAGS) {
+        snprintf(errmsg, LSTM_ERRMSG_LEN, "unknown model flags 0x%04x", (unsigned)hd->model_flags);
+        return LSTM_ERR_FORMAT;
+    }
+    if (hd->reserved0 != 0 || hd->reserved1 != 0) {
+        snprintf(errmsg, LSTM_ERRMSG_LEN, "reserved header fields are not zero");
+        return LSTM_ERR_FORMAT;
+    }
+    dims = lstm_state_dims(hd);
+    err = lstm_dims_check(&dims, errmsg);
+    if (err != LSTM_OK)
+        return err;
+    expected = lstm_state_nbytes(&dims);
+    if (nbytes != expected) {
+        snprintf(errmsg, LSTM_ERRMSG_LEN,
+                 "state is %zu bytes but a model with hidden_size %d and %d layer%s needs %zu",
+                 nbytes, dims.hidden_size, dims.num_layers, dims.num_layers == 1 ? "" : "s",
+                 expected);
+        return LSTM_ERR_FORMAT;
+    }
+    if (hd->steps < 0 || hd->residual_count < 0 || hd->residual_count > hd->steps) {
+        snprintf(errmsg, LSTM_ERRMSG_LEN,
+                 "steps %lld and residual_count %lld are inconsistent (need 0 <= "
+                 "residual_count <= steps)",
+                 (long long)hd->steps, (long long)hd->residual_count);
+        return LSTM_ERR_FORMAT;
+    }
+    if ((err = check_double(hd->last_value, "last_value", errmsg)) != LSTM_OK ||
+        (err = check_double(hd->residual_mean, "residual_mean", errmsg)) != LSTM_OK ||
+        (err = check_double(hd->residual_variance, "residual_variance", errmsg)) != LSTM_OK ||
+        (err = check_double(hd->last_forecast, "last_forecast", errmsg)) != LSTM_OK ||
+        (err = check_double(hd->last_score, "last_score", errmsg)) != LSTM_OK)
+        return err;
+    if (hd->residual_variance < 0.0) {
+        snprintf(errmsg, LSTM_ERRMSG_LEN, "residual_variance is negative");
+        return LSTM_ERR_FORMAT;
+    }
+    if (hd->residual_count == 0 && (hd->residual_mean != 0.0 || hd->residual_variance != 0.0)) {
+        snprintf(errmsg, LSTM_ERRMSG_LEN, "residual statistics are set but residual_count is 0");
+        return LSTM_ERR_FORMAT;
+    }
+    if ((hd->flags & LSTM_STATE_HAS_SCORE) && !(hd->flags & LSTM_STATE_HAS_FORECAST)) {
+        snprintf(errmsg, LSTM_ERRMSG_LEN, "a score without a forecast");
+        return LSTM_ERR_FORMAT;
+    }
+    if ((hd->flags & LSTM_STATE_HAS_FORECAST) && hd->residual_count == 0) {
+        snprintf(errmsg, LSTM_ERRMSG_LEN, "a forecast but no residual");
+        return LSTM_ERR_FORMAT;
+    }
+    if (!(hd->flags & LSTM_STATE_HAS_FORECAST) && hd->last_forecast != 0.0) {
+        snprintf(errmsg, LSTM_ERRMSG_LEN, "last_forecast is set but the forecast flag is not");
+        return LSTM_ERR_FORMAT;
+    }
+    if (!(hd->flags & LSTM_STATE_HAS_SCORE) && hd->last_score != 0.0) {
+        snprintf(errmsg, LSTM_ERRMSG_LEN, "last_score is set but the score flag is not");
+        return LSTM_ERR_FORMAT;
+    }
+    if (hd->last_score < 0.0 || hd->last_score > 1.0) {
+        snprintf(errmsg, LSTM_ERRMSG_LEN, "last_score %g is outside [0, 1]", hd->last_score);
+        return LSTM_ERR_FORMAT;
+    }
+    return LSTM_OK;
+}
+
+/* Validate untrusted state bytes: header, length, every h and c value. */
+LstmError lstm_state_validate(const void *bytes, size_t nbytes, char *errmsg)
+{
+    LstmStateHeader hd;
+    LstmError err;
+    const char *floats = (const char *)bytes + sizeof(LstmStateHeader);
+    size_t n;
+
+    if (nbytes < sizeof(LstmStateHeader)) {
+        snprintf(errmsg, LSTM_ERRMSG_LEN, "state is %zu bytes, shorter than the %zu-byte header",
+                 nbytes, sizeof(LstmStateHeader));
+        return LSTM_ERR_FORMAT;
+    }
+    lstm_state_read_header(bytes, &hd);
+    err = validate_header(&hd, nbytes, errmsg);
+    if (err != LSTM_OK)
+        return err;
+    n = (size_t)hd.num_layers * (size_t)hd.hidden_size;
+    for (size_t k = 0; k < 2 * n; k++) {
+        float v;
+        const char *name = k < n ? "h" : "c";
+        size_t i = k < n ? k : k - n;
+        memcpy(&v, floats + k * sizeof(float), sizeof(float));
+        if (!isfinite(v)) {
+            snprintf(errmsg, LSTM_ERRMSG_LEN, "%s[%zu][%zu] is not finite", name,
+                     i / (size_t)hd.hidden_size, i % (size_t)hd.hidden_size);
+            return LSTM_ERR_NONFINITE;
+        }
+        if (k < n && fabsf(v) > 1.0f) {
+            snprintf(errmsg, LSTM_ERRMSG_LEN, "h[%zu][%zu] = %g is outside [-1, 1]",
+                     i / (size_t)hd.hidden_size, i % (size_t)hd.hidden_size, (double)v);
+            return LSTM_ERR_FORMAT;
+        }
+    }
+    return LSTM_OK;
+}
+
+/* Is this state the model's? Compares the sizes, flags and fingerprint. */
+int lstm_state_matches_model(const LstmStateHeader *header, const LstmDims *dims,
+                             uint64_t fingerprint, char *errmsg)
+{
+    LstmDims own = lstm_state_dims(header);
+    if (own.input_size != dims->input_size || own.hidden_size != dims->hidden_size ||
+        own.num_layers != dims->num_layers || own.output_size != dims->output_size ||
+        own.flags != dims->flags) {
+        snprintf(errmsg, LSTM_ERRMSG_LEN,
+                 "the state is for a model with input_size %d, hidden_size %d, %d layer%s and "
+                 "output_size %d; this model has %d, %d, %d and %d",
+                 own.input_size, own.hidden_size, own.num_layers, own.num_layers == 1 ? "" : "s",
+                 own.output_size, dims->input_size, dims->hidden_size, dims->num_layers,
+                 dims->output_size);
+        return 0;
+    }
+    if (header->model_fingerprint != fingerprint) {
+        snprintf(errmsg, LSTM_ERRMSG_LEN,
+                 "the state was made by the model with fingerprint %016llx; this model's is "
+                 "%016llx",
+                 (unsigned long long)header->model_fingerprint, (unsigned long long)fingerprint);
+        return 0;
+    }
+    return 1;
+}
+
+/* A fresh stream: no rows, zero state, no residuals. */
+void lstm_stream_init(LstmStream *stream, const LstmDims *dims, float *memory)
+{
+    lstm_series_init(&stream->series, dims, memory);
+    stream->residuals.count = 0;
+    stream->residuals.mean = 0.0;
+    stream->residuals.variance = 0.0;
+    stream->flags = 0;
+    stream->last_forecast = 0.0;
+    stream->last_score = 0.0;
+}
+
+/* Fill a stream from validated state bytes. */
+void lstm_state_load(const void *bytes, LstmStream *stream)
+{
+    LstmStateHeader hd;
+    size_t n;
+    const char *floats = (const char *)bytes + sizeof(LstmStateHeader);
+
+    lstm_state_read_header(bytes, &hd);
+    n = (size_t)hd.num_layers * (size_t)hd.hidden_size;
+    stream->series.steps = hd.steps;
+    stream->series.last_value = hd.last_value;
+    memcpy(stream->series.h, floats, n * sizeof(float));
+    memcpy(stream->series.c, floats + n * sizeof(float), n * sizeof(float));
+    stream->residuals.count = hd.residual_count;
+    stream->residuals.mean = hd.residual_mean;
+    stream->residuals.variance = hd.residual_variance;
+    stream->flags = hd.flags;
+    stream->last_forecast = hd.last_forecast;
+    stream->last_score = hd.last_score;
+}
+
+/* Serialize a stream with its model's sizes and fingerprint. */
+void lstm_state_store(void *bytes, const LstmStream *stream, const LstmDims *dims,
+                      uint64_t fingerprint)
+{
+    LstmStateHeader hd;
+    size_t n = (size_t)dims->num_layers * (size_t)dims->hidden_size;
+    char *floats = (char *)bytes + sizeof(LstmStateHeader);
+
+    memset(&hd, 0, sizeof(hd));
+    hd.magic = LSTM_STATE_MAGIC;
+    hd.version = LSTM_STATE_VERSION;
+    hd.flags = (uint16_t)stream->flags;
+    hd.model_flags = (uint16_t)dims->flags;
+    hd.input_size = dims->input_size;
+    hd.hidden_size = dims->hidden_size;
+    hd.num_layers = dims->num_layers;
+    hd.output_size = dims->output_size;
+    hd.model_fingerprint = fingerprint;
+    hd.steps = stream->series.steps;
+    hd.residual_count = stream->residuals.count;
+    hd.last_value = stream->series.last_value;
+    hd.residual_mean = stream->residuals.mean;
+    hd.residual_variance = stream->residuals.variance;
+    hd.last_forecast = (stream->flags & LSTM_STATE_HAS_FORECAST) ? stream->last_forecast : 0.0;
+    hd.last_score = (stream->flags & LSTM_STATE_HAS_SCORE) ? stream->last_score : 0.0;
+    memcpy(bytes, &hd, sizeof(hd));
+    memcpy(floats, stream->series.h, n * sizeof(float));
+    memcpy(floats + n * sizeof(float), stream->series.c, n * sizeof(float));
+}
+
+/* Enough residuals to judge a new one? */
+int lstm_residuals_ready(const LstmResiduals *residuals)
+{
+    return residuals->count >= LSTM_ANOMALY_WARMUP;
+}
+
+/* Two-sided normal tail, turned around: erf(|z| / sqrt(2)) in [0, 1]. */
+double lstm_anomaly_score(const LstmResiduals *residuals, double residual)
+{
+    double deviation = fabs(residual - residuals->mean);
+    double z;
+
+    if (residuals->variance <= 0.0)
+        return deviation == 0.0 ? 0.0 : 1.0;
+    z = deviation / sqrt(residuals->variance);
+    return erf(z / sqrt(2.0));
+}
+
+/*
+ * Weighted update with weight w = max(1/n, 1/WINDOW):
+ *   mean' = mean + w d,  variance' = (1 - w) (variance + w d^2),  d = r - mean.
+ * With w = 1/n this is the exact running mean and population variance.
+ */
+void lstm_residuals_add(LstmResiduals *residuals, double residual)
+{
+    double w, d;
+
+    residuals->count++;
+    w = residuals->count < LSTM_ANOMALY_WINDOW ? 1.0 / (double)residuals->count
+                                               : 1.0 / (double)LSTM_ANOMALY_WINDOW;
+    d = residual - residuals->mean;
+    residuals->mean += w * d;
+    residuals->variance = (1.0 - w) * (residuals->variance + w * d * d);
+}
+
+/*
+ * Score one row against the forecast made before it, then consume it. The
+ * stream is unchanged if the runner rejects the row.
+ */
+LstmError lstm_stream_feed(const LstmRunner *runner, LstmStream *stream, const double *features,
+                           double *outputs)
+{
+    int has_forecast = stream->series.steps > 0;
+    double forecast = 0.0, residual = 0.0;
+    LstmError err;
+
+    if (has_forecast) {
+        lstm_runner_predict(runner, &stream->series, outputs);
+        forecast = outputs[0];
+        residual = features[0] - forecast;
+    }
+    err = lstm_runner_feed(runner, &stream->series, features);
+    if (err != LSTM_OK)
+        return err;
+    stream->flags = 0;
+    stream->last_forecast = 0.0;
+    stream->last_score = 0.0;
+    if (has_forecast) {
+        stream->flags |= LSTM_STATE_HAS_FORECAST;
+        stream->last_forecast = forecast;
+        if (lstm_residuals_ready(&stream->residuals)) {
+            stream->flags |= LSTM_STATE_HAS_SCORE;
+            stream->last_score = lstm_anomaly_score(&stream->residuals, residual);
+        }
+        lstm_residuals_add(&stream->residuals, residual);
+    }
+    return LSTM_OK;
+}
+
+/* Are the stream's double fields finite (no overflow from absurd values)? */
+int lstm_stream_finite(const LstmStream *stream)
+{
+    return isfinite(stream->series.last_value) && isfinite(stream->residuals.mean) &&
+           isfinite(stream->residuals.variance) && isfinite(stream->last_forecast) &&
+           isfinite(stream->last_score);
+}

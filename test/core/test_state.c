@@ -1,0 +1,463 @@
+/*
+ * test_state.c - unit tests of src/core/state.c: the serialized lstm_state
+ * (store, load, validation of every truncation and header field), the split
+ * invariant of streaming (rows 1..k, save, load, rows k+1..n gives the bytes
+ * of rows 1..n), the forecast and warm-up rules of lstm_stream_feed, the
+ * residual statistics against a two-pass weighted computation, and the
+ * anomaly score against known normal probabilities.
+ *
+ * Built and run by `make unittest`. Prints "N passed, M failed" last; exits
+ * non-zero when anything failed.
+ */
+#include "cell.h"
+#include "model.h"
+#include "state.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int passed, failed;
+
+/* Record one check; print the failing ones with their location. */
+#define CHECK(cond, ...)                                                                           \
+    do {                                                                                           \
+        if (cond)                                                                                  \
+            passed++;                                                                              \
+        else {                                                                                     \
+            failed++;                                                                              \
+            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                            \
+            printf(__VA_ARGS__);                                                                   \
+            printf("\n");                                                                          \
+        }                                                                                          \
+    } while (0)
+
+/* splitmix64: a small deterministic generator for the tests. */
+static uint64_t rng_next(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+/* Uniform double in [lo, hi). */
+static double rng_uniform(uint64_t *state, double lo, double hi)
+{
+    return lo + (hi - lo) * (double)(rng_next(state) >> 11) * (1.0 / 9007199254740992.0);
+}
+
+/* Dims from the four sizes and flags. */
+static LstmDims make_dims(int I, int H, int L, int O, unsigned flags)
+{
+    LstmDims d;
+    d.input_size = I;
+    d.hidden_size = H;
+    d.num_layers = L;
+    d.output_size = O;
+    d.flags = flags;
+    return d;
+}
+
+/* A model with random weights on PyTorch's default scale, decoded. */
+typedef struct TestModel {
+    LstmDims dims;
+    unsigned char *bytes; /* serialized model */
+    size_t nbytes;
+    uint64_t fingerprint;
+    LstmRunner runner;
+    void *runner_memory;
+} TestModel;
+
+/* Build, validate and decode a random model. */
+static void test_model_init(TestModel *t, const LstmDims *dims, uint64_t *rng)
+{
+    char errmsg[LSTM_ERRMSG_LEN];
+    LstmModelHeader header;
+    LstmModelView view;
+    float *data;
+    double k = 1.0 / sqrt((double)dims->hidden_size);
+
+    t->dims = *dims;
+    t->nbytes = lstm_model_nbytes(dims);
+    t->bytes = malloc(t->nbytes);
+    lstm_model_init_header(&header, dims);
+    memcpy(t->bytes, &header, sizeof(header));
+    data = lstm_model_data(t->bytes);
+    for (int a = 0; a < lstm_model_array_count(dims); a++) {
+        LstmArrayInfo info;
+        size_t count;
+        lstm_model_array_info(dims, a, &info);
+        count = (size_t)info.rows * (info.cols > 0 ? (size_t)info.cols : 1);
+        for (size_t j = 0; j < count; j++)
+            data[info.offset + j] = (float)(info.must_be_positive ? rng_uniform(rng, 0.5, 2.0)
+                                            : info.is_scale       ? rng_uniform(rng, -1.0, 1.0)
+                                                                  : rng_uniform(rng, -k, k));
+    }
+    if (lstm_model_validate(t->bytes, t->nbytes, errmsg) != LSTM_OK) {
+        printf("FAIL: random model does not validate: %s\n", errmsg);
+        exit(2);
+    }
+    t->fingerprint = lstm_model_fingerprint(t->bytes, t->nbytes);
+    lstm_model_view(t->bytes, &view);
+    t->runner_memory = malloc(lstm_runner_nbytes(dims));
+    lstm_runner_init(&t->runner, &view, t->runner_memory);
+}
+
+/* Free a test model. */
+static void test_model_free(TestModel *t)
+{
+    free(t->runner_memory);
+    free(t->bytes);
+}
+
+/* A fresh stream with its own memory. */
+static float *stream_new(LstmStream *s, const LstmDims *dims)
+{
+    float *memory = malloc(lstm_series_nfloats(dims) * sizeof(float));
+    lstm_stream_init(s, dims, memory);
+    return memory;
+}
+
+/* A random walk of n rows of I features. */
+static double *random_rows(int n, int I, uint64_t *rng)
+{
+    double *rows = malloc(sizeof(double) * (size_t)n * I);
+    double level = rng_uniform(rng, -1.0, 1.0);
+    for (int t = 0; t < n; t++) {
+        level += rng_uniform(rng, -0.3, 0.3);
+        rows[(size_t)t * I] = level;
+        for (int i = 1; i < I; i++)
+            rows[(size_t)t * I + i] = rng_uniform(rng, -1.0, 1.0);
+    }
+    return rows;
+}
+
+/* Serialize a stream into fresh memory. */
+static unsigned char *store(const LstmStream *s, const TestModel *m, size_t *nbytes)
+{
+    unsigned char *bytes;
+    *nbytes = lstm_state_nbytes(&m->dims);
+    bytes = malloc(*nbytes);
+    lstm_state_store(bytes, s, &m->dims, m->fingerprint);
+    return bytes;
+}
+
+/*
+ * Stream n rows straight, and again split at every k: save after k rows,
+ * load into a new stream, continue. The states must be byte-identical, and
+ * every stored state must validate.
+ */
+static void test_split_invariant(const LstmDims *dims, uint64_t *rng)
+{
+    TestModel m;
+    int n = 40;
+    double *rows, *outputs;
+    LstmStream whole;
+    float *whole_memory;
+    size_t nbytes;
+    unsigned char *expected;
+    char errmsg[LSTM_ERRMSG_LEN];
+    int all_ok = 1, all_valid = 1;
+
+    test_model_init(&m, dims, rng);
+    rows = random_rows(n, dims->input_size, rng);
+    outputs = malloc(sizeof(double) * dims->output_size);
+    whole_memory = stream_new(&whole, dims);
+    for (int t = 0; t < n; t++)
+        lstm_stream_feed(&m.runner, &whole, rows + (size_t)t * dims->input_size, outputs);
+    expected = store(&whole, &m, &nbytes);
+    CHECK(lstm_state_validate(expected, nbytes, errmsg) == LSTM_OK, "state does not validate: %s",
+          errmsg);
+
+    for (int k = 1; k < n; k++) {
+        LstmStream first, second;
+        float *mem1 = stream_new(&first, dims), *mem2 = stream_new(&second, dims);
+        unsigned char *saved, *final;
+        size_t len;
+        for (int t = 0; t < k; t++)
+            lstm_stream_feed(&m.runner, &first, rows + (size_t)t * dims->input_size, outputs);
+        saved = store(&first, &m, &len);
+        if (lstm_state_validate(saved, len, errmsg) != LSTM_OK)
+            all_valid = 0;
+        lstm_state_load(saved, &second);
+        for (int t = k; t < n; t++)
+            lstm_stream_feed(&m.runner, &second, rows + (size_t)t * dims->input_size, outputs);
+        final = store(&second, &m, &len);
+        if (len != nbytes || memcmp(final, expected, nbytes) != 0)
+            all_ok = 0;
+        free(saved);
+        free(final);
+        free(mem1);
+        free(mem2);
+    }
+    CHECK(all_ok, "split streaming differs from straight streaming (I=%d H=%d L=%d flags=%u)",
+          dims->input_size, dims->hidden_size, dims->num_layers, dims->flags);
+    CHECK(all_valid, "an intermediate state does not validate");
+    free(expected);
+    free(whole_memory);
+    free(outputs);
+    free(rows);
+    test_model_free(&m);
+}
+
+/*
+ * The forecast and warm-up rules: no forecast for the first row, then the
+ * forecast lstm_runner_predict made before each row, a score from the
+ * (WARMUP + 2)th row on, always in [0, 1].
+ */
+static void test_feed_rules(uint64_t *rng)
+{
+    LstmDims dims = make_dims(1, 8, 2, 1, LSTM_FLAG_DIFFERENCE);
+    TestModel m;
+    LstmStream s;
+    float *memory;
+    double *rows, outputs[1], before[1];
+    int n = 60, ok_forecast = 1, ok_score = 1, ok_range = 1;
+
+    test_model_init(&m, &dims, rng);
+    rows = random_rows(n, 1, rng);
+    memory = stream_new(&s, &dims);
+    for (int t = 0; t < n; t++) {
+        int64_t residuals_before = s.residuals.count;
+        if (t > 0)
+            lstm_runner_predict(&m.runner, &s.series, before);
+        lstm_stream_feed(&m.runner, &s, rows + t, outputs);
+        if (t == 0)
+            ok_forecast &= s.flags == 0 && s.residuals.count == 0;
+        else
+            ok_forecast &= (s.flags & LSTM_STATE_HAS_FORECAST) && s.last_forecast == before[0] &&
+                           s.residuals.count == residuals_before + 1;
+        ok_score &= ((s.flags & LSTM_STATE_HAS_SCORE) != 0) == (t >= LSTM_ANOMALY_WARMUP + 1);
+        ok_range &= s.last_score >= 0.0 && s.last_score <= 1.0;
+    }
+    CHECK(ok_forecast, "forecast flags or values do not follow the rules");
+    CHECK(ok_score, "the first score is not at row %d", LSTM_ANOMALY_WARMUP + 2);
+    CHECK(ok_range, "a score is outside [0, 1]");
+    CHECK(s.series.steps == n, "steps %lld, expected %d", (long long)s.series.steps, n);
+
+    /* A row the runner rejects (its scaled value overflows float32) changes nothing. */
+    {
+        size_t nbytes;
+        unsigned char *saved = store(&s, &m, &nbytes), *after;
+        double huge = 1e300;
+        LstmError err = lstm_stream_feed(&m.runner, &s, &huge, outputs);
+        after = store(&s, &m, &nbytes);
+        CHECK(err != LSTM_OK, "a value of 1e300 was accepted");
+        CHECK(memcmp(saved, after, nbytes) == 0, "a rejected row changed the stream");
+        free(saved);
+        free(after);
+    }
+    free(memory);
+    free(rows);
+    test_model_free(&m);
+}
+
+/*
+ * The residual statistics against a two-pass computation with the weights
+ * the recurrence implies: W_i = w_i * prod_{j > i} (1 - w_j), w_i =
+ * max(1/i, 1/WINDOW). Up to WINDOW rows these are the plain mean and
+ * population variance.
+ */
+static void test_residual_statistics(uint64_t *rng)
+{
+    int n = 3 * LSTM_ANOMALY_WINDOW;
+    double *r = malloc(sizeof(double) * n), *weight = malloc(sizeof(double) * n);
+    LstmResiduals stats = {0, 0.0, 0.0};
+    double worst = 0.0;
+
+    for (int t = 0; t < n; t++)
+        r[t] = 5.0 + rng_uniform(rng, -2.0, 2.0) + (t > n / 2 ? 3.0 : 0.0);
+    for (int t = 0; t < n; t++) {
+        double mean = 0.0, variance = 0.0;
+        lstm_residuals_add(&stats, r[t]);
+        for (int i = 0; i <= t; i++) {
+            double w = (i + 1) < LSTM_ANOMALY_WINDOW ? 1.0 / (i + 1) : 1.0 / LSTM_ANOMALY_WINDOW;
+            weight[i] = w;
+            for (int j = i + 1; j <= t; j++) {
+                double wj =
+                    (j + 1) < LSTM_ANOMALY_WINDOW ? 1.0 / (j + 1) : 1.0 / LSTM_ANOMALY_WINDOW;
+                weight[i] *= 1.0 - wj;
+            }
+            mean += weight[i] * r[i];
+        }
+        for (int i = 0; i <= t; i++)
+            variance += weight[i] * (r[i] - mean) * (r[i] - mean);
+        if (fabs(stats.mean - mean) / fabs(mean) > worst)
+            worst = fabs(stats.mean - mean) / fabs(mean);
+        if (t > 0 && fabs(stats.variance - variance) / variance > worst)
+            worst = fabs(stats.variance - variance) / variance;
+    }
+    printf("residual statistics: largest relative difference from two-pass %.3g\n", worst);
+    CHECK(worst < 1e-10, "running statistics differ from the two-pass ones by %g", worst);
+    CHECK(stats.count == n, "count %lld", (long long)stats.count);
+    free(r);
+    free(weight);
+}
+
+/* The score against known normal probabilities and its edge cases. */
+static void test_anomaly_score(void)
+{
+    LstmResiduals s = {20, 2.0, 4.0}; /* mean 2, standard deviation 2 */
+    LstmResiduals flat = {20, 1.0, 0.0};
+    LstmResiduals few = {LSTM_ANOMALY_WARMUP - 1, 0.0, 1.0};
+
+    CHECK(lstm_anomaly_score(&s, 2.0) == 0.0, "a residual at the mean scores %g",
+          lstm_anomaly_score(&s, 2.0));
+    CHECK(fabs(lstm_anomaly_score(&s, 4.0) - 0.6826894921370859) < 1e-15, "one sigma: %.17g",
+          lstm_anomaly_score(&s, 4.0));
+    CHECK(fabs(lstm_anomaly_score(&s, 2.0 - 2 * 1.959963984540054) - 0.95) < 1e-12,
+          "1.96 sigma below: %.17g", lstm_anomaly_score(&s, 2.0 - 2 * 1.959963984540054));
+    CHECK(lstm_anomaly_score(&s, 1e300) == 1.0, "a huge residual scores %g",
+          lstm_anomaly_score(&s, 1e300));
+    CHECK(lstm_anomaly_score(&flat, 1.0) == 0.0 && lstm_anomaly_score(&flat, 1.5) == 1.0,
+          "zero variance: %g %g", lstm_anomaly_score(&flat, 1.0), lstm_anomaly_score(&flat, 1.5));
+    CHECK(!lstm_residuals_ready(&few) && lstm_residuals_ready(&s), "warm-up threshold");
+}
+
+/* A valid state of a small model after some rows, for the validation tests. */
+static unsigned char *valid_state(TestModel *m, size_t *nbytes, uint64_t *rng)
+{
+    LstmStream s;
+    float *memory = stream_new(&s, &m->dims);
+    double *rows = random_rows(30, m->dims.input_size, rng), outputs[4];
+    unsigned char *bytes;
+    for (int t = 0; t < 30; t++)
+        lstm_stream_feed(&m->runner, &s, rows + (size_t)t * m->dims.input_size, outputs);
+    bytes = store(&s, m, nbytes);
+    free(memory);
+    free(rows);
+    return bytes;
+}
+
+/* Apply edit to a copy of the header of bytes and expect err. */
+#define EXPECT_HEADER_ERROR(bytes, nbytes, field, value, expected_err)                             \
+    do {                                                                                           \
+        unsigned char *copy = malloc(nbytes);                                                      \
+        LstmStateHeader hd;                                                                        \
+        char msg[LSTM_ERRMSG_LEN];                                                                 \
+        LstmError got;                                                                             \
+        memcpy(copy, bytes, nbytes);                                                               \
+        memcpy(&hd, copy, sizeof(hd));                                                             \
+        hd.field = value;                                                                          \
+        memcpy(copy, &hd, sizeof(hd));                                                             \
+        got = lstm_state_validate(copy, nbytes, msg);                                              \
+        CHECK(got == expected_err, "%s = %s: got error %d, expected %d", #field, #value, (int)got, \
+              (int)expected_err);                                                                  \
+        free(copy);                                                                                \
+    } while (0)
+
+/* Every truncation, every header field, non-finite and out-of-range values. */
+static void test_validation(uint64_t *rng)
+{
+    LstmDims dims = make_dims(2, 5, 2, 2, 0);
+    TestModel m;
+    size_t nbytes;
+    unsigned char *bytes;
+    char msg[LSTM_ERRMSG_LEN];
+    int all_short_rejected = 1;
+    LstmStateHeader hd;
+
+    test_model_init(&m, &dims, rng);
+    bytes = valid_state(&m, &nbytes, rng);
+    CHECK(lstm_state_validate(bytes, nbytes, msg) == LSTM_OK, "valid state rejected: %s", msg);
+    CHECK(nbytes == 96 + 2 * 2 * 5 * sizeof(float), "state size %zu", nbytes);
+    for (size_t len = 0; len < nbytes; len++)
+        all_short_rejected &= lstm_state_validate(bytes, len, msg) == LSTM_ERR_FORMAT;
+    CHECK(all_short_rejected, "a truncated state was accepted");
+    {
+        unsigned char *longer = calloc(1, nbytes + 4);
+        memcpy(longer, bytes, nbytes);
+        CHECK(lstm_state_validate(longer, nbytes + 4, msg) == LSTM_ERR_FORMAT,
+              "a state with trailing bytes was accepted");
+        free(longer);
+    }
+
+    EXPECT_HEADER_ERROR(bytes, nbytes, magic, 0x12345678U, LSTM_ERR_FORMAT);
+    EXPECT_HEADER_ERROR(bytes, nbytes, version, 2, LSTM_ERR_FORMAT);
+    EXPECT_HEADER_ERROR(bytes, nbytes, flags, 0x0004, LSTM_ERR_FORMAT);
+    EXPECT_HEADER_ERROR(bytes, nbytes, model_flags, 0x0100, LSTM_ERR_FORMAT);
+    EXPECT_HEADER_ERROR(bytes, nbytes, reserved0, 1, LSTM_ERR_FORMAT);
+    EXPECT_HEADER_ERROR(bytes, nbytes, reserved1, 1, LSTM_ERR_FORMAT);
+    EXPECT_HEADER_ERROR(bytes, nbytes, hidden_size, 0, LSTM_ERR_LIMIT);
+    EXPECT_HEADER_ERROR(bytes, nbytes, hidden_size, -5, LSTM_ERR_LIMIT);
+    EXPECT_HEADER_ERROR(bytes, nbytes, hidden_size, LSTM_MAX_HIDDEN + 1, LSTM_ERR_LIMIT);
+    EXPECT_HEADER_ERROR(bytes, nbytes, num_layers, LSTM_MAX_LAYERS + 1, LSTM_ERR_LIMIT);
+    EXPECT_HEADER_ERROR(bytes, nbytes, input_size, 0x7fffffff, LSTM_ERR_LIMIT);
+    EXPECT_HEADER_ERROR(bytes, nbytes, hidden_size, 6, LSTM_ERR_FORMAT); /* length mismatch */
+    EXPECT_HEADER_ERROR(bytes, nbytes, num_layers, 1, LSTM_ERR_FORMAT);
+    EXPECT_HEADER_ERROR(bytes, nbytes, steps, -1, LSTM_ERR_FORMAT);
+    EXPECT_HEADER_ERROR(bytes, nbytes, residual_count, 31, LSTM_ERR_FORMAT);
+    EXPECT_HEADER_ERROR(bytes, nbytes, residual_count, -1, LSTM_ERR_FORMAT);
+    EXPECT_HEADER_ERROR(bytes, nbytes, last_value, NAN, LSTM_ERR_NONFINITE);
+    EXPECT_HEADER_ERROR(bytes, nbytes, residual_mean, INFINITY, LSTM_ERR_NONFINITE);
+    EXPECT_HEADER_ERROR(bytes, nbytes, residual_variance, -INFINITY, LSTM_ERR_NONFINITE);
+    EXPECT_HEADER_ERROR(bytes, nbytes, residual_variance, -1.0, LSTM_ERR_FORMAT);
+    EXPECT_HEADER_ERROR(bytes, nbytes, last_forecast, NAN, LSTM_ERR_NONFINITE);
+    EXPECT_HEADER_ERROR(bytes, nbytes, last_score, 1.5, LSTM_ERR_FORMAT);
+    EXPECT_HEADER_ERROR(bytes, nbytes, last_score, -0.5, LSTM_ERR_FORMAT);
+    EXPECT_HEADER_ERROR(bytes, nbytes, flags, LSTM_STATE_HAS_SCORE, LSTM_ERR_FORMAT);
+    EXPECT_HEADER_ERROR(bytes, nbytes, flags, 0, LSTM_ERR_FORMAT); /* values without flags */
+
+    /* h out of [-1, 1], non-finite h and c. */
+    {
+        unsigned char *copy = malloc(nbytes);
+        float bad[3] = {1.5f, NAN, INFINITY};
+        size_t offsets[3] = {96 + 3 * sizeof(float), 96 + 7 * sizeof(float),
+                             96 + (10 + 9) * sizeof(float)};
+        LstmError expected[3] = {LSTM_ERR_FORMAT, LSTM_ERR_NONFINITE, LSTM_ERR_NONFINITE};
+        for (int i = 0; i < 3; i++) {
+            memcpy(copy, bytes, nbytes);
+            memcpy(copy + offsets[i], &bad[i], sizeof(float));
+            CHECK(lstm_state_validate(copy, nbytes, msg) == expected[i],
+                  "bad float %d not rejected as expected", i);
+        }
+        /* c outside [-1, 1] is fine. */
+        memcpy(copy, bytes, nbytes);
+        memcpy(copy + 96 + 12 * sizeof(float), &bad[0], sizeof(float));
+        CHECK(lstm_state_validate(copy, nbytes, msg) == LSTM_OK, "c = 1.5 rejected: %s", msg);
+        free(copy);
+    }
+
+    /* Model matching: fingerprint and sizes. */
+    memcpy(&hd, bytes, sizeof(hd));
+    CHECK(lstm_state_matches_model(&hd, &m.dims, m.fingerprint, msg) == 1, "own model rejected");
+    CHECK(lstm_state_matches_model(&hd, &m.dims, m.fingerprint ^ 1, msg) == 0,
+          "another fingerprint accepted");
+    {
+        LstmDims other = m.dims;
+        other.hidden_size = 6;
+        CHECK(lstm_state_matches_model(&hd, &other, m.fingerprint, msg) == 0,
+              "other sizes accepted");
+        other = m.dims;
+        other.flags = LSTM_FLAG_DIFFERENCE;
+        CHECK(lstm_state_matches_model(&hd, &other, m.fingerprint, msg) == 0,
+              "other flags accepted");
+    }
+    free(bytes);
+    test_model_free(&m);
+}
+
+int main(void)
+{
+    uint64_t rng = 20240611;
+    const int shapes[][5] = {{1, 1, 1, 1, 0},
+                             {1, 8, 1, 1, 0},
+                             {1, 16, 2, 1, LSTM_FLAG_DIFFERENCE},
+                             {3, 7, 3, 2, 0},
+                             {2, 32, 1, 2, LSTM_FLAG_DIFFERENCE}};
+
+    for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
+        LstmDims dims = make_dims(shapes[i][0], shapes[i][1], shapes[i][2], shapes[i][3],
+                                  (unsigned)shapes[i][4]);
+        test_split_invariant(&dims, &rng);
+    }
+    test_feed_rules(&rng);
+    test_residual_statistics(&rng);
+    test_anomaly_score();
+    test_validation(&rng);
+    printf("test_state: %d passed, %d failed\n", passed, failed);
+    return failed == 0 ? 0 : 1;
+}
