@@ -13,6 +13,7 @@
 
 #include "core/cell.h"
 #include "core/model.h"
+#include "core/state.h"
 
 /*
  * The lstm_model datum: a varlena whose payload is the core's serialized
@@ -116,5 +117,33 @@ void lstm_report_input_range(const double *features, int n) pg_attribute_noretur
 
 /* Raise an ERROR unless every value is finite; what names the argument. */
 void lstm_check_finite(const double *values, int n, const char *what);
+
+/*
+ * The lstm_state datum (src/state.c): a varlena whose payload is the core's
+ * serialized state (src/core/state.h). The header inside is not 8-byte
+ * aligned, so it is always copied out with lstm_state_read_header().
+ */
+
+/* Raise the ERROR for a failed state check (never returns). */
+void lstm_report_state_error(LstmError err, const char *message, LstmModelSource source)
+    pg_attribute_noreturn();
+
+/* lstm_state_from_datum: detoast a stored lstm_state and validate it (XX001). */
+struct varlena *lstm_state_from_datum(Datum datum);
+
+/* lstm_state_check_model: ERROR unless the validated state was made by model. */
+void lstm_state_check_model(const struct varlena *state, const LstmDecoded *model);
+
+/*
+ * lstm_state_make: a new lstm_state of model holding stream, checked like a
+ * stored value (an overflowing state is a 22003 out-of-range error).
+ */
+struct varlena *lstm_state_make(const LstmStream *stream, const LstmDecoded *model);
+
+/*
+ * lstm_read_features: copy a float8[] of exactly n non-NULL elements into
+ * features; function names the caller in messages.
+ */
+void lstm_read_features(Datum datum, double *features, int n, const char *function);
 
 #endif /* LSTM_GLUE_H */
