@@ -122,7 +122,7 @@ LstmTrainError lstm_train_plan(const LstmTrainOptions *opts, int64_t num_series,
     totals->inputs = offset;
     if (totals->series_used == 0) {
         snprintf(errmsg, LSTM_ERRMSG_LEN,
-                 "no series has enough rows to train on (%lld series, %lld rows)",
+                 "no series has enough rows to train on (series: %lld, rows: %lld)",
                  (long long)num_series, (long long)totals->rows);
         return LSTM_TRAIN_ERR_NO_DATA;
     }
@@ -148,7 +148,8 @@ static double network_value(const double *row, int input_size, int64_t j, int i,
 /* Fit scaling on the training rows and write the scaled inputs. */
 LstmTrainError lstm_train_prepare(const LstmTrainOptions *opts, int input_size, const double *raw,
                                   int64_t num_series, const LstmTrainSeries *series,
-                                  float *input_mean, float *input_std, float *inputs, char *errmsg)
+                                  float *input_mean, float *input_std, float *inputs,
+                                  void (*interrupt)(void *arg), void *interrupt_arg, char *errmsg)
 {
     int I = input_size;
     int diff = opts->difference != 0;
@@ -160,6 +161,8 @@ LstmTrainError lstm_train_prepare(const LstmTrainOptions *opts, int input_size, 
         /* mean, then the sum of squared deviations (two passes) */
         for (int64_t s = 0; s < num_series; row0 += series[s].rows, s++) {
             const double *row = raw + row0 * I;
+            if (interrupt)
+                interrupt(interrupt_arg);
             for (int64_t j = 0; series[s].train > 0 && j <= series[s].train; j++) {
                 sum += network_value(row, I, j, i, diff);
                 count++;
@@ -190,6 +193,8 @@ LstmTrainError lstm_train_prepare(const LstmTrainOptions *opts, int input_size, 
     for (int64_t s = 0, row0 = 0; s < num_series; row0 += series[s].rows, s++) {
         const double *row = raw + row0 * I;
         float *out = inputs + series[s].start * I;
+        if (interrupt)
+            interrupt(interrupt_arg);
         for (int64_t j = 0; j < series[s].inputs; j++) {
             for (int i = 0; i < I; i++) {
                 double v = network_value(row, I, j, i, diff);
