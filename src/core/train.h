@@ -129,11 +129,13 @@ LstmTrainError lstm_train_plan(const LstmTrainOptions *opts, int64_t num_series,
  *   raw          (rows, I) raw features, series after series, every value finite
  *   input_mean   (I) out: float32 means, input_std (I) out: float32 stds (> 0)
  *   inputs       (totals.inputs, I) out: scaled inputs
- * A feature constant over the training rows gets std 1.
+ * A feature constant over the training rows gets std 1. interrupt (may be
+ * NULL) is called once per series and may not return.
  */
 LstmTrainError lstm_train_prepare(const LstmTrainOptions *opts, int input_size, const double *raw,
                                   int64_t num_series, const LstmTrainSeries *series,
-                                  float *input_mean, float *input_std, float *inputs, char *errmsg);
+                                  float *input_mean, float *input_std, float *inputs,
+                                  void (*interrupt)(void *arg), void *interrupt_arg, char *errmsg);
 
 /* Per-layer pointers into a parameter (or gradient) block. */
 typedef struct LstmTrainLayer {
@@ -309,6 +311,13 @@ void lstm_trainer_adam(LstmTrainer *tr);
  * Adam, carry; the chunk's loss. The one mini-batch step of an epoch.
  */
 double lstm_trainer_train_chunk(LstmTrainer *tr);
+
+/*
+ * The nonlinearities training uses: vectorizable float32 versions of
+ * lstm_sigmoid and lstm_tanh (cell.h), within a few ulps of them.
+ */
+float lstm_train_sigmoid(float x);
+float lstm_train_tanh(float x);
 
 /* Views of a parameter block laid out in model order. */
 void lstm_train_params_view(const LstmDims *dims, float *block, LstmTrainParams *view);

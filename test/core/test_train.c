@@ -124,6 +124,31 @@ static double noise(uint64_t *state)
     return (double)(*state >> 11) / 4503599627370496.0 - 1.0;
 }
 
+/* ---- 0. the vectorized nonlinearities against libm ---- */
+
+static void test_nonlinearities(void)
+{
+    double worst_sig = 0.0, worst_tanh = 0.0;
+    char what[160];
+    int nonfinite = 0;
+    for (double x = -120.0; x <= 120.0; x += 1.0 / 1024) {
+        float xf = (float)x;
+        float s = lstm_train_sigmoid(xf), t = lstm_train_tanh(xf);
+        nonfinite += !isfinite(s) || !isfinite(t);
+        worst_sig = fmax(worst_sig, fabs(s - lstm_sigmoid(xf)));
+        worst_tanh = fmax(worst_tanh, fabs(t - lstm_tanh(xf)));
+    }
+    snprintf(what, sizeof(what),
+             "training sigmoid and tanh within 3e-7 of libm's (%.2g, %.2g), finite", worst_sig,
+             worst_tanh);
+    check(worst_sig <= 3e-7 && worst_tanh <= 3e-7 && nonfinite == 0, what);
+    check(lstm_train_tanh(0.0f) == 0.0f && lstm_train_sigmoid(0.0f) == 0.5f &&
+              lstm_train_tanh(-1e30f) == -1.0f && lstm_train_sigmoid(1e30f) == 1.0f &&
+              lstm_train_sigmoid(-1e30f) < 1e-37f,
+          "training sigmoid and tanh at 0 and the extremes");
+    printf("vectorized sigmoid/tanh vs libm: max abs error %.2g / %.2g\n", worst_sig, worst_tanh);
+}
+
 /* ---- 1. reference gradient vs central finite differences ---- */
 
 /* Check every parameter of one configuration; returns the largest error. */
@@ -519,7 +544,7 @@ static void test_prepare(void)
     s[0].rows = 5, s[1].rows = 3;
     o.validation = 0.25; /* series 0: 4 targets, 1 validation; series 1: 2 targets, 0 */
     lstm_train_plan(&o, 2, s, &t, msg);
-    check(lstm_train_prepare(&o, 2, raw, 2, s, mean, std, inputs, msg) == LSTM_TRAIN_OK,
+    check(lstm_train_prepare(&o, 2, raw, 2, s, mean, std, inputs, NULL, NULL, msg) == LSTM_TRAIN_OK,
           "prepare ok");
     /* training rows: series 0 inputs 0..3 (1 2 4 7), series 1 inputs 0..2 (10 20 30) */
     {
@@ -537,7 +562,7 @@ static void test_prepare(void)
     o.difference = 1;
     o.validation = 0.0;
     lstm_train_plan(&o, 2, s, &t, msg);
-    lstm_train_prepare(&o, 2, raw, 2, s, mean, std, inputs, msg);
+    lstm_train_prepare(&o, 2, raw, 2, s, mean, std, inputs, NULL, NULL, msg);
     {
         double v[] = {1, 2, 3, 4, 10, 10}, m = 30.0 / 6, ss = 0.0;
         for (int i = 0; i < 6; i++)
@@ -554,7 +579,8 @@ static void test_prepare(void)
         h[0].rows = 3;
         o.difference = 0;
         lstm_train_plan(&o, 1, h, &t, msg);
-        check(lstm_train_prepare(&o, 1, huge, 1, h, mean, std, inputs, msg) == LSTM_TRAIN_ERR_RANGE,
+        check(lstm_train_prepare(&o, 1, huge, 1, h, mean, std, inputs, NULL, NULL, msg) ==
+                  LSTM_TRAIN_ERR_RANGE,
               "prepare: values beyond float32 are an error");
     }
 }
@@ -607,7 +633,7 @@ static int run_train(Run *run)
         return printf("%s\n", msg), 1;
     run->inputs = malloc(run->totals.inputs * run->I * sizeof(float));
     if (lstm_train_prepare(&run->opts, run->I, run->raw, run->S, run->series, run->mean, run->std,
-                           run->inputs, msg))
+                           run->inputs, NULL, NULL, msg))
         return printf("%s\n", msg), 1;
     run->memory = malloc(lstm_trainer_nbytes(&run->opts, run->I, &run->totals));
     lstm_trainer_init(&run->tr, &run->opts, run->I, &run->totals, run->series, run->S, run->inputs,
@@ -794,6 +820,7 @@ static void test_early_stopping(void)
 
 int main(void)
 {
+    test_nonlinearities();
     test_gradcheck();
     test_fast_vs_reference();
     test_torch_grad("grad_l1_i1.txt");
