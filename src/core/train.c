@@ -538,17 +538,23 @@ __attribute__((target_clones("arch=x86-64-v3", "default"))) static void
 cell_forward_pointwise(float *restrict g, const float *restrict bias, const float *restrict c_prev,
                        float *restrict c, float *restrict tanh_c, float *restrict h, int H)
 {
+    /* one pointer per gate block: index arithmetic stays simple under -fwrapv */
+    float *restrict g_i = g, *restrict g_f = g + H, *restrict g_g = g + 2 * H;
+    float *restrict g_o = g + 3 * H;
+    const float *restrict b_i = bias, *restrict b_f = bias + H, *restrict b_g = bias + 2 * H;
+    const float *restrict b_o = bias + 3 * H;
+
     for (int j = 0; j < H; j++) {
-        float gi = train_sigmoid(g[j] + bias[j]);
-        float gf = train_sigmoid(g[H + j] + bias[H + j]);
-        float gg = train_tanh(g[2 * H + j] + bias[2 * H + j]);
-        float go = train_sigmoid(g[3 * H + j] + bias[3 * H + j]);
+        float gi = train_sigmoid(g_i[j] + b_i[j]);
+        float gf = train_sigmoid(g_f[j] + b_f[j]);
+        float gg = train_tanh(g_g[j] + b_g[j]);
+        float go = train_sigmoid(g_o[j] + b_o[j]);
         float cj = gf * c_prev[j] + gi * gg;
         float tc = train_tanh(cj);
-        g[j] = gi;
-        g[H + j] = gf;
-        g[2 * H + j] = gg;
-        g[3 * H + j] = go;
+        g_i[j] = gi;
+        g_f[j] = gf;
+        g_g[j] = gg;
+        g_o[j] = go;
         c[j] = cj;
         tanh_c[j] = tc;
         h[j] = go * tc;
@@ -565,20 +571,21 @@ cell_backward_pointwise(float *restrict d, const float *restrict g, const float 
                         const float *restrict tanh_c, const float *restrict dh_in,
                         const float *restrict dh_next, float *restrict dc_next, int H)
 {
+    const float *restrict g_i = g, *restrict g_f = g + H, *restrict g_g = g + 2 * H;
+    const float *restrict g_o = g + 3 * H;
+    float *restrict d_i = d, *restrict d_f = d + H, *restrict d_g = d + 2 * H;
+    float *restrict d_o = d + 3 * H;
+
     for (int j = 0; j < H; j++) {
-        float gi = g[j], gf = g[H + j], gg = g[2 * H + j], go = g[3 * H + j];
+        float gi = g_i[j], gf = g_f[j], gg = g_g[j], go = g_o[j];
         float tc = tanh_c[j];
         float dhj = dh_in[j] + dh_next[j];
         float dc = dc_next[j] + dhj * go * (1.0f - tc * tc);
-        float d_o = dhj * tc;
-        float d_i = dc * gg;
-        float d_f = dc * c_prev[j];
-        float d_g = dc * gi;
         dc_next[j] = dc * gf;
-        d[j] = d_i * gi * (1.0f - gi);
-        d[H + j] = d_f * gf * (1.0f - gf);
-        d[2 * H + j] = d_g * (1.0f - gg * gg);
-        d[3 * H + j] = d_o * go * (1.0f - go);
+        d_i[j] = dc * gg * gi * (1.0f - gi);
+        d_f[j] = dc * c_prev[j] * gf * (1.0f - gf);
+        d_g[j] = dc * gi * (1.0f - gg * gg);
+        d_o[j] = dhj * tc * go * (1.0f - go);
     }
 }
 
@@ -586,9 +593,11 @@ cell_backward_pointwise(float *restrict d, const float *restrict g, const float 
 __attribute__((target_clones("arch=x86-64-v3", "default"))) static void
 column_sums(float *restrict out, const float *restrict m, size_t rows, int n)
 {
-    for (size_t r = 0; r < rows; r++)
+    for (size_t r = 0; r < rows; r++) {
+        const float *restrict row = m + r * n;
         for (int j = 0; j < n; j++)
-            out[j] += m[r * n + j];
+            out[j] += row[j];
+    }
 }
 
 #pragma GCC pop_options
