@@ -124,3 +124,4 @@ SELECT lstm_forecast(model, v ORDER BY t) FROM (
 -- The server is still up.
 SELECT 1 AS alive;
 DELETE FROM lstm_models WHERE name = 'tiny';
+DROP TABLE readings, m;

@@ -67,3 +67,5 @@ SELECT count(*) AS rows, bool_and(model::text = (:'tiny'::lstm_model)::text) AS 
 SELECT lo_unlink(oid) FROM pg_largeobject_metadata;
 -- The server is still up.
 SELECT 1 AS alive;
+DROP TABLE binmodels, binmodels2;
+DROP FUNCTION copy_model(bytea);
