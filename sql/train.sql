@@ -268,9 +268,19 @@ SET ROLE regress_lstm_train_user;
 SELECT try($$SELECT lstm_train('priv', 'readings', value => 'value', time_column => 'ts', series => 'sensor')$$);
 SELECT lstm_train('priv', 'readings', value => 'value', time_column => 'ts', hidden => 2, epochs => 1)->'rows' AS rows;
 RESET ROLE;
+-- Storing the model needs INSERT and UPDATE on lstm_models: checked before training.
+REVOKE UPDATE ON lstm_models FROM regress_lstm_train_user;
+SET ROLE regress_lstm_train_user;
+SELECT lstm_train('priv', 'readings', value => 'value', time_column => 'ts');
+RESET ROLE;
 REVOKE ALL ON readings FROM regress_lstm_train_user;
 REVOKE ALL ON lstm_models FROM regress_lstm_train_user;
 DROP ROLE regress_lstm_train_user;
+
+-- A read-only transaction cannot store a model: refused before training.
+BEGIN READ ONLY;
+SELECT lstm_train('bad', 'readings', value => 'value', time_column => 'ts');
+ROLLBACK;
 
 -- A cancelled run (statement_timeout) and a failed run leave no model row.
 SET statement_timeout = '200ms';

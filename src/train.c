@@ -38,6 +38,8 @@
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "portability/instr_time.h"
+#include "tcop/utility.h"
+#include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
@@ -60,8 +62,9 @@ void lstm_train_define_gucs(void);
 static int train_memory_limit_kb = 0;
 static bool train_gucs_defined = false;
 
-/* Rows fetched from the source cursor at a time. */
+/* Rows fetched from the source cursor at a time (rows of sequences can be large). */
 #define TRAIN_FETCH_ROWS 10000
+#define TRAIN_FETCH_SEQUENCES 64
 
 /*
  * lstm_train_define_gucs: lstm.train_memory_limit, the most memory one
@@ -389,8 +392,9 @@ static void read_sequences(const SourceSpec *spec, TrainData *td, SPITupleTable 
 {
     int I = td->input_size;
     double values[LSTM_MAX_INPUT];
-    Datum *elems[LSTM_MAX_INPUT]; /* (I) elements of each column's array */
-    bool *nulls[LSTM_MAX_INPUT];  /* (I) their NULL flags */
+    Datum *elems[LSTM_MAX_INPUT];         /* (I) elements of each column's array */
+    ArrayType *detoasted[LSTM_MAX_INPUT]; /* (I) copies made by detoasting, to free */
+    bool *nulls[LSTM_MAX_INPUT];          /* (I) their NULL flags */
 
     for (uint64 r = 0; r < n; r++) {
         HeapTuple tuple = tt->vals[r];
@@ -408,6 +412,7 @@ static void read_sequences(const SourceSpec *spec, TrainData *td, SPITupleTable 
                 break;
             }
             a = DatumGetArrayTypeP(d);
+            detoasted[i] = (Pointer)a != DatumGetPointer(d) ? a : NULL;
             if (ARR_NDIM(a) > 1)
                 ereport(ERROR, (errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
                                 errmsg("column \"%s\" contains a %d-dimensional array", col->name,
@@ -452,6 +457,8 @@ static void read_sequences(const SourceSpec *spec, TrainData *td, SPITupleTable 
         }
         for (int i = 0; i < got; i++) {
             pfree(elems[i]);
+            if (detoasted[i])
+                pfree(detoasted[i]);
             pfree(nulls[i]);
         }
     }
@@ -485,7 +492,7 @@ static void read_source(const SourceSpec *spec, TrainData *td, MemoryContext cxt
     portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
     for (;;) {
         MemoryContext old;
-        SPI_cursor_fetch(portal, true, TRAIN_FETCH_ROWS);
+        SPI_cursor_fetch(portal, true, spec->sequences ? TRAIN_FETCH_SEQUENCES : TRAIN_FETCH_ROWS);
         if (SPI_processed == 0)
             break;
         old = MemoryContextSwitchTo(cxt);
@@ -712,6 +719,26 @@ static void json_options(StringInfo out, const LstmTrainOptions *o, const Source
     appendStringInfo(out, "], \"sequences\": %s}", spec->sequences ? "true" : "false");
 }
 
+/*
+ * Fail before training, not after it, when the caller may not write
+ * lstm_models (the upsert needs INSERT and UPDATE).
+ */
+static void check_models_privileges(FunctionCallInfo fcinfo)
+{
+    Oid namespace = get_func_namespace(fcinfo->flinfo->fn_oid);
+    Oid relid = get_relname_relid("lstm_models", namespace);
+
+    if (!OidIsValid(relid))
+        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
+                        errmsg("table lstm_models of extension lstm does not exist")));
+    if (pg_class_aclcheck(relid, GetUserId(), ACL_INSERT) != ACLCHECK_OK ||
+        pg_class_aclcheck(relid, GetUserId(), ACL_UPDATE) != ACLCHECK_OK)
+        ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+                        errmsg("permission denied for table lstm_models"),
+                        errdetail("lstm_train stores the model with INSERT ... ON CONFLICT DO "
+                                  "UPDATE, which needs INSERT and UPDATE on lstm_models.")));
+}
+
 /* Upsert the model and its report under name in this extension's lstm_models. */
 static void store_model(FunctionCallInfo fcinfo, const char *name, LstmModelDatum *model,
                         Datum info)
@@ -763,7 +790,9 @@ Datum lstm_train(PG_FUNCTION_ARGS)
 
     INSTR_TIME_SET_CURRENT(start);
     lstm_train_define_gucs(); /* in case _PG_init did not */
+    PreventCommandIfReadOnly("lstm_train()");
     train_arguments(fcinfo, &name, &opts, &spec);
+    check_models_privileges(fcinfo);
     err = lstm_train_check_options(&opts, 1 + spec.num_features, msg);
     if (err != LSTM_TRAIN_OK)
         report_train_error(err, msg);
@@ -792,7 +821,8 @@ Datum lstm_train(PG_FUNCTION_ARGS)
         report_train_error(LSTM_TRAIN_ERR_SIZE,
                            "cannot represent the training state of this size; lower bptt, "
                            "batch_size or hidden");
-    check_memory(data_bytes(&td, td.rows, td.num_series) + inputs_bytes + trainer_bytes,
+    check_memory(data_bytes(&td, td.rows, td.num_series) + inputs_bytes + trainer_bytes +
+                     3 * sizeof(double) * (Size)opts.epochs,
                  "Training");
     inputs = palloc_extended(inputs_bytes > 0 ? inputs_bytes : 1, MCXT_ALLOC_HUGE);
     err = lstm_train_prepare(&opts, td.input_size, td.raw, td.num_series, td.series, input_mean,
