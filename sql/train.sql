@@ -3,7 +3,7 @@
 -- kernels in the last digits), only properties that hold on every machine.
 
 -- Errors as "SQLSTATE: message", to show the code of every bad input.
-CREATE FUNCTION try(query text) RETURNS text LANGUAGE plpgsql AS $$
+CREATE FUNCTION train_try(query text) RETURNS text LANGUAGE plpgsql AS $$
 BEGIN
     EXECUTE query;
     RETURN 'ok';
@@ -153,8 +153,8 @@ FROM generate_series(1, 2) s, generate_series(1, 20) t;
 SELECT r->'series' AS series, r->'source' AS source
 FROM lstm_train('quoted', '"Other Schema"."My Readings"', value => 'Value', time_column => 'Time',
                 series => 'Sensor Id', features => ARRAY['a"b'], hidden => 4, epochs => 1) r;
-SELECT try($$SELECT lstm_train('quoted', '"Other Schema"."My Readings"', value => 'value', time_column => 'Time')$$);
-SELECT try($$SELECT lstm_train('quoted', '"Other Schema"."My Readings"', value => '"Value"', time_column => 'Time')$$);
+SELECT train_try($$SELECT lstm_train('quoted', '"Other Schema"."My Readings"', value => 'value', time_column => 'Time')$$);
+SELECT train_try($$SELECT lstm_train('quoted', '"Other Schema"."My Readings"', value => '"Value"', time_column => 'Time')$$);
 
 -- Progress: one NOTICE per epoch (details carry the losses and times).
 SET client_min_messages = notice;
@@ -167,28 +167,28 @@ SET client_min_messages = warning;
 
 -- Unknown relation and columns.
 SELECT lstm_train('bad', 'no_such_table', value => 'value', time_column => 'ts');
-SELECT try($$SELECT lstm_train('bad', 'readings', value => 'nope', time_column => 'ts')$$);
+SELECT train_try($$SELECT lstm_train('bad', 'readings', value => 'nope', time_column => 'ts')$$);
 SELECT lstm_train('bad', 'readings', value => 'Value', time_column => 'ts');
-SELECT try($$SELECT lstm_train('bad', 'readings', value => 'value', time_column => 'when')$$);
-SELECT try($$SELECT lstm_train('bad', 'readings', value => 'value', time_column => 'ts', series => 'who')$$);
-SELECT try($$SELECT lstm_train('bad', 'readings', value => 'value', time_column => 'ts', features => '{temp, nope}')$$);
-SELECT try($$SELECT lstm_train('bad', 'readings', value => '', time_column => 'ts')$$);
+SELECT train_try($$SELECT lstm_train('bad', 'readings', value => 'value', time_column => 'when')$$);
+SELECT train_try($$SELECT lstm_train('bad', 'readings', value => 'value', time_column => 'ts', series => 'who')$$);
+SELECT train_try($$SELECT lstm_train('bad', 'readings', value => 'value', time_column => 'ts', features => '{temp, nope}')$$);
+SELECT train_try($$SELECT lstm_train('bad', 'readings', value => '', time_column => 'ts')$$);
 
 -- Wrong column types.
 CREATE TABLE typed (ts int, label text, flag boolean, v float8, arr float8[], jsn json);
 INSERT INTO typed SELECT t, 'x', true, t, ARRAY[t, t], '{}' FROM generate_series(1, 10) t;
 SELECT lstm_train('bad', 'typed', value => 'label', time_column => 'ts');
-SELECT try($$SELECT lstm_train('bad', 'typed', value => 'flag', time_column => 'ts')$$);
-SELECT try($$SELECT lstm_train('bad', 'typed', value => 'v', time_column => 'ts', features => '{label}')$$);
-SELECT try($$SELECT lstm_train('bad', 'typed', value => 'v', time_column => 'ts', features => '{arr}')$$);
-SELECT try($$SELECT lstm_train('bad', 'typed', value => 'arr', features => '{v}')$$);
-SELECT try($$SELECT lstm_train('bad', 'typed', value => 'v', time_column => 'jsn')$$);
-SELECT try($$SELECT lstm_train('bad', 'typed', value => 'v', time_column => 'ts', series => 'jsn')$$);
-SELECT try($$SELECT lstm_train('bad', 'typed', value => 'v', time_column => 'ts', features => '{v}')$$);
-SELECT try($$SELECT lstm_train('bad', 'typed', value => 'v', time_column => 'ts', features => '{ts, ts}')$$);
-SELECT try($$SELECT lstm_train('bad', 'typed', value => 'v', time_column => 'ts', features => ARRAY['ts', NULL])$$);
+SELECT train_try($$SELECT lstm_train('bad', 'typed', value => 'flag', time_column => 'ts')$$);
+SELECT train_try($$SELECT lstm_train('bad', 'typed', value => 'v', time_column => 'ts', features => '{label}')$$);
+SELECT train_try($$SELECT lstm_train('bad', 'typed', value => 'v', time_column => 'ts', features => '{arr}')$$);
+SELECT train_try($$SELECT lstm_train('bad', 'typed', value => 'arr', features => '{v}')$$);
+SELECT train_try($$SELECT lstm_train('bad', 'typed', value => 'v', time_column => 'jsn')$$);
+SELECT train_try($$SELECT lstm_train('bad', 'typed', value => 'v', time_column => 'ts', series => 'jsn')$$);
+SELECT train_try($$SELECT lstm_train('bad', 'typed', value => 'v', time_column => 'ts', features => '{v}')$$);
+SELECT train_try($$SELECT lstm_train('bad', 'typed', value => 'v', time_column => 'ts', features => '{ts, ts}')$$);
+SELECT train_try($$SELECT lstm_train('bad', 'typed', value => 'v', time_column => 'ts', features => ARRAY['ts', NULL])$$);
 CREATE SEQUENCE a_sequence;
-SELECT try($$SELECT lstm_train('bad', 'a_sequence', value => 'last_value', time_column => 'log_cnt')$$);
+SELECT train_try($$SELECT lstm_train('bad', 'a_sequence', value => 'last_value', time_column => 'log_cnt')$$);
 
 -- A number column needs time_column to order its rows.
 SELECT lstm_train('bad', 'readings', value => 'value');
@@ -199,8 +199,8 @@ SELECT lstm_train('bad', 'empty_source', value => 'v', time_column => 'ts');
 INSERT INTO empty_source VALUES (1, 1), (2, NULL);
 SELECT lstm_train('bad', 'empty_source', value => 'v', time_column => 'ts');
 INSERT INTO empty_source VALUES (3, 2);
-SELECT try($$SELECT lstm_train('bad', 'empty_source', value => 'v', time_column => 'ts', difference => true)$$);
-SELECT try($$SELECT lstm_train('ok2', 'empty_source', value => 'v', time_column => 'ts', validation => 0, epochs => 1)$$);
+SELECT train_try($$SELECT lstm_train('bad', 'empty_source', value => 'v', time_column => 'ts', difference => true)$$);
+SELECT train_try($$SELECT lstm_train('ok2', 'empty_source', value => 'v', time_column => 'ts', validation => 0, epochs => 1)$$);
 
 -- NULL time, NaN and infinity.
 CREATE TABLE dirty (ts int, v float8, n numeric);
@@ -210,12 +210,12 @@ SELECT lstm_train('bad', 'dirty', value => 'v', time_column => 'ts');
 DELETE FROM dirty WHERE ts IS NULL;
 UPDATE dirty SET v = 'NaN', n = 'NaN' WHERE ts = 4;
 SELECT lstm_train('bad', 'dirty', value => 'v', time_column => 'ts');
-SELECT try($$SELECT lstm_train('bad', 'dirty', value => 'n', time_column => 'ts')$$);
+SELECT train_try($$SELECT lstm_train('bad', 'dirty', value => 'n', time_column => 'ts')$$);
 UPDATE dirty SET v = '-Infinity' WHERE ts = 4;
-SELECT try($$SELECT lstm_train('bad', 'dirty', value => 'v', time_column => 'ts')$$);
+SELECT train_try($$SELECT lstm_train('bad', 'dirty', value => 'v', time_column => 'ts')$$);
 UPDATE dirty SET v = 1e300 WHERE ts = 4;
 UPDATE dirty SET v = -1e300 WHERE ts = 5;
-SELECT try($$SELECT lstm_train('bad', 'dirty', value => 'v', time_column => 'ts', difference => true)$$);
+SELECT train_try($$SELECT lstm_train('bad', 'dirty', value => 'v', time_column => 'ts', difference => true)$$);
 
 -- Arrays: NULL elements skip a step; other shapes are errors.
 CREATE TABLE bad_sequences (ys float8[], xs float8[]);
@@ -223,22 +223,22 @@ INSERT INTO bad_sequences VALUES ('{1,2,3}', '{1,2}');
 SELECT lstm_train('bad', 'bad_sequences', value => 'ys', features => '{xs}');
 TRUNCATE bad_sequences;
 INSERT INTO bad_sequences VALUES ('{{1,2},{3,4}}', '{{1,2},{3,4}}');
-SELECT try($$SELECT lstm_train('bad', 'bad_sequences', value => 'ys')$$);
+SELECT train_try($$SELECT lstm_train('bad', 'bad_sequences', value => 'ys')$$);
 TRUNCATE bad_sequences;
 INSERT INTO bad_sequences VALUES ('{}', '{}'), ('{5}', '{1}');
-SELECT try($$SELECT lstm_train('bad', 'bad_sequences', value => 'ys')$$);
+SELECT train_try($$SELECT lstm_train('bad', 'bad_sequences', value => 'ys')$$);
 
 -- NULL and empty arguments.
 SELECT lstm_train(NULL, 'readings', value => 'value', time_column => 'ts');
-SELECT try($$SELECT lstm_train('', 'readings', value => 'value', time_column => 'ts')$$);
-SELECT try($$SELECT lstm_train('bad', NULL, value => 'value', time_column => 'ts')$$);
-SELECT try($$SELECT lstm_train('bad', 'readings', value => NULL, time_column => 'ts')$$);
-SELECT try($$SELECT lstm_train('bad', 'readings', value => 'value', time_column => 'ts', hidden => NULL)$$);
-SELECT try($$SELECT lstm_train('bad', 'readings', value => 'value', time_column => 'ts', difference => NULL)$$);
+SELECT train_try($$SELECT lstm_train('', 'readings', value => 'value', time_column => 'ts')$$);
+SELECT train_try($$SELECT lstm_train('bad', NULL, value => 'value', time_column => 'ts')$$);
+SELECT train_try($$SELECT lstm_train('bad', 'readings', value => NULL, time_column => 'ts')$$);
+SELECT train_try($$SELECT lstm_train('bad', 'readings', value => 'value', time_column => 'ts', hidden => NULL)$$);
+SELECT train_try($$SELECT lstm_train('bad', 'readings', value => 'value', time_column => 'ts', difference => NULL)$$);
 
 -- Absurd hyperparameters: zero, negative, huge, not a number.
 SELECT lstm_train('bad', 'readings', value => 'value', time_column => 'ts', hidden => 0);
-SELECT h AS hyperparameter, try(format($$SELECT lstm_train('bad', 'readings', value => 'value', time_column => 'ts', %s)$$, h)) AS result
+SELECT h AS hyperparameter, train_try(format($$SELECT lstm_train('bad', 'readings', value => 'value', time_column => 'ts', %s)$$, h)) AS result
 FROM unnest(ARRAY[
     'hidden => -1', 'hidden => 100000', 'layers => 0', 'layers => 17', 'bptt => 0',
     'bptt => -5', 'bptt => 2000000', 'batch_size => 0', 'batch_size => -1', 'epochs => 0',
@@ -251,9 +251,9 @@ FROM unnest(ARRAY[
 SET lstm.train_memory_limit = '1MB';
 SHOW lstm.train_memory_limit;
 SELECT lstm_train('bad', 'readings', value => 'value', time_column => 'ts', hidden => 1024);
-SELECT try($$SELECT lstm_train('bad', 'readings', value => 'value', time_column => 'ts', hidden => 8, bptt => 100000, batch_size => 100)$$);
+SELECT train_try($$SELECT lstm_train('bad', 'readings', value => 'value', time_column => 'ts', hidden => 8, bptt => 100000, batch_size => 100)$$);
 CREATE TABLE big AS SELECT t AS ts, t::float8 AS v FROM generate_series(1, 200000) t;
-SELECT try($$SELECT lstm_train('bad', 'big', value => 'v', time_column => 'ts', hidden => 2)$$);
+SELECT train_try($$SELECT lstm_train('bad', 'big', value => 'v', time_column => 'ts', hidden => 2)$$);
 RESET lstm.train_memory_limit;
 DROP TABLE big;
 
@@ -265,7 +265,7 @@ SELECT lstm_train('priv', 'readings', value => 'value', time_column => 'ts');
 RESET ROLE;
 GRANT SELECT (ts, value) ON readings TO regress_lstm_train_user;
 SET ROLE regress_lstm_train_user;
-SELECT try($$SELECT lstm_train('priv', 'readings', value => 'value', time_column => 'ts', series => 'sensor')$$);
+SELECT train_try($$SELECT lstm_train('priv', 'readings', value => 'value', time_column => 'ts', series => 'sensor')$$);
 SELECT lstm_train('priv', 'readings', value => 'value', time_column => 'ts', hidden => 2, epochs => 1)->'rows' AS rows;
 RESET ROLE;
 -- Storing the model needs INSERT and UPDATE on lstm_models: checked before training.
@@ -289,5 +289,13 @@ SELECT lstm_train('cancelled', 'readings', value => 'value', time_column => 'ts'
 RESET statement_timeout;
 SELECT count(*) AS cancelled_rows FROM lstm_models WHERE name IN ('cancelled', 'bad');
 
--- Nothing above broke the server.
-SELECT name FROM lstm_models ORDER BY name;
+-- Nothing above broke the server; the models trained here.
+SELECT name FROM lstm_models WHERE info ? 'hyperparameters' ORDER BY name;
+
+-- Leave the database as the suite found it.
+DELETE FROM lstm_models WHERE name IN ('diff', 'early', 'gappy', 'learn', 'multi', 'noisy', 'noval',
+    'ok2', 'one', 'priv', 'quoted', 's3', 'seed_a', 'seed_b', 'seed_c', 'seq', 'seq_int');
+DROP TABLE readings, gappy, sequences, typed, empty_source, dirty, bad_sequences;
+DROP SEQUENCE a_sequence;
+DROP SCHEMA "Other Schema" CASCADE;
+DROP FUNCTION train_try(text);
