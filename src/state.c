@@ -60,6 +60,7 @@ PG_FUNCTION_INFO_V1(lstm_state_recv);
 PG_FUNCTION_INFO_V1(lstm_state_send);
 PG_FUNCTION_INFO_V1(lstm_state_info);
 PG_FUNCTION_INFO_V1(lstm_state_sfunc);
+PG_FUNCTION_INFO_V1(lstm_anomaly_sfunc);
 PG_FUNCTION_INFO_V1(lstm_state_final);
 PG_FUNCTION_INFO_V1(lstm_anomaly_final);
 PG_FUNCTION_INFO_V1(lstm_step);
@@ -763,7 +764,7 @@ static LstmDecoded *model_argument(FunctionCallInfo fcinfo, int argno, const cha
  * for a model with one input, or a float8[] of exactly I elements.
  */
 static void read_value_argument(FunctionCallInfo fcinfo, int argno, const LstmDims *dims,
-                                double *features, const char *function)
+                                double *features, const char *function, const char *what)
 {
     if (get_fn_expr_argtype(fcinfo->flinfo, argno) == FLOAT8ARRAYOID)
         lstm_read_features(PG_GETARG_DATUM(argno), features, dims->input_size, function);
@@ -777,7 +778,7 @@ static void read_value_argument(FunctionCallInfo fcinfo, int argno, const LstmDi
                      errhint("Pass the features as a float8[] of length %d.", dims->input_size)));
         features[0] = PG_GETARG_FLOAT8(argno);
     }
-    lstm_check_finite(features, dims->input_size, psprintf("%s input", function));
+    lstm_check_finite(features, dims->input_size, what);
 }
 
 /* Copy a float8[] of exactly n non-NULL elements into features. */
@@ -830,23 +831,26 @@ typedef struct StateAgg {
     bool last_row_null; /* the latest row had a NULL value: it has no score */
 } StateAgg;
 
-/* lstm_state_agg / lstm_anomaly_score transition: score and consume one row. */
-Datum lstm_state_sfunc(PG_FUNCTION_ARGS)
+/*
+ * The transition of lstm_state_agg and lstm_anomaly_score: score and consume
+ * one row. function names the aggregate in messages, what its input.
+ */
+static Datum state_transition(FunctionCallInfo fcinfo, const char *function, const char *what)
 {
     MemoryContext aggcontext, old;
     StateAgg *agg = PG_ARGISNULL(0) ? NULL : (StateAgg *)PG_GETARG_POINTER(0);
     LstmDecoded *model;
 
     if (!AggCheckCallContext(fcinfo, &aggcontext))
-        ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-                        errmsg("lstm_state_agg transition function called in non-aggregate "
-                               "context")));
+        ereport(ERROR,
+                (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                 errmsg("%s transition function called in non-aggregate context", function)));
     if (PG_ARGISNULL(2)) {
         if (agg != NULL)
             agg->last_row_null = true;
         PG_RETURN_POINTER(agg);
     }
-    model = model_argument(fcinfo, 1, "lstm_state_agg");
+    model = model_argument(fcinfo, 1, function);
     if (agg == NULL) {
         const LstmDims *dims = &model->runner.dims;
         old = MemoryContextSwitchTo(aggcontext);
@@ -858,10 +862,10 @@ Datum lstm_state_sfunc(PG_FUNCTION_ARGS)
         MemoryContextSwitchTo(old);
     } else if (agg->model != model)
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-                        errmsg("lstm_state_agg model changed within one group"),
+                        errmsg("%s model changed within one group", function),
                         errdetail("Every row of a group must use the same model.")));
 
-    read_value_argument(fcinfo, 2, &model->runner.dims, agg->features, "lstm_state_agg");
+    read_value_argument(fcinfo, 2, &model->runner.dims, agg->features, function, what);
     if (lstm_stream_feed(&model->runner, &agg->stream, agg->features, agg->outputs) != LSTM_OK)
         lstm_report_input_range(agg->features, model->runner.dims.input_size);
     if (!lstm_stream_finite(&agg->stream))
@@ -870,6 +874,18 @@ Datum lstm_state_sfunc(PG_FUNCTION_ARGS)
                         errdetail("The residual statistics overflowed float8.")));
     agg->last_row_null = false;
     PG_RETURN_POINTER(agg);
+}
+
+/* lstm_state_agg transition. */
+Datum lstm_state_sfunc(PG_FUNCTION_ARGS)
+{
+    return state_transition(fcinfo, "lstm_state_agg", "lstm_state_agg input");
+}
+
+/* lstm_anomaly_score transition: the same, with its own name in messages. */
+Datum lstm_anomaly_sfunc(PG_FUNCTION_ARGS)
+{
+    return state_transition(fcinfo, "lstm_anomaly_score", "lstm_anomaly_score input");
 }
 
 /* lstm_state_agg final: the state as a value; NULL for no rows. */
@@ -917,7 +933,7 @@ Datum lstm_step(PG_FUNCTION_ARGS)
     }
     features = palloc(sizeof(double) * dims->input_size);
     outputs = palloc(sizeof(double) * dims->output_size);
-    read_value_argument(fcinfo, 2, dims, features, "lstm_step");
+    read_value_argument(fcinfo, 2, dims, features, "lstm_step", "lstm_step input");
     stream_from_state(&stream, model, PG_GETARG_DATUM(1), PG_ARGISNULL(1));
     if (lstm_stream_feed(&model->runner, &stream, features, outputs) != LSTM_OK)
         lstm_report_input_range(features, dims->input_size);

@@ -35,8 +35,9 @@ CREATE FUNCTION lstm_state_info(lstm_state) RETURNS jsonb
 COMMENT ON FUNCTION lstm_state_info(lstm_state) IS
     'Steps, model fingerprint and sizes, residual statistics, last forecast and score of a state';
 
--- lstm_state_agg and lstm_anomaly_score share one transition function: each
--- row is scored against the forecast made before it, then consumed.
+-- lstm_state_agg and lstm_anomaly_score share one transition (two entry points,
+-- for their names in messages): each row is scored against the forecast made
+-- before it, then consumed.
 CREATE FUNCTION lstm_state_sfunc(internal, lstm_model, float8) RETURNS internal
     AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
 CREATE FUNCTION lstm_state_sfunc(internal, text, float8) RETURNS internal
@@ -44,6 +45,14 @@ CREATE FUNCTION lstm_state_sfunc(internal, text, float8) RETURNS internal
 CREATE FUNCTION lstm_state_sfunc(internal, lstm_model, float8[]) RETURNS internal
     AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
 CREATE FUNCTION lstm_state_sfunc(internal, text, float8[]) RETURNS internal
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL SAFE;
+CREATE FUNCTION lstm_anomaly_sfunc(internal, lstm_model, float8) RETURNS internal
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION lstm_anomaly_sfunc(internal, text, float8) RETURNS internal
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL SAFE;
+CREATE FUNCTION lstm_anomaly_sfunc(internal, lstm_model, float8[]) RETURNS internal
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION lstm_anomaly_sfunc(internal, text, float8[]) RETURNS internal
     AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL SAFE;
 CREATE FUNCTION lstm_state_final(internal) RETURNS lstm_state
     AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
@@ -72,16 +81,16 @@ COMMENT ON AGGREGATE lstm_state_agg(text, float8[]) IS
     'The state after the rows of a multivariate model named in lstm_models';
 
 CREATE AGGREGATE lstm_anomaly_score(model lstm_model, value float8) (
-    SFUNC = lstm_state_sfunc, STYPE = internal,
+    SFUNC = lstm_anomaly_sfunc, STYPE = internal,
     FINALFUNC = lstm_anomaly_final, FINALFUNC_MODIFY = READ_ONLY);
 CREATE AGGREGATE lstm_anomaly_score(model text, value float8) (
-    SFUNC = lstm_state_sfunc, STYPE = internal,
+    SFUNC = lstm_anomaly_sfunc, STYPE = internal,
     FINALFUNC = lstm_anomaly_final, FINALFUNC_MODIFY = READ_ONLY);
 CREATE AGGREGATE lstm_anomaly_score(model lstm_model, features float8[]) (
-    SFUNC = lstm_state_sfunc, STYPE = internal,
+    SFUNC = lstm_anomaly_sfunc, STYPE = internal,
     FINALFUNC = lstm_anomaly_final, FINALFUNC_MODIFY = READ_ONLY);
 CREATE AGGREGATE lstm_anomaly_score(model text, features float8[]) (
-    SFUNC = lstm_state_sfunc, STYPE = internal,
+    SFUNC = lstm_anomaly_sfunc, STYPE = internal,
     FINALFUNC = lstm_anomaly_final, FINALFUNC_MODIFY = READ_ONLY);
 COMMENT ON AGGREGATE lstm_anomaly_score(lstm_model, float8) IS
     'Anomaly score in [0, 1] of the last row against the series'' recent residuals; as a window '
