@@ -1,9 +1,11 @@
 -- lstm_models: models as rows, info kept in step, lookups by name.
 \set hand '{"input_size": 1, "hidden_size": 2, "num_layers": 1, "output_size": 1, "weights": {"weight_ih_l0": [[0.1], [0.2], [0.3], [0.4], [0.5], [0.6], [0.7], [0.8]], "weight_hh_l0": [[0.1, -0.2], [0.3, 0.4], [-0.5, 0.6], [0.7, 0.8], [0.9, 1.0], [-1.1, 1.2], [1.3, 1.4], [1.5, -1.6]], "bias_ih_l0": [0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.07, 0.08], "bias_hh_l0": [0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1], "head.weight": [[1.5, -0.25]], "head.bias": [0.5]}}'
-\d lstm_models
+SELECT attname, format_type(atttypid, atttypmod) AS type, attnotnull AS not_null
+FROM pg_attribute WHERE attrelid = 'lstm_models'::regclass AND attnum > 0 ORDER BY attnum;
 -- The table is an extension configuration table: pg_dump dumps its rows.
 SELECT c.relname, e.extconfig IS NOT NULL AS dumped
-FROM pg_extension e JOIN pg_class c ON c.oid = ANY (e.extconfig) WHERE e.extname = 'lstm';
+FROM pg_extension e JOIN pg_class c ON c.oid = ANY (e.extconfig)
+WHERE e.extname = 'lstm' AND c.relname = 'lstm_models';
 
 INSERT INTO lstm_models (name, model, info) VALUES ('hand', :'hand', '{"note": "hand-made"}');
 SELECT name, info - 'fingerprint' AS info, info ? 'fingerprint' AS has_fingerprint FROM lstm_models;

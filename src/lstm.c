@@ -7,6 +7,7 @@
 #include <math.h>
 
 #include "lib/stringinfo.h"
+#include "utils/guc.h"
 
 #include <cblas.h>
 
@@ -16,12 +17,14 @@ void _PG_init(void);
 
 /*
  * _PG_init: a backend is one process serving one query at a time, so
- * OpenBLAS runs single-threaded inside it; parallelism comes from running
- * more backends (one per series or partition).
+ * OpenBLAS runs single-threaded inside it (parallelism comes from running
+ * more backends, one per series or partition); defines the lstm.* settings.
  */
 void _PG_init(void)
 {
     openblas_set_num_threads(1);
+    lstm_train_define_gucs();
+    MarkGUCPrefixReserved("lstm");
 }
 
 /* Turn a core check failure into an ERROR with a SQLSTATE for its source. */

@@ -146,4 +146,7 @@ struct varlena *lstm_state_make(const LstmStream *stream, const LstmDecoded *mod
  */
 void lstm_read_features(Datum datum, double *features, int n, const char *function);
 
+/* Define the lstm.* settings of training (called once, from _PG_init). */
+void lstm_train_define_gucs(void);
+
 #endif /* LSTM_GLUE_H */

@@ -56,11 +56,8 @@
 
 PG_FUNCTION_INFO_V1(lstm_train);
 
-void lstm_train_define_gucs(void);
-
 /* lstm.train_memory_limit in kB; set by lstm_train_define_gucs. */
 static int train_memory_limit_kb = 0;
-static bool train_gucs_defined = false;
 
 /* Rows fetched from the source cursor at a time (rows of sequences can be large). */
 #define TRAIN_FETCH_ROWS 10000
@@ -79,9 +76,6 @@ void lstm_train_define_gucs(void)
                   : quarter_kb < 65536.0              ? 65536
                                                       : (int)quarter_kb;
 
-    if (train_gucs_defined)
-        return;
-    train_gucs_defined = true;
     DefineCustomIntVariable(
         "lstm.train_memory_limit", "Most memory one lstm_train call may use.",
         "Covers the training data (float8 while loading, then float32) and the training state "
@@ -789,7 +783,6 @@ Datum lstm_train(PG_FUNCTION_ARGS)
     Datum result;
 
     INSTR_TIME_SET_CURRENT(start);
-    lstm_train_define_gucs(); /* in case _PG_init did not */
     PreventCommandIfReadOnly("lstm_train()");
     train_arguments(fcinfo, &name, &opts, &spec);
     check_models_privileges(fcinfo);
