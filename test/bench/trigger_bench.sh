@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# trigger_bench.sh - single-row INSERT rate with and without lstm_score_trigger (pgbench).
+#
+#   test/bench/trigger_bench.sh        (run by test/bench/run.sh; needs `make install` done)
+#
+# Two identical tables, readings_plain and readings_scored (sensor, ts, v, forecast, score);
+# the second has the scoring trigger with a hidden-TRIGGER_BENCH_HIDDEN (default 32), one-layer
+# model, series column and time column. pgbench runs TRIGGER_BENCH_CLIENTS clients (default 4,
+# 2 threads) for TRIGGER_BENCH_SECONDS (default 10) per run, each transaction one INSERT of one
+# row into a random one of TRIGGER_BENCH_SERIES series (default 100) with prepared statements;
+# plain and scored runs alternate TRIGGER_BENCH_REPEAT times (default 2) and the best rate of
+# each counts. Every series already has a saved state before timing starts. Prints both rates
+# and their ratio (target: scored >= 50 % of plain at hidden 32); never fails on a time.
+#
+# Starts a throwaway server with scripts/pgtmp.sh (port TRIGGER_BENCH_PORT, default 54332)
+# unless TRIGGER_BENCH_USE_SERVER=1, which uses the server in the PG* environment variables.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+hidden=${TRIGGER_BENCH_HIDDEN:-32}
+clients=${TRIGGER_BENCH_CLIENTS:-4}
+seconds=${TRIGGER_BENCH_SECONDS:-10}
+series=${TRIGGER_BENCH_SERIES:-100}
+repeat=${TRIGGER_BENCH_REPEAT:-2}
+
+cd "$root"
+if [ "${TRIGGER_BENCH_USE_SERVER:-0}" != 1 ]; then
+    eval "$(PGTMP_PORT=${TRIGGER_BENCH_PORT:-54332} scripts/pgtmp.sh start)"
+    trap 'scripts/pgtmp.sh stop' EXIT
+fi
+export PGOPTIONS="-c client_min_messages=warning"
+db=lstm_trigger_bench
+dropdb --if-exists "$db" >/dev/null 2>&1 || true
+createdb "$db"
+work=$(mktemp -d /tmp/lstm-trigger-bench.XXXXXX)
+trap 'rm -rf "$work"; dropdb --if-exists "$db" >/dev/null 2>&1 || true; if [ "${TRIGGER_BENCH_USE_SERVER:-0}" != 1 ]; then scripts/pgtmp.sh stop; fi' EXIT
+
+# A model with PyTorch's default initialisation scale (uniform in +-1/sqrt(H)).
+psql -X -q -v ON_ERROR_STOP=1 -v hidden="$hidden" -v series="$series" -d "$db" <<'SQL'
+CREATE EXTENSION lstm;
+SELECT setseed(0.42) \gset
+INSERT INTO lstm_models (name, model)
+SELECT 'bench', jsonb_build_object(
+    'input_size', 1, 'hidden_size', :hidden, 'num_layers', 1, 'output_size', 1,
+    'input_mean', jsonb_build_array(0.5), 'input_std', jsonb_build_array(0.3),
+    'output_mean', jsonb_build_array(0.5), 'output_std', jsonb_build_array(0.3),
+    'weights', jsonb_build_object(
+        'weight_ih_l0', (SELECT jsonb_agg(jsonb_build_array((random() * 2 - 1) / sqrt(:hidden)))
+                         FROM generate_series(1, 4 * :hidden)),
+        'weight_hh_l0', (SELECT jsonb_agg((SELECT jsonb_agg((random() * 2 - 1) / sqrt(:hidden) + 0 * c)
+                                           FROM generate_series(1, :hidden) c))
+                         FROM generate_series(1, 4 * :hidden) r),
+        'bias_ih_l0', (SELECT jsonb_agg((random() * 2 - 1) / sqrt(:hidden)) FROM generate_series(1, 4 * :hidden)),
+        'bias_hh_l0', (SELECT jsonb_agg((random() * 2 - 1) / sqrt(:hidden)) FROM generate_series(1, 4 * :hidden)),
+        'head.weight', jsonb_build_array((SELECT jsonb_agg((random() * 2 - 1) / sqrt(:hidden))
+                                          FROM generate_series(1, :hidden))),
+        'head.bias', jsonb_build_array(0.0)))::lstm_model;
+CREATE TABLE readings_plain (sensor int, ts timestamptz, v float8, forecast float8, score float8);
+CREATE TABLE readings_scored (LIKE readings_plain);
+CREATE TRIGGER score BEFORE INSERT ON readings_scored FOR EACH ROW
+    EXECUTE FUNCTION lstm_score_trigger('bench', 'v', 'sensor', 'forecast', 'score', 'ts');
+-- Every series starts with a saved state (and a few rows), as in steady ingestion.
+INSERT INTO readings_scored (sensor, ts, v)
+SELECT s, now() - (20 - t) * interval '1 second', random() FROM generate_series(1, :series) s,
+       generate_series(1, 20) t ORDER BY t, s;
+INSERT INTO readings_plain SELECT * FROM readings_scored;
+SQL
+
+for table in plain scored; do
+    cat >"$work/$table.sql" <<SQL
+\\set s random(1, $series)
+INSERT INTO readings_$table (sensor, ts, v) VALUES (:s, clock_timestamp(), random());
+SQL
+done
+
+# Run one pgbench; print its rate (transactions per second, excluding connection time).
+rate() {
+    pgbench -n -M prepared -c "$clients" -j 2 -T "$seconds" -f "$work/$1.sql" "$db" 2>&1 |
+        sed -n 's/^tps = \([0-9.]*\) .*/\1/p'
+}
+
+best_plain=0
+best_scored=0
+for i in $(seq "$repeat"); do
+    p=$(rate plain)
+    s=$(rate scored)
+    printf "run %d: plain %10.0f rows/s   scored %10.0f rows/s\n" "$i" "$p" "$s"
+    best_plain=$(awk -v a="$best_plain" -v b="$p" 'BEGIN { print (b > a ? b : a) }')
+    best_scored=$(awk -v a="$best_scored" -v b="$s" 'BEGIN { print (b > a ? b : a) }')
+done
+
+stats=$(psql -X -q -At -d "$db" -c "
+    SELECT count(*), count(forecast), count(score),
+           (SELECT sum(late_rows) FROM lstm_stream_states),
+           (SELECT sum((lstm_state_info(state) ->> 'steps')::bigint) FROM lstm_stream_states)
+    FROM readings_scored")
+IFS='|' read -r rows forecasts scores late steps <<<"$stats"
+
+echo
+echo "== lstm_score_trigger insert rate: hidden $hidden, 1 layer, $clients clients, $series series," \
+     "${seconds}s per run, best of $repeat, $(nproc) cores"
+printf "%-34s %12.0f rows/s\n" "INSERT, no trigger" "$best_plain"
+printf "%-34s %12.0f rows/s\n" "INSERT with lstm_score_trigger" "$best_scored"
+awk -v p="$best_plain" -v s="$best_scored" 'BEGIN {
+    printf "%-34s %11.1f %%   (target >= 50 %%)\n", "scored / plain", 100 * s / p;
+    printf "%-34s %12.1f us\n", "added per row (x clients)", 1e6 / s - 1e6 / p }'
+echo "scored table: $rows rows, $forecasts with a forecast, $scores with a score, $late late" \
+     "(unscored), saved steps $steps"
