@@ -96,8 +96,7 @@ static void prepare_plans(Oid schema, Oid state_type)
     char *models = lstm_extension_relation("lstm_models");
     Oid lock_args[2] = {TEXTOID, TEXTOID};
     Oid insert_args[5] = {TEXTOID, TEXTOID, state_type, BYTEAOID, REGTYPEOID};
-    Oid update_args[4] = {TIDOID, state_type, BYTEAOID, REGTYPEOID};
-    Oid late_args[1] = {TIDOID};
+    Oid update_args[5] = {TEXTOID, TEXTOID, state_type, BYTEAOID, REGTYPEOID};
     SPIPlanPtr *all[5] = {&plans.lock, &plans.model, &plans.insert, &plans.update, &plans.late};
 
     for (int i = 0; i < 5; i++) {
@@ -106,7 +105,7 @@ static void prepare_plans(Oid schema, Oid state_type)
         *all[i] = NULL;
     }
     plans.schema = InvalidOid;
-    plans.lock = keep_plan(psprintf("SELECT s.ctid, s.state, s.last_time, s.last_time_type, "
+    plans.lock = keep_plan(psprintf("SELECT s.state, s.last_time, s.last_time_type, "
                                     "m.model FROM %s s JOIN %s m ON m.name = s.model_name "
                                     "WHERE s.model_name = $1 AND s.series = $2 "
                                     "FOR NO KEY UPDATE OF s",
@@ -118,14 +117,16 @@ static void prepare_plans(Oid schema, Oid state_type)
                                       "now()) ON CONFLICT (model_name, series) DO NOTHING",
                                       states),
                              5, insert_args);
-    plans.update = keep_plan(psprintf("UPDATE %s SET state = $2, last_time = $3, "
-                                      "last_time_type = $4, updated_at = now() WHERE ctid = $1",
+    /* By key, not ctid: a TID scan asks the kernel for the relation's size every time. */
+    plans.update = keep_plan(psprintf("UPDATE %s SET state = $3, last_time = $4, "
+                                      "last_time_type = $5, updated_at = now() "
+                                      "WHERE model_name = $1 AND series = $2",
                                       states),
-                             4, update_args);
+                             5, update_args);
     plans.late = keep_plan(psprintf("UPDATE %s SET late_rows = late_rows + 1, updated_at = now() "
-                                    "WHERE ctid = $1",
+                                    "WHERE model_name = $1 AND series = $2",
                                     states),
-                           1, late_args);
+                           2, lock_args);
     plans.schema = schema;
     plans.state_type = state_type;
 }
@@ -480,25 +481,24 @@ static void score_row(ScoreConfig *cfg, MemoryContext scratch_context, HeapTuple
         if (SPI_processed > 0) {
             HeapTuple row = SPI_tuptable->vals[0];
             TupleDesc rdesc = SPI_tuptable->tupdesc;
-            Datum ctid = SPI_getbinval(row, rdesc, 1, &isnull);
-            Datum state_datum = SPI_getbinval(row, rdesc, 2, &isnull);
+            Datum state_datum = SPI_getbinval(row, rdesc, 1, &isnull);
             bool last_time_null, type_null;
-            Datum last_time = SPI_getbinval(row, rdesc, 3, &last_time_null);
-            Oid last_type = DatumGetObjectId(SPI_getbinval(row, rdesc, 4, &type_null));
+            Datum last_time = SPI_getbinval(row, rdesc, 2, &last_time_null);
+            Oid last_type = DatumGetObjectId(SPI_getbinval(row, rdesc, 3, &type_null));
             struct varlena *state;
             LstmStateHeader header;
             char message[LSTM_ERRMSG_LEN];
             bool same_model;
-            Datum update_args[4];
-            char update_nulls[4] = {' ', ' ', ' ', ' '};
+            Datum update_args[5];
+            char update_nulls[5] = {' ', ' ', ' ', ' ', ' '};
 
-            model = stream_model(cfg->model_name, SPI_getbinval(row, rdesc, 5, &isnull));
+            model = stream_model(cfg->model_name, SPI_getbinval(row, rdesc, 4, &isnull));
             prepare_scratch(cfg, scratch_context, &model->runner.dims);
 
             /* A late row: stored unscored, counted, the state untouched. */
             if (cfg->time_att != 0 && !last_time_null && !type_null &&
                 last_type == cfg->time_type && row_is_late(cfg, time, last_time)) {
-                rc = SPI_execute_plan(plans.late, &ctid, NULL, false, 0);
+                rc = SPI_execute_plan(plans.late, args, NULL, false, 0);
                 if (rc != SPI_OK_UPDATE)
                     elog(ERROR, "lstm_score_trigger: counting a late row failed: %s",
                          SPI_result_code_string(rc));
@@ -535,12 +535,13 @@ static void score_row(ScoreConfig *cfg, MemoryContext scratch_context, HeapTuple
                          errhint("lstm_stream_rebuild() rebuilds the state from the table's "
                                  "history under the current model.")));
             advance(cfg, model, result);
-            update_args[0] = ctid;
-            update_args[1] = PointerGetDatum(lstm_state_make(&cfg->stream, model));
-            update_args[2] = time_bytes;
-            update_args[3] = ObjectIdGetDatum(cfg->time_type);
+            update_args[0] = args[0];
+            update_args[1] = args[1];
+            update_args[2] = PointerGetDatum(lstm_state_make(&cfg->stream, model));
+            update_args[3] = time_bytes;
+            update_args[4] = ObjectIdGetDatum(cfg->time_type);
             if (cfg->time_att == 0)
-                update_nulls[2] = update_nulls[3] = 'n';
+                update_nulls[3] = update_nulls[4] = 'n';
             rc = SPI_execute_plan(plans.update, update_args, update_nulls, false, 0);
             if (rc != SPI_OK_UPDATE || SPI_processed != 1)
                 elog(ERROR, "lstm_score_trigger: saving the state failed: %s",
