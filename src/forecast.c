@@ -35,9 +35,6 @@ PG_FUNCTION_INFO_V1(lstm_forecast_features_sfunc);
 PG_FUNCTION_INFO_V1(lstm_forecast_final);
 PG_FUNCTION_INFO_V1(lstm_forecast_horizon_final);
 
-/* Longest horizon one call may ask for. */
-#define LSTM_MAX_HORIZON 100000
-
 typedef struct ForecastState {
     LstmDecoded *model; /* decoded model, owned by the query-long cache */
     LstmSeries series;  /* steps, last value, h (L,H), c (L,H) */
