@@ -76,13 +76,6 @@ static ForecastState *forecast_state_new(MemoryContext aggcontext, LstmDecoded *
                                dims->input_size),
                         errhint("Pass the features as a float8[] of length %d.",
                                 dims->input_size)));
-    if (form == FORM_HORIZON && dims->output_size != dims->input_size)
-        ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION),
-                        errmsg("horizon forecasts need a model whose output_size equals its "
-                               "input_size"),
-                        errdetail("Each forecast is fed back as the next input; this model has "
-                                  "input_size %d and output_size %d.",
-                                  dims->input_size, dims->output_size)));
     state->model = model;
     state->horizon = horizon;
     lstm_series_init(&state->series, dims, palloc(nstate * sizeof(float)));
@@ -94,18 +87,15 @@ static ForecastState *forecast_state_new(MemoryContext aggcontext, LstmDecoded *
     return state;
 }
 
-/* Error unless horizon is usable. */
-static int check_horizon(FunctionCallInfo fcinfo)
+/* The horizon argument of this row; NULL is an error. */
+static int horizon_argument(FunctionCallInfo fcinfo, const LstmDims *dims)
 {
     int horizon;
     if (PG_ARGISNULL(3))
         ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
                         errmsg("lstm_forecast horizon must not be NULL")));
     horizon = PG_GETARG_INT32(3);
-    if (horizon < 1 || horizon > LSTM_MAX_HORIZON)
-        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-                        errmsg("lstm_forecast horizon must be between 1 and %d, got %d",
-                               LSTM_MAX_HORIZON, horizon)));
+    lstm_check_horizon(horizon, "lstm_forecast", dims);
     return horizon;
 }
 
@@ -161,7 +151,7 @@ static Datum forecast_transition(FunctionCallInfo fcinfo, ForecastForm form)
 
     model = forecast_model(fcinfo);
     if (form == FORM_HORIZON)
-        horizon = check_horizon(fcinfo);
+        horizon = horizon_argument(fcinfo, &model->runner.dims);
     if (state == NULL)
         state = forecast_state_new(aggcontext, model, form, horizon);
     else if (state->model != model)

@@ -27,8 +27,13 @@ void _PG_init(void)
     MarkGUCPrefixReserved("lstm");
 }
 
-/* Turn a core check failure into an ERROR with a SQLSTATE for its source. */
-void lstm_report_model_error(LstmError err, const char *message, LstmModelSource source)
+/*
+ * Turn a failed core check of a value of type type_name (lstm_model or
+ * lstm_state) into an ERROR whose SQLSTATE says where the bytes came from:
+ * a stored value that fails is data corruption, whatever the check.
+ */
+static void report_value_error(const char *type_name, LstmError err, const char *message,
+                               LstmModelSource source)
 {
     int code;
 
@@ -41,11 +46,44 @@ void lstm_report_model_error(LstmError err, const char *message, LstmModelSource
     else
         code = ERRCODE_INVALID_BINARY_REPRESENTATION;
 
-    ereport(ERROR, (errcode(code), errmsg("invalid lstm_model: %s", message),
+    ereport(ERROR, (errcode(code), errmsg("invalid %s: %s", type_name, message),
                     source == LSTM_FROM_STORED
-                        ? errdetail("A stored lstm_model value failed validation when read back.")
+                        ? errdetail("A stored %s value failed validation when read back.",
+                                    type_name)
                         : 0));
+}
+
+/* The ERROR for a failed lstm_model check. */
+void lstm_report_model_error(LstmError err, const char *message, LstmModelSource source)
+{
+    report_value_error("lstm_model", err, message, source);
     pg_unreachable();
+}
+
+/* The ERROR for a failed lstm_state check. */
+void lstm_report_state_error(LstmError err, const char *message, LstmModelSource source)
+{
+    report_value_error("lstm_state", err, message, source);
+    pg_unreachable();
+}
+
+/*
+ * Check a horizon for function: within 1..LSTM_MAX_HORIZON, and a model
+ * whose forecasts can be fed back as inputs (output_size = input_size).
+ */
+void lstm_check_horizon(int horizon, const char *function, const LstmDims *dims)
+{
+    if (horizon < 1 || horizon > LSTM_MAX_HORIZON)
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("%s horizon must be between 1 and %d, got %d", function,
+                               LSTM_MAX_HORIZON, horizon)));
+    if (dims->output_size != dims->input_size)
+        ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION),
+                        errmsg("horizon forecasts need a model whose output_size equals its "
+                               "input_size"),
+                        errdetail("Each forecast is fed back as the next input; this model has "
+                                  "input_size %d and output_size %d.",
+                                  dims->input_size, dims->output_size)));
 }
 
 /* Reject NaN and infinite input values with a message naming the argument. */

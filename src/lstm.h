@@ -115,6 +115,13 @@ char *lstm_extension_relation(const char *relname);
  */
 void lstm_report_input_range(const double *features, int n) pg_attribute_noreturn();
 
+/*
+ * Raise an ERROR unless horizon is within 1..LSTM_MAX_HORIZON and the model
+ * can feed its forecasts back (output_size = input_size); function names
+ * the caller in the message.
+ */
+void lstm_check_horizon(int horizon, const char *function, const LstmDims *dims);
+
 /* Raise an ERROR unless every value is finite; what names the argument. */
 void lstm_check_finite(const double *values, int n, const char *what);
 

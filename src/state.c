@@ -69,27 +69,6 @@ PG_FUNCTION_INFO_V1(lstm_predict_horizon);
 
 /* ---------- errors and stored values ---------- */
 
-/* Raise the ERROR for a failed state check, with the SQLSTATE of its source. */
-void lstm_report_state_error(LstmError err, const char *message, LstmModelSource source)
-{
-    int code;
-
-    if (err == LSTM_ERR_LIMIT)
-        code = ERRCODE_PROGRAM_LIMIT_EXCEEDED;
-    else if (source == LSTM_FROM_TEXT)
-        code = ERRCODE_INVALID_TEXT_REPRESENTATION;
-    else if (source == LSTM_FROM_BINARY)
-        code = ERRCODE_INVALID_BINARY_REPRESENTATION;
-    else
-        code = ERRCODE_DATA_CORRUPTED;
-
-    ereport(ERROR, (errcode(code), errmsg("invalid lstm_state: %s", message),
-                    source == LSTM_FROM_STORED
-                        ? errdetail("A stored lstm_state value failed validation when read back.")
-                        : 0));
-    pg_unreachable();
-}
-
 /* Detoast a stored state and validate it; the result may be a copy. */
 struct varlena *lstm_state_from_datum(Datum datum)
 {
@@ -965,17 +944,7 @@ Datum lstm_predict_horizon(PG_FUNCTION_ARGS)
     double *forecasts;
     Datum *elems;
 
-    if (horizon < 1 || horizon > LSTM_MAX_HORIZON)
-        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-                        errmsg("lstm_predict horizon must be between 1 and %d, got %d",
-                               LSTM_MAX_HORIZON, horizon)));
-    if (dims->output_size != dims->input_size)
-        ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION),
-                        errmsg("horizon forecasts need a model whose output_size equals its "
-                               "input_size"),
-                        errdetail("Each forecast is fed back as the next input; this model has "
-                                  "input_size %d and output_size %d.",
-                                  dims->input_size, dims->output_size)));
+    lstm_check_horizon(horizon, "lstm_predict", dims);
     stream_from_state(&stream, model, PG_GETARG_DATUM(1), false);
     if (stream.series.steps == 0)
         PG_RETURN_NULL();
