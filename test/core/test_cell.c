@@ -7,6 +7,7 @@
  * Built and run by `make unittest`. Prints the largest differences found,
  * then "N passed, M failed" last; exits non-zero when anything failed.
  */
+#include "test_util.h"
 #include "cell.h"
 #include "model.h"
 
@@ -16,134 +17,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int passed, failed;
-
-/* Record one check; print the failing ones with their location. */
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        if (cond)                                                                                  \
-            passed++;                                                                              \
-        else {                                                                                     \
-            failed++;                                                                              \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                            \
-            printf(__VA_ARGS__);                                                                   \
-            printf("\n");                                                                          \
-        }                                                                                          \
-    } while (0)
-
 /* The tolerance of the PyTorch parity check, used here for every comparison. */
 #define TOLERANCE 1e-5
 
 /* Largest differences seen, reported at the end. */
 static double worst_vs_reference, worst_vs_double, worst_horizon_vs_reference;
-
-/* splitmix64: a small deterministic generator for the tests. */
-static uint64_t rng_next(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
-
-/* Uniform double in [lo, hi). */
-static double rng_uniform(uint64_t *state, double lo, double hi)
-{
-    return lo + (hi - lo) * (double)(rng_next(state) >> 11) * (1.0 / 9007199254740992.0);
-}
-
-/* Standard normal (Box-Muller). */
-static double rng_normal(uint64_t *state)
-{
-    double u = rng_uniform(state, 1e-12, 1.0), v = rng_uniform(state, 0.0, 1.0);
-    return sqrt(-2.0 * log(u)) * cos(6.283185307179586 * v);
-}
-
-/* |a - b| / max(1, |b|): relative, absolute below magnitude 1. */
-static double relative(double a, double b)
-{
-    double scale = fabs(b) > 1.0 ? fabs(b) : 1.0;
-    return fabs(a - b) / scale;
-}
-
-/* Dims from the four sizes and flags. */
-static LstmDims make_dims(int I, int H, int L, int O, unsigned flags)
-{
-    LstmDims d;
-    d.input_size = I;
-    d.hidden_size = H;
-    d.num_layers = L;
-    d.output_size = O;
-    d.flags = flags;
-    return d;
-}
-
-/*
- * A valid serialized model with random weights on PyTorch's default scale
- * (uniform in +-1/sqrt(H)), random means and positive standard deviations.
- */
-static unsigned char *build_model(const LstmDims *dims, uint64_t *rng, size_t *nbytes)
-{
-    size_t n = lstm_model_nbytes(dims);
-    unsigned char *bytes = malloc(n);
-    LstmModelHeader header;
-    float *data;
-    double k = 1.0 / sqrt((double)dims->hidden_size);
-
-    lstm_model_init_header(&header, dims);
-    memcpy(bytes, &header, sizeof(header));
-    data = lstm_model_data(bytes);
-    for (int a = 0; a < lstm_model_array_count(dims); a++) {
-        LstmArrayInfo info;
-        size_t count;
-        lstm_model_array_info(dims, a, &info);
-        count = (size_t)info.rows * (info.cols > 0 ? (size_t)info.cols : 1);
-        for (size_t j = 0; j < count; j++) {
-            double v;
-            if (info.must_be_positive)
-                v = rng_uniform(rng, 0.5, 2.0);
-            else if (info.is_scale)
-                v = rng_uniform(rng, -2.0, 2.0);
-            else
-                v = rng_uniform(rng, -k, k);
-            data[info.offset + j] = (float)v;
-        }
-    }
-    *nbytes = n;
-    return bytes;
-}
-
-/* A model decoded into a runner, with the memory it owns. */
-typedef struct TestModel {
-    LstmDims dims;
-    unsigned char *bytes; /* serialized model */
-    size_t nbytes;
-    LstmModelView view;
-    LstmRunner runner;
-    void *runner_memory;
-} TestModel;
-
-/* Build, validate, view and decode a random model. */
-static void test_model_init(TestModel *t, const LstmDims *dims, uint64_t *rng)
-{
-    char errmsg[LSTM_ERRMSG_LEN];
-    t->dims = *dims;
-    t->bytes = build_model(dims, rng, &t->nbytes);
-    if (lstm_model_validate(t->bytes, t->nbytes, errmsg) != LSTM_OK) {
-        printf("FAIL: random model does not validate: %s\n", errmsg);
-        exit(2);
-    }
-    lstm_model_view(t->bytes, &t->view);
-    t->runner_memory = malloc(lstm_runner_nbytes(dims));
-    lstm_runner_init(&t->runner, &t->view, t->runner_memory);
-}
-
-/* Free a test model. */
-static void test_model_free(TestModel *t)
-{
-    free(t->runner_memory);
-    free(t->bytes);
-}
 
 /* A runner series with its own memory. */
 static float *series_new(LstmSeries *s, const LstmDims *dims)
@@ -613,6 +491,5 @@ int main(void)
     printf("largest difference: runner vs reference %.2e, vs double %.2e, horizon vs reference "
            "%.2e (tolerance %.0e)\n",
            worst_vs_reference, worst_vs_double, worst_horizon_vs_reference, TOLERANCE);
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed == 0 ? 0 : 1;
+    return test_summary();
 }

@@ -10,6 +10,7 @@
  * Prints the largest errors, then "N passed, M failed"; exits non-zero on a
  * failure.
  */
+#include "test_util.h"
 #include "cell.h"
 
 #include <float.h>
@@ -17,21 +18,6 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-
-static int passed, failed;
-
-/* Record one check; print the failing ones with their location. */
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        if (cond)                                                                                  \
-            passed++;                                                                              \
-        else {                                                                                     \
-            failed++;                                                                              \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                            \
-            printf(__VA_ARGS__);                                                                   \
-            printf("\n");                                                                          \
-        }                                                                                          \
-    } while (0)
 
 /* The largest error allowed, in ulps of the float32 result. */
 #define MAX_ULPS 3.0
@@ -132,6 +118,5 @@ int main(int argc, char **argv)
     int all = argc > 1 && strcmp(argv[1], "all") == 0;
     test_special_values();
     test_range(all ? 1 : 127);
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed == 0 ? 0 : 1;
+    return test_summary();
 }

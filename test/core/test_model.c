@@ -7,6 +7,7 @@
  * validator never reads outside the bytes it is given:
  *   valgrind --error-exitcode=1 test/core/test_model
  */
+#include "test_util.h"
 #include "cell.h"
 #include "model.h"
 
@@ -17,89 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int passed, failed;
-
-/* Record one check; print the failing ones with their location. */
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        if (cond)                                                                                  \
-            passed++;                                                                              \
-        else {                                                                                     \
-            failed++;                                                                              \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                            \
-            printf(__VA_ARGS__);                                                                   \
-            printf("\n");                                                                          \
-        }                                                                                          \
-    } while (0)
-
-/* splitmix64: a small deterministic generator for the tests. */
-static uint64_t rng_next(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
-
-/* Uniform double in [lo, hi). */
-static double rng_uniform(uint64_t *state, double lo, double hi)
-{
-    return lo + (hi - lo) * (double)(rng_next(state) >> 11) * (1.0 / 9007199254740992.0);
-}
-
-/* Uniform int in [0, n). */
-static size_t rng_below(uint64_t *state, size_t n)
-{
-    return (size_t)(rng_next(state) % n);
-}
-
-/* Dims from the four sizes and flags. */
-static LstmDims make_dims(int I, int H, int L, int O, unsigned flags)
-{
-    LstmDims d;
-    d.input_size = I;
-    d.hidden_size = H;
-    d.num_layers = L;
-    d.output_size = O;
-    d.flags = flags;
-    return d;
-}
-
-/*
- * A valid serialized model with random weights on PyTorch's default scale
- * (uniform in +-1/sqrt(H)), random means and positive standard deviations.
- */
-static unsigned char *build_model(const LstmDims *dims, uint64_t *rng, size_t *nbytes)
-{
-    size_t n = lstm_model_nbytes(dims);
-    unsigned char *bytes = malloc(n);
-    LstmModelHeader header;
-    float *data;
-    double k = 1.0 / sqrt((double)dims->hidden_size);
-
-    lstm_model_init_header(&header, dims);
-    memcpy(bytes, &header, sizeof(header));
-    data = lstm_model_data(bytes);
-    for (int a = 0; a < lstm_model_array_count(dims); a++) {
-        LstmArrayInfo info;
-        size_t count;
-        lstm_model_array_info(dims, a, &info);
-        count = (size_t)info.rows * (info.cols > 0 ? (size_t)info.cols : 1);
-        for (size_t j = 0; j < count; j++) {
-            double v;
-            if (info.must_be_positive)
-                v = rng_uniform(rng, 0.1, 3.0);
-            else if (info.is_scale)
-                v = rng_uniform(rng, -5.0, 5.0);
-            else
-                v = rng_uniform(rng, -k, k);
-            data[info.offset + j] = (float)v;
-        }
-    }
-    *nbytes = n;
-    return bytes;
-}
 
 /* Floats of a model, counted straight from PyTorch's parameter shapes. */
 static size_t pytorch_float_count(const LstmDims *d, size_t *parameters)
@@ -651,6 +569,5 @@ int main(int argc, char **argv)
     test_values();
     test_fingerprint();
     test_fuzz(iterations);
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed == 0 ? 0 : 1;
+    return test_summary();
 }

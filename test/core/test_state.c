@@ -9,6 +9,7 @@
  * Built and run by `make unittest`. Prints "N passed, M failed" last; exits
  * non-zero when anything failed.
  */
+#include "test_util.h"
 #include "cell.h"
 #include "model.h"
 #include "state.h"
@@ -18,100 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int passed, failed;
-
-/* Record one check; print the failing ones with their location. */
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        if (cond)                                                                                  \
-            passed++;                                                                              \
-        else {                                                                                     \
-            failed++;                                                                              \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                            \
-            printf(__VA_ARGS__);                                                                   \
-            printf("\n");                                                                          \
-        }                                                                                          \
-    } while (0)
-
-/* splitmix64: a small deterministic generator for the tests. */
-static uint64_t rng_next(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
-
-/* Uniform double in [lo, hi). */
-static double rng_uniform(uint64_t *state, double lo, double hi)
-{
-    return lo + (hi - lo) * (double)(rng_next(state) >> 11) * (1.0 / 9007199254740992.0);
-}
-
-/* Dims from the four sizes and flags. */
-static LstmDims make_dims(int I, int H, int L, int O, unsigned flags)
-{
-    LstmDims d;
-    d.input_size = I;
-    d.hidden_size = H;
-    d.num_layers = L;
-    d.output_size = O;
-    d.flags = flags;
-    return d;
-}
-
-/* A model with random weights on PyTorch's default scale, decoded. */
-typedef struct TestModel {
-    LstmDims dims;
-    unsigned char *bytes; /* serialized model */
-    size_t nbytes;
-    uint64_t fingerprint;
-    LstmRunner runner;
-    void *runner_memory;
-} TestModel;
-
-/* Build, validate and decode a random model. */
-static void test_model_init(TestModel *t, const LstmDims *dims, uint64_t *rng)
-{
-    char errmsg[LSTM_ERRMSG_LEN];
-    LstmModelHeader header;
-    LstmModelView view;
-    float *data;
-    double k = 1.0 / sqrt((double)dims->hidden_size);
-
-    t->dims = *dims;
-    t->nbytes = lstm_model_nbytes(dims);
-    t->bytes = malloc(t->nbytes);
-    lstm_model_init_header(&header, dims);
-    memcpy(t->bytes, &header, sizeof(header));
-    data = lstm_model_data(t->bytes);
-    for (int a = 0; a < lstm_model_array_count(dims); a++) {
-        LstmArrayInfo info;
-        size_t count;
-        lstm_model_array_info(dims, a, &info);
-        count = (size_t)info.rows * (info.cols > 0 ? (size_t)info.cols : 1);
-        for (size_t j = 0; j < count; j++)
-            data[info.offset + j] = (float)(info.must_be_positive ? rng_uniform(rng, 0.5, 2.0)
-                                            : info.is_scale       ? rng_uniform(rng, -1.0, 1.0)
-                                                                  : rng_uniform(rng, -k, k));
-    }
-    if (lstm_model_validate(t->bytes, t->nbytes, errmsg) != LSTM_OK) {
-        printf("FAIL: random model does not validate: %s\n", errmsg);
-        exit(2);
-    }
-    t->fingerprint = lstm_model_fingerprint(t->bytes, t->nbytes);
-    lstm_model_view(t->bytes, &view);
-    t->runner_memory = malloc(lstm_runner_nbytes(dims));
-    lstm_runner_init(&t->runner, &view, t->runner_memory);
-}
-
-/* Free a test model. */
-static void test_model_free(TestModel *t)
-{
-    free(t->runner_memory);
-    free(t->bytes);
-}
 
 /* A fresh stream with its own memory. */
 static float *stream_new(LstmStream *s, const LstmDims *dims)
@@ -458,6 +365,5 @@ int main(void)
     test_residual_statistics(&rng);
     test_anomaly_score();
     test_validation(&rng);
-    printf("test_state: %d passed, %d failed\n", passed, failed);
-    return failed == 0 ? 0 : 1;
+    return test_summary();
 }
