@@ -163,16 +163,16 @@ static inline __attribute__((always_inline)) float select_float(int cond, float 
     return result;
 }
 
-/* exp(x) for x in [-87, 88] (clamped there): Cody-Waite reduction x = n ln2 + r,
- * a degree-7 polynomial for e^r (Cephes expf), and 2^n built in the exponent bits. */
-static inline __attribute__((always_inline)) float exp_fast(float x)
+/*
+ * e^x for x in [-87, 88]: Cody-Waite reduction x = n ln2 + r, a degree-7
+ * polynomial for e^r (Cephes expf), and 2^n built in the exponent bits.
+ */
+static inline __attribute__((always_inline)) float exp_in_range(float x)
 {
     const float shifter = 0x1.8p23f; /* adding it rounds |y| < 2^22 to an integer */
     float y, n, r, p, scale;
     uint32_t ybits, sbits, scale_bits;
 
-    x = select_float(x < -87.0f, -87.0f, x);
-    x = select_float(x > 88.0f, 88.0f, x);
     y = x * 0x1.715476p+0f + shifter; /* x / ln 2, rounded */
     n = y - shifter;
     r = x - n * 0.693359375f;   /* ln 2 = 0.693359375 (exact in 9 bits, so n * it is ... */
@@ -192,6 +192,14 @@ static inline __attribute__((always_inline)) float exp_fast(float x)
     return p * scale;
 }
 
+/* e^x, x clamped to [-87, 88] first (outside, e^x is within 1e-37 of 0 or above 1e38). */
+static inline __attribute__((always_inline)) float exp_fast(float x)
+{
+    x = select_float(x < -87.0f, -87.0f, x);
+    x = select_float(x > 88.0f, 88.0f, x);
+    return exp_in_range(x);
+}
+
 /* sigmoid(x) = 1 / (1 + e^-x). */
 static inline __attribute__((always_inline)) float sigmoid_fast(float x)
 {
@@ -209,7 +217,8 @@ static inline __attribute__((always_inline)) float tanh_fast(float x)
     small = small * z + 1.33314422036e-1f;
     small = small * z - 3.33332819422e-1f;
     small = small * z * x + x;
-    large = 1.0f - 2.0f / (exp_fast(2.0f * a) + 1.0f);
+    large = 2.0f * a; /* >= 0 (or NaN): only the upper clamp is needed */
+    large = 1.0f - 2.0f / (exp_in_range(select_float(large > 88.0f, 88.0f, large)) + 1.0f);
     /* The sign of x, also for -0 (where small comes out +0). */
     return copysignf(select_float(a < 0.625f, small, large), x);
 }
@@ -304,41 +313,63 @@ static void cell_update(const float *gates, float *h, float *c, int H)
     }
 }
 
-/*
- * Unit j of the cell update with the fast nonlinearities; the four gate
- * pre-activations of the layer start at gates, H apart.
- */
-static inline __attribute__((always_inline)) void
-cell_unit_fast(const float *restrict gates, size_t H, float *restrict h, float *restrict c, int j)
-{
-    float i = sigmoid_fast(gates[j]);
-    float f = sigmoid_fast(gates[H + j]);
-    float g = tanh_fast(gates[2 * H + j]);
-    float o = sigmoid_fast(gates[3 * H + j]);
-    float cj = f * c[j] + i * g;
-    c[j] = cj;
-    h[j] = o * tanh_fast(cj);
-}
-
-/* Units per vectorised block of the cell update: one AVX2 register of floats. */
+/* Floats per vectorised block of the cell update: one AVX2 register. */
 #define CELL_BLOCK 8
 
-/*
- * The runner's cell update: cell_update with the fast nonlinearities, in
- * blocks of CELL_BLOCK units that the compiler vectorises, then the
- * remaining units one by one with the same arithmetic.
- */
-__attribute__((target_clones("arch=x86-64-v3", "default"))) static void
-cell_update_fast(const float *restrict gates, float *restrict h, float *restrict c, int H)
+/* x = sigmoid(x) for n floats: blocks the compiler vectorises, then one by one. */
+static inline __attribute__((always_inline)) void activate_sigmoid(float *restrict x, int n)
 {
     int j0 = 0;
-    for (; j0 + CELL_BLOCK <= H; j0 += CELL_BLOCK) {
-        /* Block-relative indices keep the access pattern affine under -fwrapv. */
+    for (; j0 + CELL_BLOCK <= n; j0 += CELL_BLOCK) {
+        float *block = x + j0; /* (CELL_BLOCK); block-relative indices stay affine (-fwrapv) */
         for (int j = 0; j < CELL_BLOCK; j++)
-            cell_unit_fast(gates + j0, (size_t)H, h + j0, c + j0, j);
+            block[j] = sigmoid_fast(block[j]);
+    }
+    for (int j = j0; j < n; j++)
+        x[j] = sigmoid_fast(x[j]);
+}
+
+/* x = tanh(x) for n floats, as activate_sigmoid. */
+static inline __attribute__((always_inline)) void activate_tanh(float *restrict x, int n)
+{
+    int j0 = 0;
+    for (; j0 + CELL_BLOCK <= n; j0 += CELL_BLOCK) {
+        float *block = x + j0; /* (CELL_BLOCK) */
+        for (int j = 0; j < CELL_BLOCK; j++)
+            block[j] = tanh_fast(block[j]);
+    }
+    for (int j = j0; j < n; j++)
+        x[j] = tanh_fast(x[j]);
+}
+
+/* Unit j of the state update from activated gates: c = f c + i g, h = o tanh(c). */
+static inline __attribute__((always_inline)) void
+state_unit(const float *restrict gates, size_t H, float *restrict h, float *restrict c, int j)
+{
+    float cj = gates[H + j] * c[j] + gates[j] * gates[2 * H + j];
+    c[j] = cj;
+    h[j] = gates[3 * H + j] * tanh_fast(cj);
+}
+
+/*
+ * The runner's cell update: cell_update with the fast nonlinearities, in two
+ * passes so that the processor overlaps many short dependency chains rather
+ * than waiting on one long one per unit: first every gate's activation in
+ * place (sigmoid for i, f, o, tanh for g), then c and h.
+ */
+__attribute__((target_clones("arch=x86-64-v3", "default"))) static void
+cell_update_fast(float *restrict gates, float *restrict h, float *restrict c, int H)
+{
+    int j0 = 0;
+    activate_sigmoid(gates, 2 * H);     /* i, f */
+    activate_tanh(gates + 2 * H, H);    /* g */
+    activate_sigmoid(gates + 3 * H, H); /* o */
+    for (; j0 + CELL_BLOCK <= H; j0 += CELL_BLOCK) {
+        for (int j = 0; j < CELL_BLOCK; j++)
+            state_unit(gates + j0, (size_t)H, h + j0, c + j0, j);
     }
     for (int j = j0; j < H; j++)
-        cell_unit_fast(gates, (size_t)H, h, c, j);
+        state_unit(gates, (size_t)H, h, c, j);
 }
 
 /* One cell step of every layer on a scaled input x (I floats). */
