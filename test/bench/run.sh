@@ -52,7 +52,6 @@ chmod a+r "$work"/*
 
 eval "$(scripts/pgtmp.sh start)"
 server_started=1
-export PGOPTIONS="-c jit=off"
 psql -X -q -v dir="$work" -f "$here/forecast_bench.sql"
 
 psql_value() {
