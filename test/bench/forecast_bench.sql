@@ -23,23 +23,27 @@ DELETE FROM lstm_models WHERE name LIKE 'bench\_h%';
 COPY lstm_models (name, model) FROM :'models_tsv';
 ANALYZE lstm_models;
 
--- bench_best(query, repeat): run query once to warm up, then repeat times; the
--- shortest wall time in seconds. The query's rows are consumed by count() over
--- its second column, so every aggregate in it is computed, and it is planned
--- as a plain query (not as a cursor).
-CREATE OR REPLACE FUNCTION bench_best(query text, repeat int) RETURNS float8
+-- bench_best(queries, repeat): run every query once to warm up, then repeat rounds
+-- of every query in turn; the shortest wall time of each, in seconds. Taking
+-- turns spreads bursts of load from other processes over all the queries. A
+-- query's rows are consumed by count() over its second column, so every
+-- aggregate in it is computed, and it is planned as a plain query (not as a
+-- cursor).
+CREATE OR REPLACE FUNCTION bench_best(queries text[], repeat int) RETURNS float8[]
 LANGUAGE plpgsql AS $$
 DECLARE
-    best float8 := 'Infinity';
+    best float8[] := array_fill('Infinity'::float8, ARRAY[cardinality(queries)]);
     started timestamptz;
     n bigint;
 BEGIN
     FOR k IN 0..repeat LOOP
-        started := clock_timestamp();
-        EXECUTE format('SELECT count(q.f) FROM (%s) AS q(s, f)', query) INTO n;
-        IF k > 0 THEN
-            best := least(best, extract(epoch FROM clock_timestamp() - started)::float8);
-        END IF;
+        FOR q IN 1..cardinality(queries) LOOP
+            started := clock_timestamp();
+            EXECUTE format('SELECT count(q.f) FROM (%s) AS q(s, f)', queries[q]) INTO n;
+            IF k > 0 THEN
+                best[q] := least(best[q], extract(epoch FROM clock_timestamp() - started));
+            END IF;
+        END LOOP;
     END LOOP;
     RETURN best;
 END

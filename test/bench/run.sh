@@ -67,10 +67,9 @@ for hidden in $BENCH_HIDDEN; do
         echo "== plan of the lstm_forecast query"
         psql -X -At -c "EXPLAIN (COSTS OFF) $lstm_query"
     fi
-    echo "== hidden $hidden: lstm_forecast"
-    lstm_s=$(psql_value "SELECT bench_best(\$q\$$lstm_query\$q\$, $BENCH_REPEAT)")
-    echo "== hidden $hidden: sum"
-    sum_s=$(psql_value "SELECT bench_best(\$q\$$sum_query\$q\$, $BENCH_REPEAT)")
+    echo "== hidden $hidden: lstm_forecast and sum, taking turns"
+    times=$(psql_value "SELECT array_to_string(bench_best(ARRAY[\$q\$$lstm_query\$q\$, \$q\$$sum_query\$q\$], $BENCH_REPEAT), ' ')")
+    read -r lstm_s sum_s <<<"$times"
     psql -X -q -At -F $'\t' -v ON_ERROR_STOP=1 -c "COPY ($lstm_query) TO STDOUT" \
         >"$work/sql_h$hidden.tsv"
     echo "== hidden $hidden: PyTorch (1 thread) per series and batched"
