@@ -68,4 +68,7 @@ SELECT lo_unlink(oid) FROM pg_largeobject_metadata;
 -- The server is still up.
 SELECT 1 AS alive;
 DROP TABLE binmodels, binmodels2;
+-- Remove the two files this suite wrote.
+SELECT format('rm -f %s %s', :'copy_file', '/tmp/lstm_regress_' || pg_backend_pid() || '.bin') AS rm_files \gset
+COPY (SELECT 1) TO PROGRAM :'rm_files';
 DROP FUNCTION copy_model(bytea);

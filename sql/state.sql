@@ -291,3 +291,6 @@ SELECT 1 AS alive;
 
 DELETE FROM lstm_models WHERE name LIKE 'state\_%';
 DROP SCHEMA state_test CASCADE;
+-- Remove the two files this suite wrote.
+SELECT format('rm -f %s %s', :'copy_file', '/tmp/lstm_state_regress_' || pg_backend_pid() || '.bin') AS rm_files \gset
+COPY (SELECT 1) TO PROGRAM :'rm_files';
