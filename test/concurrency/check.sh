@@ -11,7 +11,7 @@ set -euo pipefail
 CLIENTS=${CLIENTS:-4}
 TRANSACTIONS=${TRANSACTIONS:-150}
 DB=lstm_concurrency
-work=$(mktemp -d /tmp/lstm-concurrency.XXXXXX)
+work=$(mktemp -d)
 trap 'rm -rf "$work"; dropdb --if-exists "$DB" >/dev/null 2>&1 || true' EXIT
 
 dropdb --if-exists "$DB" >/dev/null 2>&1 || true

@@ -13,7 +13,7 @@ if [ ! -x "$ISOLATION_REGRESS" ]; then
     echo "isolation tester not found at $ISOLATION_REGRESS (package postgresql-server-dev-15)" >&2
     exit 1
 fi
-out=$(mktemp -d /tmp/lstm-isolation.XXXXXX)
+out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 chmod 755 "$out"
 specs=$(cd test/isolation/specs && ls *.spec | sed 's/\.spec$//')
