@@ -47,19 +47,6 @@ typedef struct ForecastState {
 /* Which aggregate a transition call belongs to. */
 typedef enum ForecastForm { FORM_VALUE, FORM_HORIZON, FORM_FEATURES } ForecastForm;
 
-/* The decoded model named by argument 1: an lstm_model or a model name. */
-static LstmDecoded *forecast_model(FunctionCallInfo fcinfo)
-{
-    LstmModelCache *cache = lstm_model_cache(fcinfo->flinfo);
-
-    if (PG_ARGISNULL(1))
-        ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-                        errmsg("lstm_forecast model must not be NULL")));
-    if (get_fn_expr_argtype(fcinfo->flinfo, 1) == TEXTOID)
-        return lstm_decoded_for_name(cache, PG_GETARG_TEXT_PP(1));
-    return lstm_decoded_for_datum(cache, PG_GETARG_DATUM(1));
-}
-
 /* A new group's state: allocated once, in the aggregate context. */
 static ForecastState *forecast_state_new(MemoryContext aggcontext, LstmDecoded *model,
                                          ForecastForm form, int horizon)
@@ -99,38 +86,6 @@ static int horizon_argument(FunctionCallInfo fcinfo, const LstmDims *dims)
     return horizon;
 }
 
-/*
- * Copy a float8[] argument into features (n values) without allocating for
- * the usual short, inline arrays: the packed varlena is read in place.
- */
-static void read_features(Datum datum, double *features, int n)
-{
-    struct varlena *packed = (struct varlena *)PG_DETOAST_DATUM_PACKED(datum);
-    const char *body = VARDATA_ANY(packed); /* ArrayType after its length word */
-    int32 ndim, dataoffset, length = 0;
-
-    memcpy(&ndim, body, sizeof(int32));
-    memcpy(&dataoffset, body + sizeof(int32), sizeof(int32));
-    if (ndim == 1)
-        memcpy(&length, body + offsetof(ArrayType, elemtype) - VARHDRSZ + sizeof(Oid),
-               sizeof(int32));
-    if (ndim > 1)
-        ereport(ERROR, (errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-                        errmsg("lstm_forecast features must be a one-dimensional array")));
-    if (length != n)
-        ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION),
-                        errmsg("model expects %d input feature%s but the row has %d", n,
-                               n == 1 ? "" : "s", length),
-                        errhint("The features array must have one element per model input.")));
-    if (dataoffset != 0)
-        ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-                        errmsg("lstm_forecast features must not contain NULL elements"),
-                        errhint("A NULL array skips the row; a partial row is not allowed.")));
-    memcpy(features, body + ARR_OVERHEAD_NONULLS(1) - VARHDRSZ, sizeof(double) * n);
-    if ((Pointer)packed != DatumGetPointer(datum))
-        pfree(packed);
-}
-
 /* The shared transition: one cell step of the group's model on this row. */
 static Datum forecast_transition(FunctionCallInfo fcinfo, ForecastForm form)
 {
@@ -149,7 +104,7 @@ static Datum forecast_transition(FunctionCallInfo fcinfo, ForecastForm form)
         PG_RETURN_POINTER(state);
     }
 
-    model = forecast_model(fcinfo);
+    model = lstm_model_argument(fcinfo, 1, "lstm_forecast");
     if (form == FORM_HORIZON)
         horizon = horizon_argument(fcinfo, &model->runner.dims);
     if (state == NULL)
@@ -166,7 +121,8 @@ static Datum forecast_transition(FunctionCallInfo fcinfo, ForecastForm form)
                                state->horizon, horizon)));
 
     if (form == FORM_FEATURES)
-        read_features(PG_GETARG_DATUM(2), state->features, model->runner.dims.input_size);
+        lstm_read_features(PG_GETARG_DATUM(2), state->features, model->runner.dims.input_size,
+                           "lstm_forecast");
     else
         state->features[0] = PG_GETARG_FLOAT8(2);
     lstm_check_finite(state->features, model->runner.dims.input_size, "lstm_forecast input");

@@ -7,6 +7,7 @@
 #include <math.h>
 
 #include "lib/stringinfo.h"
+#include "utils/array.h"
 #include "utils/guc.h"
 
 #include <cblas.h>
@@ -114,4 +115,36 @@ void lstm_report_input_range(const double *features, int n)
                     errdetail("Scaled with the model's input_mean and input_std, a value does not "
                               "fit a float32.")));
     pg_unreachable();
+}
+
+/*
+ * Copy a float8[] argument into features (n values) without allocating for
+ * the usual short, inline arrays: the packed varlena is read in place.
+ */
+void lstm_read_features(Datum datum, double *features, int n, const char *function)
+{
+    struct varlena *packed = (struct varlena *)PG_DETOAST_DATUM_PACKED(datum);
+    const char *body = VARDATA_ANY(packed); /* ArrayType after its length word */
+    int32 ndim, dataoffset, length = 0;
+
+    memcpy(&ndim, body, sizeof(int32));
+    memcpy(&dataoffset, body + sizeof(int32), sizeof(int32));
+    if (ndim == 1)
+        memcpy(&length, body + offsetof(ArrayType, elemtype) - VARHDRSZ + sizeof(Oid),
+               sizeof(int32));
+    if (ndim > 1)
+        ereport(ERROR, (errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+                        errmsg("%s features must be a one-dimensional array", function)));
+    if (length != n)
+        ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION),
+                        errmsg("model expects %d input feature%s but the row has %d", n,
+                               n == 1 ? "" : "s", length),
+                        errhint("The features array must have one element per model input.")));
+    if (dataoffset != 0)
+        ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+                        errmsg("%s features must not contain NULL elements", function),
+                        errhint("A NULL array skips the row; a partial row is not allowed.")));
+    memcpy(features, body + ARR_OVERHEAD_NONULLS(1) - VARHDRSZ, sizeof(double) * n);
+    if ((Pointer)packed != DatumGetPointer(datum))
+        pfree(packed);
 }

@@ -73,6 +73,7 @@ typedef struct LstmModelCache {
     Size last_raw_capacity; /* allocated size of last_raw */
     LstmDecoded *last;      /* what last_raw decodes to */
     char *last_name;        /* for the name overloads: the last name looked up */
+    int by_name;            /* model argument is a name: 1, an lstm_model: 0, unknown: -1 */
 } LstmModelCache;
 
 /* The cache hanging off flinfo->fn_extra, created on first use. */
@@ -89,6 +90,13 @@ LstmDecoded *lstm_decoded_for_datum(LstmModelCache *cache, Datum datum);
  * lstm_models; an unknown name is an ERROR.
  */
 LstmDecoded *lstm_decoded_for_name(LstmModelCache *cache, text *name);
+
+/*
+ * lstm_model_argument: the decoded model in argument argno of an inference
+ * function, given as an lstm_model or as a name in lstm_models; a NULL
+ * argument is an ERROR naming function.
+ */
+LstmDecoded *lstm_model_argument(FunctionCallInfo fcinfo, int argno, const char *function);
 
 /*
  * lstm_models_fetch: read the model stored under name from lstm_models

@@ -16,6 +16,7 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "catalog/pg_type.h"
 #include "common/shortest_dec.h"
 #include "miscadmin.h"
 #include "lib/stringinfo.h"
@@ -557,6 +558,7 @@ LstmModelCache *lstm_model_cache(FmgrInfo *flinfo)
     if (cache == NULL) {
         cache = MemoryContextAllocZero(flinfo->fn_mcxt, sizeof(LstmModelCache));
         cache->context = flinfo->fn_mcxt;
+        cache->by_name = -1;
         flinfo->fn_extra = cache;
     }
     return cache;
@@ -669,4 +671,24 @@ LstmDecoded *lstm_decoded_for_name(LstmModelCache *cache, text *name)
     cache->last_raw_size = 0; /* the raw-datum shortcut no longer applies */
     pfree(cname);
     return decoded;
+}
+
+/*
+ * The decoded model in argument argno of an inference function: an
+ * lstm_model, or the name of a row of lstm_models (the argument's type is
+ * looked up once per call site, not per row). NULL is an error naming
+ * function.
+ */
+LstmDecoded *lstm_model_argument(FunctionCallInfo fcinfo, int argno, const char *function)
+{
+    LstmModelCache *cache = lstm_model_cache(fcinfo->flinfo);
+
+    if (PG_ARGISNULL(argno))
+        ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+                        errmsg("%s model must not be NULL", function)));
+    if (cache->by_name < 0)
+        cache->by_name = get_fn_expr_argtype(fcinfo->flinfo, argno) == TEXTOID ? 1 : 0;
+    if (cache->by_name)
+        return lstm_decoded_for_name(cache, PG_GETARG_TEXT_PP(argno));
+    return lstm_decoded_for_datum(cache, PG_GETARG_DATUM(argno));
 }

@@ -725,19 +725,6 @@ Datum lstm_state_info(PG_FUNCTION_ARGS)
 
 /* ---------- model and value arguments ---------- */
 
-/* The decoded model in argument argno: an lstm_model or a model name. */
-static LstmDecoded *model_argument(FunctionCallInfo fcinfo, int argno, const char *function)
-{
-    LstmModelCache *cache = lstm_model_cache(fcinfo->flinfo);
-
-    if (PG_ARGISNULL(argno))
-        ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-                        errmsg("%s model must not be NULL", function)));
-    if (get_fn_expr_argtype(fcinfo->flinfo, argno) == TEXTOID)
-        return lstm_decoded_for_name(cache, PG_GETARG_TEXT_PP(argno));
-    return lstm_decoded_for_datum(cache, PG_GETARG_DATUM(argno));
-}
-
 /*
  * Read the non-NULL value argument argno into features (I values): a float8
  * for a model with one input, or a float8[] of exactly I elements.
@@ -758,28 +745,6 @@ static void read_value_argument(FunctionCallInfo fcinfo, int argno, const LstmDi
         features[0] = PG_GETARG_FLOAT8(argno);
     }
     lstm_check_finite(features, dims->input_size, what);
-}
-
-/* Copy a float8[] of exactly n non-NULL elements into features. */
-void lstm_read_features(Datum datum, double *features, int n, const char *function)
-{
-    ArrayType *array = DatumGetArrayTypeP(datum);
-    int length = ARR_NDIM(array) == 0 ? 0 : ARR_DIMS(array)[0];
-
-    if (ARR_NDIM(array) > 1)
-        ereport(ERROR, (errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-                        errmsg("%s features must be a one-dimensional array", function)));
-    if (length != n)
-        ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION),
-                        errmsg("model expects %d input features but the row has %d", n, length),
-                        errhint("The features array must have one element per model input.")));
-    if (ARR_HASNULL(array))
-        ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-                        errmsg("%s features must not contain NULL elements", function),
-                        errhint("A NULL array skips the row; a partial row is not allowed.")));
-    memcpy(features, ARR_DATA_PTR(array), sizeof(double) * n);
-    if ((Pointer)array != DatumGetPointer(datum))
-        pfree(array);
 }
 
 /* A stream for model in the current memory context, fresh or from a state. */
@@ -829,7 +794,7 @@ static Datum state_transition(FunctionCallInfo fcinfo, const char *function, con
             agg->last_row_null = true;
         PG_RETURN_POINTER(agg);
     }
-    model = model_argument(fcinfo, 1, function);
+    model = lstm_model_argument(fcinfo, 1, function);
     if (agg == NULL) {
         const LstmDims *dims = &model->runner.dims;
         old = MemoryContextSwitchTo(aggcontext);
@@ -898,7 +863,7 @@ Datum lstm_anomaly_final(PG_FUNCTION_ARGS)
  */
 Datum lstm_step(PG_FUNCTION_ARGS)
 {
-    LstmDecoded *model = model_argument(fcinfo, 0, "lstm_step");
+    LstmDecoded *model = lstm_model_argument(fcinfo, 0, "lstm_step");
     const LstmDims *dims = &model->runner.dims;
     LstmStream stream;
     double *features, *outputs;
@@ -922,7 +887,7 @@ Datum lstm_step(PG_FUNCTION_ARGS)
 /* lstm_predict(model, state): the one-step-ahead forecast of output 0. */
 Datum lstm_predict(PG_FUNCTION_ARGS)
 {
-    LstmDecoded *model = model_argument(fcinfo, 0, "lstm_predict");
+    LstmDecoded *model = lstm_model_argument(fcinfo, 0, "lstm_predict");
     LstmStream stream;
     double *outputs = palloc(sizeof(double) * model->runner.dims.output_size);
 
@@ -936,7 +901,7 @@ Datum lstm_predict(PG_FUNCTION_ARGS)
 /* lstm_predict(model, state, horizon): forecasts fed back as inputs. */
 Datum lstm_predict_horizon(PG_FUNCTION_ARGS)
 {
-    LstmDecoded *model = model_argument(fcinfo, 0, "lstm_predict");
+    LstmDecoded *model = lstm_model_argument(fcinfo, 0, "lstm_predict");
     const LstmDims *dims = &model->runner.dims;
     int horizon = PG_GETARG_INT32(2);
     LstmStream stream;
