@@ -57,12 +57,12 @@ static ForecastState *forecast_state_new(MemoryContext aggcontext, LstmDecoded *
     size_t nstate = lstm_series_nfloats(dims);
 
     if (form != FORM_FEATURES && dims->input_size != 1)
-        ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION),
-                        errmsg("model expects %d input features but lstm_forecast was given "
-                               "a single value",
-                               dims->input_size),
-                        errhint("Pass the features as a float8[] of length %d.",
-                                dims->input_size)));
+        ereport(ERROR,
+                (errcode(ERRCODE_DATA_EXCEPTION),
+                 errmsg("model expects %d input features but lstm_forecast was given "
+                        "a single value",
+                        dims->input_size),
+                 errhint("Pass the features as a float8[] of length %d.", dims->input_size)));
     state->model = model;
     state->horizon = horizon;
     lstm_series_init(&state->series, dims, palloc(nstate * sizeof(float)));

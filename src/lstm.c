@@ -47,11 +47,11 @@ static void report_value_error(const char *type_name, LstmError err, const char 
     else
         code = ERRCODE_INVALID_BINARY_REPRESENTATION;
 
-    ereport(ERROR, (errcode(code), errmsg("invalid %s: %s", type_name, message),
-                    source == LSTM_FROM_STORED
-                        ? errdetail("A stored %s value failed validation when read back.",
-                                    type_name)
-                        : 0));
+    ereport(ERROR,
+            (errcode(code), errmsg("invalid %s: %s", type_name, message),
+             source == LSTM_FROM_STORED
+                 ? errdetail("A stored %s value failed validation when read back.", type_name)
+                 : 0));
 }
 
 /* The ERROR for a failed lstm_model check. */
@@ -92,12 +92,12 @@ void lstm_check_finite(const double *values, int n, const char *what)
 {
     for (int i = 0; i < n; i++) {
         if (!isfinite(values[i]))
-            ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-                            errmsg("%s must be finite, got %s", what,
-                                   isnan(values[i]) ? "NaN"
-                                                    : (values[i] > 0 ? "Infinity" : "-Infinity")),
-                            errhint("Filter or replace non-finite values before forecasting; "
-                                    "NULL values are skipped.")));
+            ereport(ERROR,
+                    (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                     errmsg("%s must be finite, got %s", what,
+                            isnan(values[i]) ? "NaN" : (values[i] > 0 ? "Infinity" : "-Infinity")),
+                     errhint("Filter or replace non-finite values before forecasting; "
+                             "NULL values are skipped.")));
     }
 }
 

@@ -36,8 +36,8 @@ PG_FUNCTION_INFO_V1(lstm_model_info);
 
 /* Top-level keys the text form may carry. */
 static const char *const known_keys[] = {
-    "input_size",  "hidden_size", "num_layers", "output_size", "weights",       "input_mean",
-    "input_std",   "output_mean", "output_std", "difference",  "format_version"};
+    "input_size", "hidden_size", "num_layers", "output_size", "weights",       "input_mean",
+    "input_std",  "output_mean", "output_std", "difference",  "format_version"};
 
 /* ---------- reading the JSON form ---------- */
 
@@ -46,9 +46,9 @@ static void json_error(const char *message, const char *detail) pg_attribute_nor
 /* Raise a text-input error about the JSON structure. */
 static void json_error(const char *message, const char *detail)
 {
-    ereport(ERROR, (errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-                    errmsg("invalid lstm_model: %s", message),
-                    detail ? errdetail("%s", detail) : 0));
+    ereport(ERROR,
+            (errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+             errmsg("invalid lstm_model: %s", message), detail ? errdetail("%s", detail) : 0));
     pg_unreachable();
 }
 
@@ -111,11 +111,10 @@ static float json_number_to_float(const JsonbValue *v, const char *name, int row
 
     if (v->type != jbvNumeric) {
         if (col >= 0)
-            json_error(psprintf("%s[%d][%d] must be a number, not %s", name, row, col,
-                                json_type_name(v)),
-                       NULL);
-        json_error(psprintf("%s[%d] must be a number, not %s", name, row, json_type_name(v)),
-                   NULL);
+            json_error(
+                psprintf("%s[%d][%d] must be a number, not %s", name, row, col, json_type_name(v)),
+                NULL);
+        json_error(psprintf("%s[%d] must be a number, not %s", name, row, json_type_name(v)), NULL);
     }
     text = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v->val.numeric)));
     errno = 0;
@@ -124,9 +123,9 @@ static float json_number_to_float(const JsonbValue *v, const char *name, int row
         if (strlen(text) > 24)
             strcpy(text + 20, "...");
         if (col >= 0)
-            json_error(psprintf("%s[%d][%d] = %s is out of range for float32", name, row, col,
-                                text),
-                       NULL);
+            json_error(
+                psprintf("%s[%d][%d] = %s is out of range for float32", name, row, col, text),
+                NULL);
         json_error(psprintf("%s[%d] = %s is out of range for float32", name, row, text), NULL);
     }
     pfree(text);
@@ -153,8 +152,7 @@ static void json_read_array(JsonbValue *v, const char *name, int rows, int cols,
     if ((int)JsonContainerSize(container) != rows)
         json_error(psprintf("%s has %d %s, expected %d", name, (int)JsonContainerSize(container),
                             cols > 0 ? (JsonContainerSize(container) == 1 ? "row" : "rows")
-                                     : (JsonContainerSize(container) == 1 ? "element"
-                                                                          : "elements"),
+                                     : (JsonContainerSize(container) == 1 ? "element" : "elements"),
                             rows),
                    cols > 0 ? psprintf("Its shape must be (%d, %d), as in PyTorch.", rows, cols)
                             : psprintf("Its shape must be (%d).", rows));
@@ -174,10 +172,10 @@ static void json_read_array(JsonbValue *v, const char *name, int rows, int cols,
             JsonbValue x;
             int col = 0;
             if (elem.type != jbvBinary || !JsonContainerIsArray(elem.val.binary.data))
-                json_error(psprintf("%s[%d] must be an array, not %s", name, row,
-                                    json_type_name(&elem)),
-                           psprintf("%s is a (%d, %d) matrix given as an array of rows.", name,
-                                    rows, cols));
+                json_error(
+                    psprintf("%s[%d] must be an array, not %s", name, row, json_type_name(&elem)),
+                    psprintf("%s is a (%d, %d) matrix given as an array of rows.", name, rows,
+                             cols));
             inner = elem.val.binary.data;
             if ((int)JsonContainerSize(inner) != cols)
                 json_error(psprintf("%s[%d] has %d elements, expected %d", name, row,
@@ -453,8 +451,7 @@ Datum lstm_model_recv(PG_FUNCTION_ARGS)
         header.reserved[i] = (uint32)pq_getmsgint(buf, 4);
 
     if (header.magic != LSTM_MODEL_MAGIC)
-        lstm_report_model_error(LSTM_ERR_FORMAT,
-                                psprintf("bad magic number 0x%08x", header.magic),
+        lstm_report_model_error(LSTM_ERR_FORMAT, psprintf("bad magic number 0x%08x", header.magic),
                                 LSTM_FROM_BINARY);
     if (header.version != LSTM_MODEL_VERSION)
         lstm_report_model_error(LSTM_ERR_FORMAT,
@@ -651,8 +648,7 @@ LstmDecoded *lstm_decoded_for_name(LstmModelCache *cache, text *name)
     LstmDecoded *decoded;
     MemoryContext old;
 
-    if (cache->last != NULL && cache->last_name != NULL &&
-        (int)strlen(cache->last_name) == len &&
+    if (cache->last != NULL && cache->last_name != NULL && (int)strlen(cache->last_name) == len &&
         memcmp(cache->last_name, VARDATA_ANY(name), len) == 0)
         return cache->last;
 

@@ -31,8 +31,7 @@ static Oid extension_schema(void)
     HeapTuple tuple;
     Oid schema = InvalidOid;
 
-    ScanKeyInit(&key, Anum_pg_extension_oid, BTEqualStrategyNumber, F_OIDEQ,
-                ObjectIdGetDatum(ext));
+    ScanKeyInit(&key, Anum_pg_extension_oid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(ext));
     scan = systable_beginscan(rel, ExtensionOidIndexId, true, NULL, 1, &key);
     tuple = systable_getnext(scan);
     if (HeapTupleIsValid(tuple))
@@ -87,14 +86,14 @@ LstmModelDatum *lstm_models_fetch(const char *name)
     if (rc != SPI_OK_SELECT)
         elog(ERROR, "reading lstm_models failed: %s", SPI_result_code_string(rc));
     if (SPI_processed == 0)
-        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT),
-                        errmsg("model \"%s\" does not exist", name),
-                        errhint("Models are stored in the table lstm_models; "
-                                "SELECT name FROM lstm_models lists them.")));
+        ereport(ERROR,
+                (errcode(ERRCODE_UNDEFINED_OBJECT), errmsg("model \"%s\" does not exist", name),
+                 errhint("Models are stored in the table lstm_models; "
+                         "SELECT name FROM lstm_models lists them.")));
     value = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
     if (isnull)
-        ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-                        errmsg("model \"%s\" is NULL", name)));
+        ereport(ERROR,
+                (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("model \"%s\" is NULL", name)));
     /* Validate and copy out of SPI's memory before it goes away. */
     MemoryContextSwitchTo(caller);
     copy = lstm_model_from_datum(value);

@@ -40,8 +40,7 @@ LstmError lstm_dims_check(const LstmDims *dims, char *errmsg)
      * remaining limit is the total byte size.
      */
     if (lstm_model_nbytes(dims) > LSTM_MAX_MODEL_BYTES) {
-        snprintf(errmsg, LSTM_ERRMSG_LEN,
-                 "a model of %zu bytes exceeds the maximum of %zu bytes",
+        snprintf(errmsg, LSTM_ERRMSG_LEN, "a model of %zu bytes exceeds the maximum of %zu bytes",
                  lstm_model_nbytes(dims), (size_t)LSTM_MAX_MODEL_BYTES);
         return LSTM_ERR_LIMIT;
     }
@@ -236,8 +235,8 @@ LstmError lstm_model_validate(const void *bytes, size_t nbytes, char *errmsg)
             if (!isfinite(v) || (info.must_be_positive && !(v > 0.0f))) {
                 char where[96];
                 if (info.cols > 0)
-                    snprintf(where, sizeof(where), "%s[%zu][%zu]", info.name,
-                             j / (size_t)info.cols, j % (size_t)info.cols);
+                    snprintf(where, sizeof(where), "%s[%zu][%zu]", info.name, j / (size_t)info.cols,
+                             j % (size_t)info.cols);
                 else
                     snprintf(where, sizeof(where), "%s[%zu]", info.name, j);
                 if (!isfinite(v)) {

@@ -157,11 +157,11 @@ int lstm_model_array_count(const LstmDims *dims);
 
 /* Description of one array of the data block: name, rows, cols, offset. */
 typedef struct LstmArrayInfo {
-    char name[32]; /* state_dict name, e.g. "weight_ih_l0", "head.bias" */
-    int rows;      /* first dimension */
-    int cols;      /* second dimension, 0 for a vector */
-    size_t offset; /* offset in floats from the start of the data block */
-    int is_scale;  /* 1 for input_mean/std, output_mean/std */
+    char name[32];        /* state_dict name, e.g. "weight_ih_l0", "head.bias" */
+    int rows;             /* first dimension */
+    int cols;             /* second dimension, 0 for a vector */
+    size_t offset;        /* offset in floats from the start of the data block */
+    int is_scale;         /* 1 for input_mean/std, output_mean/std */
     int must_be_positive; /* 1 for the two std vectors */
 } LstmArrayInfo;
 
