@@ -790,8 +790,9 @@ static Datum state_transition(FunctionCallInfo fcinfo, const char *function, con
                 (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
                  errmsg("%s transition function called in non-aggregate context", function)));
     if (PG_ARGISNULL(2)) {
-        if (agg != NULL)
-            agg->last_row_null = true;
+        if (agg == NULL)
+            PG_RETURN_NULL();
+        agg->last_row_null = true;
         PG_RETURN_POINTER(agg);
     }
     model = lstm_model_argument(fcinfo, 1, function);
