@@ -37,7 +37,7 @@ else
     echo "run.sh: not allowed to install; benchmarking the lstm already installed" >&2
 fi
 
-work=$(mktemp -d /tmp/lstm-bench.XXXXXX)
+work=$(mktemp -d)
 chmod 755 "$work" # the server reads the data files with COPY
 server_started=
 cleanup() {

@@ -34,7 +34,7 @@ export PGOPTIONS="-c client_min_messages=warning"
 db=lstm_trigger_bench
 dropdb --if-exists "$db" >/dev/null 2>&1 || true
 createdb "$db"
-work=$(mktemp -d /tmp/lstm-trigger-bench.XXXXXX)
+work=$(mktemp -d)
 trap 'rm -rf "$work"; dropdb --if-exists "$db" >/dev/null 2>&1 || true; if [ "${TRIGGER_BENCH_USE_SERVER:-0}" != 1 ]; then scripts/pgtmp.sh stop; fi' EXIT
 
 # A model with PyTorch's default initialisation scale (uniform in +-1/sqrt(H)).
