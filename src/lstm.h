@@ -74,6 +74,7 @@ typedef struct LstmModelCache {
     LstmDecoded *last;      /* what last_raw decodes to */
     char *last_name;        /* for the name overloads: the last name looked up */
     int by_name;            /* model argument is a name: 1, an lstm_model: 0, unknown: -1 */
+    int value_is_array;     /* value argument is float8[]: 1, float8: 0, unknown: -1 */
 } LstmModelCache;
 
 /* The cache hanging off flinfo->fn_extra, created on first use. */

@@ -556,6 +556,7 @@ LstmModelCache *lstm_model_cache(FmgrInfo *flinfo)
         cache = MemoryContextAllocZero(flinfo->fn_mcxt, sizeof(LstmModelCache));
         cache->context = flinfo->fn_mcxt;
         cache->by_name = -1;
+        cache->value_is_array = -1;
         flinfo->fn_extra = cache;
     }
     return cache;

@@ -732,7 +732,11 @@ Datum lstm_state_info(PG_FUNCTION_ARGS)
 static void read_value_argument(FunctionCallInfo fcinfo, int argno, const LstmDims *dims,
                                 double *features, const char *function, const char *what)
 {
-    if (get_fn_expr_argtype(fcinfo->flinfo, argno) == FLOAT8ARRAYOID)
+    LstmModelCache *cache = lstm_model_cache(fcinfo->flinfo);
+
+    if (cache->value_is_array < 0)
+        cache->value_is_array = get_fn_expr_argtype(fcinfo->flinfo, argno) == FLOAT8ARRAYOID;
+    if (cache->value_is_array)
         lstm_read_features(PG_GETARG_DATUM(argno), features, dims->input_size, function);
     else {
         if (dims->input_size != 1)
