@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "cell.h"
+#include "fastmath.h"
 
 /* ---------------------------------------------------------------------- */
 /* Options, planning and data preparation                                 */
@@ -468,68 +469,6 @@ void lstm_trainer_reset_lane(LstmTrainer *tr, int b)
 #pragma GCC optimize("O3", "no-trapping-math")
 
 /*
- * The cell's nonlinearities for training, written so that the compiler
- * vectorizes them (libm's expf and tanhf are calls it cannot). They agree
- * with libm (and so with the inference runner) to a few float32 ulps; the
- * unit test measures it. exp: Cody-Waite range reduction and the Cephes
- * polynomial; tanh: the Cephes polynomial below 0.625, 1 - 2 / (e^2x + 1) above.
- */
-static inline float train_expf(float x)
-{
-    float n, r, p, scale;
-    int32_t bits;
-
-    x = x < -87.0f ? -87.0f : x;
-    x = x > 88.0f ? 88.0f : x;
-    n = __builtin_floorf(x * 1.44269504088896341f + 0.5f);
-    r = x - n * 0.693359375f;
-    r = r - n * -2.12194440e-4f;
-    p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
-    bits = ((int32_t)n + 127) << 23;
-    memcpy(&scale, &bits, sizeof(scale));
-    return p * scale;
-}
-
-/* Logistic function, vectorizable. */
-static inline float train_sigmoid(float x)
-{
-    return 1.0f / (1.0f + train_expf(-x));
-}
-
-/* tanh, vectorizable. */
-static inline float train_tanh(float x)
-{
-    float ax = x < 0.0f ? -x : x;
-    float z = x * x;
-    float small = ((((-5.70498872745e-3f * z + 2.06390887954e-2f) * z - 5.37397155531e-2f) * z +
-                    1.33314422036e-1f) *
-                       z -
-                   3.33332819422e-1f) *
-                      z * x +
-                  x;
-    float large = 1.0f - 2.0f / (train_expf(2.0f * ax) + 1.0f);
-    large = x < 0.0f ? -large : large;
-    return ax < 0.625f ? small : large;
-}
-
-/* Exposed for the unit test: the training nonlinearities. */
-float lstm_train_sigmoid(float x)
-{
-    return train_sigmoid(x);
-}
-
-float lstm_train_tanh(float x)
-{
-    return train_tanh(x);
-}
-
-/*
  * cell_forward_pointwise: one step of one lane: activate the gates (4H,
  * pre-activations without bias in, activated i, f, g, o out) and update
  * c (H), tanh_c (H), h (H) from c_prev (H).
@@ -545,12 +484,12 @@ cell_forward_pointwise(float *restrict g, const float *restrict bias, const floa
     const float *restrict b_o = bias + 3 * H;
 
     for (int j = 0; j < H; j++) {
-        float gi = train_sigmoid(g_i[j] + b_i[j]);
-        float gf = train_sigmoid(g_f[j] + b_f[j]);
-        float gg = train_tanh(g_g[j] + b_g[j]);
-        float go = train_sigmoid(g_o[j] + b_o[j]);
+        float gi = sigmoid_fast(g_i[j] + b_i[j]);
+        float gf = sigmoid_fast(g_f[j] + b_f[j]);
+        float gg = tanh_fast(g_g[j] + b_g[j]);
+        float go = sigmoid_fast(g_o[j] + b_o[j]);
         float cj = gf * c_prev[j] + gi * gg;
-        float tc = train_tanh(cj);
+        float tc = tanh_fast(cj);
         g_i[j] = gi;
         g_f[j] = gf;
         g_g[j] = gg;

@@ -312,13 +312,6 @@ void lstm_trainer_adam(LstmTrainer *tr);
  */
 double lstm_trainer_train_chunk(LstmTrainer *tr);
 
-/*
- * The nonlinearities training uses: vectorizable float32 versions of
- * lstm_sigmoid and lstm_tanh (cell.h), within a few ulps of them.
- */
-float lstm_train_sigmoid(float x);
-float lstm_train_tanh(float x);
-
 /* Views of a parameter block laid out in model order. */
 void lstm_train_params_view(const LstmDims *dims, float *block, LstmTrainParams *view);
 
