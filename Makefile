@@ -11,7 +11,7 @@ EXTVERSION = 0.1
 MODULE_big = lstm
 
 # One C file per SQL concept in src/, the math in src/core/.
-OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c src/core/*.c)))
+OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c src/*/*.c)))
 
 # The install script is assembled from one SQL fragment per concept,
 # src/sql/NN_name.sql, in file-name order.
@@ -36,7 +36,7 @@ BLAS_CFLAGS ?= $(shell PKG_CONFIG_PATH=$(BLAS_DIR)/pkgconfig pkg-config --cflags
 BLAS_LIBS ?= -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas
 SHLIB_LINK = $(BLAS_LIBS) -lm
 
-EXTRA_CLEAN = test/core/*.o test/core/test_core test/core/test_train results regression.diffs \
+EXTRA_CLEAN = test/core/*.o $(UNIT_TESTS) results regression.diffs \
               regression.out
 
 # LLVM bitcode for JIT inlining is not needed.

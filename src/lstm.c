@@ -1,14 +1,12 @@
 /*
- * lstm.c - module entry: load-time set-up and the error helpers every glue
- * file shares.
+ * lstm.c - module entry: load-time set-up (_PG_init calls each module's
+ * init) and the mapping from core check failures to SQLSTATEs.
  */
 #include "lstm.h"
 
-#include <math.h>
-
-#include "lib/stringinfo.h"
-#include "utils/array.h"
 #include "utils/guc.h"
+
+#include "features/train.h"
 
 #include <cblas.h>
 
@@ -24,7 +22,7 @@ void _PG_init(void);
 void _PG_init(void)
 {
     openblas_set_num_threads(1);
-    lstm_train_define_gucs();
+    lstm_train_init();
     MarkGUCPrefixReserved("lstm");
 }
 
@@ -33,8 +31,8 @@ void _PG_init(void)
  * lstm_state) into an ERROR whose SQLSTATE says where the bytes came from:
  * a stored value that fails is data corruption, whatever the check.
  */
-static void report_value_error(const char *type_name, LstmError err, const char *message,
-                               LstmModelSource source)
+void lstm_report_value_error(const char *type_name, LstmError err, const char *message,
+                             LstmValueSource source)
 {
     int code;
 
@@ -52,99 +50,4 @@ static void report_value_error(const char *type_name, LstmError err, const char 
              source == LSTM_FROM_STORED
                  ? errdetail("A stored %s value failed validation when read back.", type_name)
                  : 0));
-}
-
-/* The ERROR for a failed lstm_model check. */
-void lstm_report_model_error(LstmError err, const char *message, LstmModelSource source)
-{
-    report_value_error("lstm_model", err, message, source);
-    pg_unreachable();
-}
-
-/* The ERROR for a failed lstm_state check. */
-void lstm_report_state_error(LstmError err, const char *message, LstmModelSource source)
-{
-    report_value_error("lstm_state", err, message, source);
-    pg_unreachable();
-}
-
-/*
- * Check a horizon for function: within 1..LSTM_MAX_HORIZON, and a model
- * whose forecasts can be fed back as inputs (output_size = input_size).
- */
-void lstm_check_horizon(int horizon, const char *function, const LstmDims *dims)
-{
-    if (horizon < 1 || horizon > LSTM_MAX_HORIZON)
-        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-                        errmsg("%s horizon must be between 1 and %d, got %d", function,
-                               LSTM_MAX_HORIZON, horizon)));
-    if (dims->output_size != dims->input_size)
-        ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION),
-                        errmsg("horizon forecasts need a model whose output_size equals its "
-                               "input_size"),
-                        errdetail("Each forecast is fed back as the next input; this model has "
-                                  "input_size %d and output_size %d.",
-                                  dims->input_size, dims->output_size)));
-}
-
-/* Reject NaN and infinite input values with a message naming the argument. */
-void lstm_check_finite(const double *values, int n, const char *what)
-{
-    for (int i = 0; i < n; i++) {
-        if (!isfinite(values[i]))
-            ereport(ERROR,
-                    (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-                     errmsg("%s must be finite, got %s", what,
-                            isnan(values[i]) ? "NaN" : (values[i] > 0 ? "Infinity" : "-Infinity")),
-                     errhint("Filter or replace non-finite values before forecasting; "
-                             "NULL values are skipped.")));
-    }
-}
-
-/* A row too large for the model's scaling: numeric_value_out_of_range. */
-void lstm_report_input_range(const double *features, int n)
-{
-    StringInfoData values;
-    initStringInfo(&values);
-    for (int i = 0; i < n && i < 8; i++)
-        appendStringInfo(&values, "%s%g", i ? ", " : "", features[i]);
-    if (n > 8)
-        appendStringInfoString(&values, ", ...");
-    ereport(ERROR, (errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-                    errmsg("input row (%s) is out of range for the model", values.data),
-                    errdetail("Scaled with the model's input_mean and input_std, a value does not "
-                              "fit a float32.")));
-    pg_unreachable();
-}
-
-/*
- * Copy a float8[] argument into features (n values) without allocating for
- * the usual short, inline arrays: the packed varlena is read in place.
- */
-void lstm_read_features(Datum datum, double *features, int n, const char *function)
-{
-    struct varlena *packed = (struct varlena *)PG_DETOAST_DATUM_PACKED(datum);
-    const char *body = VARDATA_ANY(packed); /* ArrayType after its length word */
-    int32 ndim, dataoffset, length = 0;
-
-    memcpy(&ndim, body, sizeof(int32));
-    memcpy(&dataoffset, body + sizeof(int32), sizeof(int32));
-    if (ndim == 1)
-        memcpy(&length, body + offsetof(ArrayType, elemtype) - VARHDRSZ + sizeof(Oid),
-               sizeof(int32));
-    if (ndim > 1)
-        ereport(ERROR, (errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-                        errmsg("%s features must be a one-dimensional array", function)));
-    if (length != n)
-        ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION),
-                        errmsg("model expects %d input feature%s but the row has %d", n,
-                               n == 1 ? "" : "s", length),
-                        errhint("The features array must have one element per model input.")));
-    if (dataoffset != 0)
-        ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-                        errmsg("%s features must not contain NULL elements", function),
-                        errhint("A NULL array skips the row; a partial row is not allowed.")));
-    memcpy(features, body + ARR_OVERHEAD_NONULLS(1) - VARHDRSZ, sizeof(double) * n);
-    if ((Pointer)packed != DatumGetPointer(datum))
-        pfree(packed);
 }

@@ -10,7 +10,7 @@
 
 /*
  * Fast float32 nonlinearities of the cell, shared by the inference runner
- * (cell.c) and the trainer (train.c) so that both compute the same function.
+ * (runner.c) and the trainer (trainer.c) so that both compute the same function.
  *
  * Branch-free, so that the compiler vectorises the cell update (8 lanes with
  * AVX2). Checked against double precision on every float in [-100, 100] by

@@ -1,6 +1,6 @@
 /*
  * test_fastmath.c - the runner's vectorisable nonlinearities (lstm_sigmoid_fast,
- * lstm_tanh_fast in src/core/cell.c) against double precision.
+ * lstm_tanh_fast in src/core/runner.c) against double precision.
  *
  * Every float32 in [-100, 100] is checked when run as `test_fastmath all`
  * (about 2.2e9 values: minutes); `make unittest` checks every 127th bit
@@ -11,7 +11,7 @@
  * failure.
  */
 #include "test_util.h"
-#include "cell.h"
+#include "runner.h"
 
 #include <float.h>
 #include <math.h>

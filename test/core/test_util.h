@@ -9,8 +9,8 @@
 #ifndef LSTM_TEST_UTIL_H
 #define LSTM_TEST_UTIL_H
 
-#include "cell.h"
-#include "model.h"
+#include "runner.h"
+#include "model_format.h"
 
 #include <math.h>
 #include <stdint.h>

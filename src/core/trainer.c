@@ -1,5 +1,5 @@
 /*
- * train.c - stateful truncated BPTT with Adam on OpenBLAS (see train.h).
+ * trainer.c - stateful truncated BPTT with Adam on OpenBLAS (see trainer.h).
  *
  * Layer by layer, llm.c style: each piece is a forward/backward pair over
  * raw arrays with their sizes; backward passes ADD into the gradients.
@@ -7,7 +7,7 @@
  * input projection of a whole chunk is one sgemm, and only the recurrent
  * product h_{t-1} W_hh^T is issued step by step.
  */
-#include "train.h"
+#include "trainer.h"
 
 #include <cblas.h>
 #undef I /* <complex.h>, pulled in by cblas.h, defines I; here I is the input size */
@@ -16,7 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cell.h"
+#include "runner.h"
 #include "fastmath.h"
 
 /* ---------------------------------------------------------------------- */

@@ -44,6 +44,11 @@
  */
 #include "lstm.h"
 
+#include "catalog/extension.h"
+#include "runtime/arguments.h"
+#include "runtime/model_cache.h"
+#include "types/lstm_state.h"
+
 #include <inttypes.h>
 #include <math.h>
 
@@ -537,7 +542,8 @@ static void score_row(ScoreConfig *cfg, MemoryContext scratch_context, HeapTuple
             advance(cfg, model, result);
             update_args[0] = args[0];
             update_args[1] = args[1];
-            update_args[2] = PointerGetDatum(lstm_state_make(&cfg->stream, model));
+            update_args[2] = PointerGetDatum(
+                lstm_state_make(&cfg->stream, &model->runner.dims, model->fingerprint));
             update_args[3] = time_bytes;
             update_args[4] = ObjectIdGetDatum(cfg->time_type);
             if (cfg->time_att == 0)
@@ -566,7 +572,8 @@ static void score_row(ScoreConfig *cfg, MemoryContext scratch_context, HeapTuple
         if (!read_value(cfg, tuple, desc, cfg->features, cfg->dims.input_size))
             return; /* no state yet, nothing to apply */
         advance(cfg, model, result);
-        args[2] = PointerGetDatum(lstm_state_make(&cfg->stream, model));
+        args[2] =
+            PointerGetDatum(lstm_state_make(&cfg->stream, &model->runner.dims, model->fingerprint));
         args[3] = time_bytes;
         args[4] = ObjectIdGetDatum(cfg->time_type);
         memset(nulls, ' ', sizeof(nulls));

@@ -1,5 +1,5 @@
 /*
- * cell.h - the LSTM forward pass for inference: one cell step per row.
+ * runner.h - the LSTM forward pass for inference: one cell step per row.
  *
  * Pure C11, no PostgreSQL. The caller owns all memory: it asks for the size
  * it needs, allocates it (palloc in the glue, malloc in tests) and hands it in.
@@ -28,7 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "model.h"
+#include "model_format.h"
 
 /* Gate rows are padded to a multiple of this many floats. */
 #define LSTM_GATE_BLOCK 16

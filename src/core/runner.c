@@ -1,7 +1,7 @@
 /*
- * cell.c - decoded LSTM inference: the per-row cell step and the head.
+ * runner.c - decoded LSTM inference: the per-row cell step and the head.
  */
-#include "cell.h"
+#include "runner.h"
 #include "fastmath.h"
 
 #include <math.h>

@@ -1,5 +1,5 @@
 /*
- * test_cell.c - unit tests of src/core/cell.c: the decoded runner (feed,
+ * test_runner.c - unit tests of src/core/runner.c: the decoded runner (feed,
  * predict, horizon) against the plain-loop reference (lstm_reference_step,
  * lstm_reference_head) and against an independent double-precision forward
  * pass written here, on random models of many sizes.
@@ -8,8 +8,8 @@
  * then "N passed, M failed" last; exits non-zero when anything failed.
  */
 #include "test_util.h"
-#include "cell.h"
-#include "model.h"
+#include "runner.h"
+#include "model_format.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -92,7 +92,7 @@ static void ref_predict(const LstmModelView *m, const RefSeries *s, double *outp
 /*
  * An independent forward pass in double precision, written from PyTorch's
  * equations (gates i, f, g, o; c = f c + i g; h = o tanh(c)) on the
- * state_dict layout, sharing no code with cell.c.
+ * state_dict layout, sharing no code with runner.c.
  */
 typedef struct DoubleSeries {
     int64_t steps;

@@ -1,5 +1,5 @@
 /*
- * test_model.c - unit tests of src/core/model.c: sizes, layout, validation
+ * test_model_format.c - unit tests of src/core/model_format.c: sizes, layout, validation
  * of untrusted bytes, fingerprint, and a mutation fuzz loop.
  *
  * Built and run by `make unittest`. Prints "N passed, M failed" last and
@@ -8,8 +8,8 @@
  *   valgrind --error-exitcode=1 test/core/test_model
  */
 #include "test_util.h"
-#include "cell.h"
-#include "model.h"
+#include "runner.h"
+#include "model_format.h"
 
 #include <ctype.h>
 #include <limits.h>

@@ -1,7 +1,7 @@
 /*
- * model.c - sizes, layout, validation and fingerprint of a serialized model.
+ * model_format.c - sizes, layout, validation and fingerprint of a serialized model.
  */
-#include "model.h"
+#include "model_format.h"
 
 #include <math.h>
 #include <stdio.h>

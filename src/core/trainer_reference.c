@@ -2,9 +2,9 @@
  * train_reference.c - the training chunk with plain loops in double
  * precision, straight from the definitions. The tests check its gradients
  * against central finite differences and the fast float32/BLAS path against
- * it; it shares no code with train.c beyond the layout of model.h.
+ * it; it shares no code with trainer.c beyond the layout of model_format.h.
  */
-#include "train.h"
+#include "trainer.h"
 
 #include <math.h>
 #include <string.h>
@@ -20,7 +20,7 @@ typedef struct RefOffsets {
     size_t head_bias;   /* (O) */
 } RefOffsets;
 
-/* Fill the offsets from model.h's array descriptions. */
+/* Fill the offsets from model_format.h's array descriptions. */
 static void ref_offsets(const LstmDims *dims, RefOffsets *off)
 {
     LstmArrayInfo info;

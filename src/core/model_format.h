@@ -1,5 +1,5 @@
 /*
- * model.h - the lstm_model binary layout and its checked views.
+ * model_format.h - the lstm_model binary layout and its checked views.
  *
  * Pure C11, no PostgreSQL. A model is an nn.LSTM (num_layers stacked layers,
  * hidden size H, input size I) followed by an nn.Linear head to O outputs,

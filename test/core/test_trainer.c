@@ -1,5 +1,5 @@
 /*
- * test_train.c - unit tests of src/core/train.c (run by `make unittest`).
+ * test_trainer.c - unit tests of src/core/trainer.c (run by `make unittest`).
  *
  *  - the double-precision reference gradient against central finite
  *    differences, parameter by parameter;
@@ -7,7 +7,7 @@
  *  - both against PyTorch autograd (test/train/fixtures/grad_*.txt);
  *  - 20 stateful Adam steps with clipping against PyTorch (adam20.txt);
  *  - planning, scaling, options, early stopping, determinism, and that the
- *    inference runner of cell.h computes exactly the loss training reports.
+ *    inference runner of runner.h computes exactly the loss training reports.
  *
  * Run from the repository root. Prints the largest errors and a closing
  * line "N passed, M failed"; exits non-zero on any failure.
@@ -17,9 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cell.h"
-#include "model.h"
-#include "train.h"
+#include "runner.h"
+#include "model_format.h"
+#include "trainer.h"
 
 #define FIXTURES "test/train/fixtures/"
 

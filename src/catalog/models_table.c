@@ -4,64 +4,15 @@
  * with pg_extension_config_dump so that pg_dump keeps its rows; this file
  * reads a model by name for the name overloads of every inference function.
  */
-#include "lstm.h"
+#include "catalog/models_table.h"
 
-#include "access/genam.h"
-#include "access/htup_details.h"
-#include "access/table.h"
-#include "catalog/indexing.h"
-#include "catalog/pg_extension.h"
 #include "catalog/pg_type.h"
-#include "utils/fmgroids.h"
-#include "utils/rel.h"
-#include "commands/extension.h"
 #include "executor/spi.h"
 #include "utils/builtins.h"
-#include "utils/lsyscache.h"
+
+#include "catalog/extension.h"
 
 PG_FUNCTION_INFO_V1(lstm_model_by_name);
-
-/* The schema the extension was created in (pg_extension.extnamespace). */
-static Oid extension_schema(void)
-{
-    Oid ext = get_extension_oid("lstm", false);
-    Relation rel = table_open(ExtensionRelationId, AccessShareLock);
-    ScanKeyData key;
-    SysScanDesc scan;
-    HeapTuple tuple;
-    Oid schema = InvalidOid;
-
-    ScanKeyInit(&key, Anum_pg_extension_oid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(ext));
-    scan = systable_beginscan(rel, ExtensionOidIndexId, true, NULL, 1, &key);
-    tuple = systable_getnext(scan);
-    if (HeapTupleIsValid(tuple))
-        schema = ((Form_pg_extension)GETSTRUCT(tuple))->extnamespace;
-    systable_endscan(scan);
-    table_close(rel, AccessShareLock);
-    if (!OidIsValid(schema))
-        elog(ERROR, "extension lstm has no schema");
-    return schema;
-}
-
-/* Schema-qualified name of the lstm_models table of the installed extension. */
-static char *models_table_name(void)
-{
-    char *schema = get_namespace_name(extension_schema());
-    return psprintf("%s.lstm_models", quote_identifier(schema));
-}
-
-/* The schema the extension lives in (shared with the streaming glue). */
-Oid lstm_extension_schema(void)
-{
-    return extension_schema();
-}
-
-/* Quoted, schema-qualified name of one of the extension's own relations. */
-char *lstm_extension_relation(const char *relname)
-{
-    char *schema = get_namespace_name(extension_schema());
-    return psprintf("%s.%s", quote_identifier(schema), quote_identifier(relname));
-}
 
 /*
  * Read the model stored under name, with the caller's privileges, as a
@@ -78,7 +29,8 @@ LstmModelDatum *lstm_models_fetch(const char *name)
     Datum value;
     LstmModelDatum *copy;
 
-    query = psprintf("SELECT model FROM %s WHERE name = $1", models_table_name());
+    query =
+        psprintf("SELECT model FROM %s WHERE name = $1", lstm_extension_relation("lstm_models"));
     args[0] = CStringGetTextDatum(name);
     if (SPI_connect() != SPI_OK_CONNECT)
         elog(ERROR, "SPI_connect failed");

@@ -26,7 +26,10 @@
  *    errors. Series with too few rows (fewer than 2, or 3 when differenced)
  *    are skipped and counted in the report.
  */
-#include "lstm.h"
+#include "features/train.h"
+
+#include "catalog/extension.h"
+#include "types/lstm_model.h"
 
 #include <math.h>
 #include <unistd.h>
@@ -52,11 +55,11 @@
 #include "utils/syscache.h"
 #include "utils/typcache.h"
 
-#include "core/train.h"
+#include "core/trainer.h"
 
 PG_FUNCTION_INFO_V1(lstm_train);
 
-/* lstm.train_memory_limit in kB; set by lstm_train_define_gucs. */
+/* lstm.train_memory_limit in kB; set by lstm_train_init. */
 static int train_memory_limit_kb = 0;
 
 /* Rows fetched from the source cursor at a time (rows of sequences can be large). */
@@ -64,11 +67,11 @@ static int train_memory_limit_kb = 0;
 #define TRAIN_FETCH_SEQUENCES 64
 
 /*
- * lstm_train_define_gucs: lstm.train_memory_limit, the most memory one
+ * lstm_train_init: lstm.train_memory_limit, the most memory one
  * lstm_train call may use for its data and training state. The default is a
  * quarter of the machine's physical memory (at least 64 MB).
  */
-void lstm_train_define_gucs(void)
+void lstm_train_init(void)
 {
     long pages = sysconf(_SC_PHYS_PAGES), page_size = sysconf(_SC_PAGESIZE);
     double quarter_kb = pages > 0 && page_size > 0 ? (double)pages * page_size / 4096.0 : 0.0;

@@ -1,5 +1,5 @@
 /*
- * state.h - the recurrent state of one series under one model (the
+ * stream.h - the recurrent state of one series under one model (the
  * lstm_state value), and the streaming step that scores every row against
  * that state before consuming it.
  *
@@ -26,8 +26,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cell.h"
-#include "model.h"
+#include "runner.h"
+#include "model_format.h"
 
 #define LSTM_STATE_MAGIC 0x5354534CU /* "LSTS" read as little-endian bytes */
 #define LSTM_STATE_VERSION 1

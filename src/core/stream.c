@@ -1,8 +1,8 @@
 /*
- * state.c - the serialized lstm_state, its validation, and the streaming
+ * stream.c - the serialized lstm_state, its validation, and the streaming
  * step with its residual statistics and anomaly score.
  */
-#include "state.h"
+#include "stream.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -24,6 +24,9 @@
  */
 #include "lstm.h"
 
+#include "runtime/arguments.h"
+#include "runtime/model_cache.h"
+
 #include "catalog/pg_type.h"
 #include "utils/array.h"
 #include "utils/builtins.h"

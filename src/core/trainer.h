@@ -1,5 +1,5 @@
 /*
- * train.h - training an LSTM forecaster: stateful truncated BPTT, Adam.
+ * trainer.h - training an LSTM forecaster: stateful truncated BPTT, Adam.
  *
  * Pure C11, no PostgreSQL. The caller owns all memory: it asks for sizes,
  * allocates (palloc in the glue, malloc in tests) and hands the memory in.
@@ -10,7 +10,7 @@
  * row per step and, after every step, forecasts the target of the next row
  * (output size O = 1). The loss is the mean squared error of those
  * next-step forecasts in scaled units, exactly what the inference runner of
- * cell.h computes on a model written by lstm_trainer_write_model:
+ * runner.h computes on a model written by lstm_trainer_write_model:
  *
  *   scaled input   x_t[i] = (float)((raw_t[i] - mean[i]) / std[i])  (double
  *                  arithmetic on the float32 mean and std stored in the model)
@@ -37,7 +37,7 @@
  * validation loss (the training loss of the epoch when validation is 0) and
  * keeps the best weights.
  *
- * Parameters live in one float block in the model's own order (model.h:
+ * Parameters live in one float block in the model's own order (model_format.h:
  * per layer weight_ih, weight_hh, bias_ih, bias_hh; then head.weight,
  * head.bias), so writing the model is a copy.
  */
@@ -47,9 +47,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "model.h"
+#include "model_format.h"
 
-/* Limits on the hyperparameters (sizes use model.h's limits). */
+/* Limits on the hyperparameters (sizes use model_format.h's limits). */
 #define LSTM_TRAIN_MAX_BPTT 100000
 #define LSTM_TRAIN_MAX_BATCH 100000
 #define LSTM_TRAIN_MAX_EPOCHS 1000000

@@ -1,5 +1,5 @@
 /*
- * test_state.c - unit tests of src/core/state.c: the serialized lstm_state
+ * test_stream.c - unit tests of src/core/stream.c: the serialized lstm_state
  * (store, load, validation of every truncation and header field), the split
  * invariant of streaming (rows 1..k, save, load, rows k+1..n gives the bytes
  * of rows 1..n), the forecast and warm-up rules of lstm_stream_feed, the
@@ -10,9 +10,9 @@
  * non-zero when anything failed.
  */
 #include "test_util.h"
-#include "cell.h"
-#include "model.h"
-#include "state.h"
+#include "runner.h"
+#include "model_format.h"
+#include "stream.h"
 
 #include <math.h>
 #include <stdint.h>

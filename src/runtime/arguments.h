@@ -1,0 +1,35 @@
+/*
+ * arguments.h - checks and readers of the value arguments that every
+ * inference function shares: finite values, features arrays, horizons.
+ */
+#ifndef LSTM_RUNTIME_ARGUMENTS_H
+#define LSTM_RUNTIME_ARGUMENTS_H
+
+#include "lstm.h"
+
+/* Longest horizon one call may ask for (lstm_forecast, lstm_predict). */
+#define LSTM_MAX_HORIZON 100000
+
+/*
+ * Raise the ERROR for a row whose values, once scaled with the model's
+ * input_mean and input_std, do not fit a float32 (never returns).
+ */
+void lstm_report_input_range(const double *features, int n) pg_attribute_noreturn();
+
+/*
+ * Raise an ERROR unless horizon is within 1..LSTM_MAX_HORIZON and the model
+ * can feed its forecasts back (output_size = input_size); function names
+ * the caller in the message.
+ */
+void lstm_check_horizon(int horizon, const char *function, const LstmDims *dims);
+
+/* Raise an ERROR unless every value is finite; what names the argument. */
+void lstm_check_finite(const double *values, int n, const char *what);
+
+/*
+ * lstm_read_features: copy a float8[] of exactly n non-NULL elements into
+ * features; function names the caller in messages.
+ */
+void lstm_read_features(Datum datum, double *features, int n, const char *function);
+
+#endif /* LSTM_RUNTIME_ARGUMENTS_H */
