@@ -7,7 +7,7 @@
 #   make bench            benchmark against sum() and PyTorch (needs a server)
 
 EXTENSION  = lstm
-EXTVERSION = 0.1
+EXTVERSION = 0.2
 MODULE_big = lstm
 
 # One C file per SQL concept in src/, the math in src/core/.
@@ -17,6 +17,8 @@ OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c src/*/*.c)))
 # src/sql/NN_name.sql, in file-name order.
 SQL_FRAGMENTS = $(sort $(wildcard src/sql/*.sql))
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
+# Released install scripts stay as they shipped; one upgrade script per release after them.
+DATA = $(EXTENSION)--0.1.sql $(wildcard $(EXTENSION)--*--*.sql)
 
 # One pg_regress suite per file in sql/.
 REGRESS = $(basename $(notdir $(sort $(wildcard sql/*.sql))))
@@ -44,6 +46,10 @@ override with_llvm = no
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# PGXS tracks no header dependencies: rebuild every object when any header changes
+# (a struct whose layout changed must never be read by a stale object).
+$(OBJS): $(wildcard src/*.h src/*/*.h)
 
 $(EXTENSION)--$(EXTVERSION).sql: $(SQL_FRAGMENTS)
 	cat $^ > $@

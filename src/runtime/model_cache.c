@@ -8,7 +8,9 @@
 #include "catalog/pg_type.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "storage/proc.h"
 #include "utils/memutils.h"
+#include "utils/snapmgr.h"
 
 #include "catalog/models_table.h"
 
@@ -104,7 +106,36 @@ LstmDecoded *lstm_decoded_for_datum(LstmModelCache *cache, Datum datum)
     return decoded;
 }
 
-/* The decoded model stored under a name in lstm_models. */
+/* The identity of the active snapshot (not valid when there is none). */
+static LstmSnapshotKey snapshot_key(void)
+{
+    LstmSnapshotKey key = {0};
+
+    if (ActiveSnapshotSet()) {
+        Snapshot snapshot = GetActiveSnapshot();
+        key.local_xid = MyProc->lxid;
+        key.command = snapshot->curcid;
+        key.xmin = snapshot->xmin;
+        key.xmax = snapshot->xmax;
+        key.completed_xacts = snapshot->snapXactCompletionCount;
+        key.valid = true;
+    }
+    return key;
+}
+
+/* Would a lookup with snapshot now see what one with then saw? */
+static bool same_snapshot(const LstmSnapshotKey *then, const LstmSnapshotKey *now)
+{
+    return then->valid && now->valid && then->local_xid == now->local_xid &&
+           then->command == now->command && then->xmin == now->xmin && then->xmax == now->xmax &&
+           then->completed_xacts == now->completed_xacts;
+}
+
+/*
+ * The decoded model stored under a name in lstm_models. The row is read
+ * again whenever the snapshot changed since the last lookup of the same name
+ * (a row of one query costs a comparison; a replaced model is never used).
+ */
 LstmDecoded *lstm_decoded_for_name(LstmModelCache *cache, text *name)
 {
     int len = VARSIZE_ANY_EXHDR(name);
@@ -113,8 +144,11 @@ LstmDecoded *lstm_decoded_for_name(LstmModelCache *cache, text *name)
     LstmDecoded *decoded;
     MemoryContext old;
 
+    LstmSnapshotKey snapshot = snapshot_key();
+
     if (cache->last != NULL && cache->last_name != NULL && (int)strlen(cache->last_name) == len &&
-        memcmp(cache->last_name, VARDATA_ANY(name), len) == 0)
+        memcmp(cache->last_name, VARDATA_ANY(name), len) == 0 &&
+        same_snapshot(&cache->last_name_snapshot, &snapshot))
         return cache->last;
 
     cname = text_to_cstring(name);
@@ -127,6 +161,7 @@ LstmDecoded *lstm_decoded_for_name(LstmModelCache *cache, text *name)
     if (cache->last_name)
         pfree(cache->last_name);
     cache->last_name = pstrdup(cname);
+    cache->last_name_snapshot = snapshot;
     MemoryContextSwitchTo(old);
     cache->last = decoded;
     cache->last_raw_size = 0; /* the raw-datum shortcut no longer applies */

@@ -20,20 +20,35 @@ typedef struct LstmDecoded {
 } LstmDecoded;
 
 /*
+ * What a by-name lookup saw: the snapshot it read lstm_models with. A name is
+ * looked up again whenever the active snapshot differs (a later statement, a
+ * commit by another session, a change made by this transaction), so a call
+ * site that runs again never uses a model that has since been replaced.
+ */
+typedef struct LstmSnapshotKey {
+    uint32 local_xid;         /* this backend's top-level transaction (lxid) */
+    CommandId command;        /* the snapshot's curcid */
+    TransactionId xmin, xmax; /* the snapshot's bounds */
+    uint64 completed_xacts;   /* snapXactCompletionCount: commits seen */
+    bool valid;               /* a snapshot was active when it was taken */
+} LstmSnapshotKey;
+
+/*
  * The models seen by one SQL function call site (kept in fn_extra). The
  * identity of the datum seen last is remembered so that a row bringing the
  * same model again is recognised without detoasting it.
  */
 typedef struct LstmModelCache {
-    MemoryContext context;  /* lives as long as the query (fn_mcxt) */
-    LstmDecoded *models;    /* every model decoded so far, newest first */
-    char *last_raw;         /* raw (possibly toasted) bytes of the last datum */
-    Size last_raw_size;     /* its size */
-    Size last_raw_capacity; /* allocated size of last_raw */
-    LstmDecoded *last;      /* what last_raw decodes to */
-    char *last_name;        /* for the name overloads: the last name looked up */
-    int by_name;            /* model argument is a name: 1, an lstm_model: 0, unknown: -1 */
-    int value_is_array;     /* value argument is float8[]: 1, float8: 0, unknown: -1 */
+    MemoryContext context;              /* lives as long as the query (fn_mcxt) */
+    LstmDecoded *models;                /* every model decoded so far, newest first */
+    char *last_raw;                     /* raw (possibly toasted) bytes of the last datum */
+    Size last_raw_size;                 /* its size */
+    Size last_raw_capacity;             /* allocated size of last_raw */
+    LstmDecoded *last;                  /* what last_raw decodes to */
+    char *last_name;                    /* for the name overloads: the last name looked up */
+    LstmSnapshotKey last_name_snapshot; /* the snapshot last_name was read with */
+    int by_name;        /* model argument is a name: 1, an lstm_model: 0, unknown: -1 */
+    int value_is_array; /* value argument is float8[]: 1, float8: 0, unknown: -1 */
 } LstmModelCache;
 
 /* The cache hanging off flinfo->fn_extra, created on first use. */
