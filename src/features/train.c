@@ -7,8 +7,8 @@
  *              validation, patience, seed, difference) returns jsonb
  *
  * The glue's part: check the arguments, read the source through SPI with the
- * caller's privileges (identifiers quoted, one SELECT, a cursor read in
- * batches), collect the rows series by series, keep within
+ * caller's privileges (identifiers quoted, search_path pinned while it is
+ * planned, one SELECT, a cursor read in batches), collect the rows series by series, keep within
  * lstm.train_memory_limit, hand flat arrays to src/core/trainer.c, report
  * progress, and upsert the model and its report into lstm_models. All of it
  * runs in the caller's transaction: an error or a cancel leaves no row.
@@ -463,6 +463,30 @@ static void read_sequences(const SourceSpec *spec, TrainData *td, SPITupleTable 
     }
 }
 
+/*
+ * Open a cursor on the source query with search_path pinned to pg_catalog
+ * (then pg_temp) while it is parsed and planned, so that its type names
+ * (float8) cannot resolve to a caller's type of the same name; the query
+ * text stays the one the caller sees in error contexts. A plan is redone
+ * when search_path differs from the one it was made under, so the path stays
+ * pinned until the cursor is open.
+ */
+static Portal open_source_cursor(const char *query)
+{
+    int nest_level = NewGUCNestLevel();
+    SPIPlanPtr plan;
+    Portal portal;
+
+    (void)set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
+                            GUC_ACTION_SAVE, true, 0, false);
+    plan = SPI_prepare(query, 0, NULL);
+    if (plan == NULL)
+        elog(ERROR, "SPI_prepare failed for \"%s\": %s", query, SPI_result_code_string(SPI_result));
+    portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
+    AtEOXact_GUC(true, nest_level);
+    return portal;
+}
+
 /* Read the whole source through a cursor, with the caller's privileges. */
 static void read_source(const SourceSpec *spec, TrainData *td, MemoryContext cxt)
 {
@@ -470,7 +494,6 @@ static void read_source(const SourceSpec *spec, TrainData *td, MemoryContext cxt
     Portal portal;
     KeyCompare kc;
     bool pending_new = false;
-    SPIPlanPtr plan;
 
     memset(&kc, 0, sizeof(kc));
     if (spec->series.name && !spec->sequences) {
@@ -485,10 +508,7 @@ static void read_source(const SourceSpec *spec, TrainData *td, MemoryContext cxt
         get_typlenbyval(spec->series.type, &kc.typlen, &kc.typbyval);
     }
 
-    plan = SPI_prepare(query, 0, NULL);
-    if (plan == NULL)
-        elog(ERROR, "SPI_prepare failed for \"%s\": %s", query, SPI_result_code_string(SPI_result));
-    portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
+    portal = open_source_cursor(query);
     for (;;) {
         MemoryContext old;
         SPI_cursor_fetch(portal, true, spec->sequences ? TRAIN_FETCH_SEQUENCES : TRAIN_FETCH_ROWS);
