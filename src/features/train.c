@@ -7,9 +7,9 @@
  *              validation, patience, seed, difference) returns jsonb
  *
  * The glue's part: check the arguments, read the source through SPI with the
- * caller's privileges (identifiers quoted, one SELECT, a cursor read in
- * batches), collect the rows series by series, keep within
- * lstm.train_memory_limit, hand flat arrays to src/core/train.c, report
+ * caller's privileges (identifiers quoted, search_path pinned while it is
+ * planned, one SELECT, a cursor read in batches), collect the rows series by series, keep within
+ * lstm.train_memory_limit, hand flat arrays to src/core/trainer.c, report
  * progress, and upsert the model and its report into lstm_models. All of it
  * runs in the caller's transaction: an error or a cancel leaves no row.
  *
@@ -36,9 +36,11 @@
 
 #include "access/htup_details.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_proc.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "funcapi.h"
 #include "miscadmin.h"
 #include "portability/instr_time.h"
 #include "tcop/utility.h"
@@ -47,11 +49,11 @@
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/float.h"
-#include "utils/json.h"
 #include "utils/guc.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/numeric.h"
 #include "utils/syscache.h"
 #include "utils/typcache.h"
 
@@ -461,6 +463,30 @@ static void read_sequences(const SourceSpec *spec, TrainData *td, SPITupleTable 
     }
 }
 
+/*
+ * Open a cursor on the source query with search_path pinned to pg_catalog
+ * (then pg_temp) while it is parsed and planned, so that its type names
+ * (float8) cannot resolve to a caller's type of the same name; the query
+ * text stays the one the caller sees in error contexts. A plan is redone
+ * when search_path differs from the one it was made under, so the path stays
+ * pinned until the cursor is open.
+ */
+static Portal open_source_cursor(const char *query)
+{
+    int nest_level = NewGUCNestLevel();
+    SPIPlanPtr plan;
+    Portal portal;
+
+    (void)set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
+                            GUC_ACTION_SAVE, true, 0, false);
+    plan = SPI_prepare(query, 0, NULL);
+    if (plan == NULL)
+        elog(ERROR, "SPI_prepare failed for \"%s\": %s", query, SPI_result_code_string(SPI_result));
+    portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
+    AtEOXact_GUC(true, nest_level);
+    return portal;
+}
+
 /* Read the whole source through a cursor, with the caller's privileges. */
 static void read_source(const SourceSpec *spec, TrainData *td, MemoryContext cxt)
 {
@@ -468,7 +494,6 @@ static void read_source(const SourceSpec *spec, TrainData *td, MemoryContext cxt
     Portal portal;
     KeyCompare kc;
     bool pending_new = false;
-    SPIPlanPtr plan;
 
     memset(&kc, 0, sizeof(kc));
     if (spec->series.name && !spec->sequences) {
@@ -483,10 +508,7 @@ static void read_source(const SourceSpec *spec, TrainData *td, MemoryContext cxt
         get_typlenbyval(spec->series.type, &kc.typlen, &kc.typbyval);
     }
 
-    plan = SPI_prepare(query, 0, NULL);
-    if (plan == NULL)
-        elog(ERROR, "SPI_prepare failed for \"%s\": %s", query, SPI_result_code_string(SPI_result));
-    portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
+    portal = open_source_cursor(query);
     for (;;) {
         MemoryContext old;
         SPI_cursor_fetch(portal, true, spec->sequences ? TRAIN_FETCH_SEQUENCES : TRAIN_FETCH_ROWS);
@@ -503,39 +525,138 @@ static void read_source(const SourceSpec *spec, TrainData *td, MemoryContext cxt
     SPI_cursor_close(portal);
 }
 
-/* ---------- the report ---------- */
+/* ---------- the report: a small jsonb builder ---------- */
 
-/* Append a double as JSON: shortest exact form; null when not finite. */
-static void json_number(StringInfo out, double v)
+/* A JSON string value that points at s (not copied). */
+static JsonbValue json_string_value(const char *s)
 {
-    if (isfinite(v))
-        appendStringInfoString(out, float8out_internal(v));
-    else
-        appendStringInfoString(out, "null");
+    JsonbValue v;
+
+    v.type = jbvString;
+    v.val.string.val = unconstify(char *, s);
+    v.val.string.len = strlen(s);
+    return v;
 }
 
-/* Append a JSON string (or null). */
-static void json_string(StringInfo out, const char *s)
+/* Push key as the next member's key of the open object. */
+static void json_key(JsonbParseState **state, const char *key)
 {
-    if (s)
-        escape_json(out, s);
-    else
-        appendStringInfoString(out, "null");
+    JsonbValue k = json_string_value(key);
+
+    pushJsonbValue(state, WJB_KEY, &k);
 }
 
-/* Append an array of doubles. */
-static void json_numbers(StringInfo out, const double *v, int n)
+/*
+ * Push a scalar: the member key of the open object, or the next element of
+ * the open array when key is NULL.
+ */
+static void json_push(JsonbParseState **state, const char *key, JsonbValue *scalar)
 {
-    appendStringInfoChar(out, '[');
-    for (int i = 0; i < n; i++) {
-        if (i > 0)
-            appendStringInfoString(out, ", ");
-        json_number(out, v[i]);
+    if (key != NULL) {
+        json_key(state, key);
+        pushJsonbValue(state, WJB_VALUE, scalar);
+    } else
+        pushJsonbValue(state, WJB_ELEM, scalar);
+}
+
+/*
+ * Open an object or an array (open is WJB_BEGIN_OBJECT or WJB_BEGIN_ARRAY),
+ * as the member key of the open object when key is not NULL.
+ */
+static void json_open(JsonbParseState **state, const char *key, JsonbIteratorToken open)
+{
+    if (key != NULL)
+        json_key(state, key);
+    pushJsonbValue(state, open, NULL);
+}
+
+/* Push JSON null. */
+static void json_push_null(JsonbParseState **state, const char *key)
+{
+    JsonbValue v;
+
+    v.type = jbvNull;
+    json_push(state, key, &v);
+}
+
+/* Push an integer. */
+static void json_push_int(JsonbParseState **state, const char *key, int64 n)
+{
+    JsonbValue v;
+
+    v.type = jbvNumeric;
+    v.val.numeric = int64_to_numeric(n);
+    json_push(state, key, &v);
+}
+
+/* Push a double in its shortest exact form; null when not finite. */
+static void json_push_number(JsonbParseState **state, const char *key, double x)
+{
+    JsonbValue v;
+
+    if (!isfinite(x)) {
+        json_push_null(state, key);
+        return;
     }
-    appendStringInfoChar(out, ']');
+    v.type = jbvNumeric;
+    v.val.numeric =
+        DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(float8out_internal(x)),
+                                            ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
+    json_push(state, key, &v);
 }
 
-/* Seconds since start. */
+/* Push a string; null when s is NULL. */
+static void json_push_string(JsonbParseState **state, const char *key, const char *s)
+{
+    JsonbValue v;
+
+    if (s == NULL) {
+        json_push_null(state, key);
+        return;
+    }
+    v = json_string_value(s);
+    json_push(state, key, &v);
+}
+
+/* Push a boolean. */
+static void json_push_bool(JsonbParseState **state, const char *key, bool b)
+{
+    JsonbValue v;
+
+    v.type = jbvBool;
+    v.val.boolean = b;
+    json_push(state, key, &v);
+}
+
+/* Push an array of n doubles; null when x is NULL. */
+static void json_push_numbers(JsonbParseState **state, const char *key, const double *x, int n)
+{
+    if (x == NULL) {
+        json_push_null(state, key);
+        return;
+    }
+    json_open(state, key, WJB_BEGIN_ARRAY);
+    for (int i = 0; i < n; i++)
+        json_push_number(state, NULL, x[i]);
+    pushJsonbValue(state, WJB_END_ARRAY, NULL);
+}
+
+/* Push the report's "source": the relation, the columns as given, whether sequences. */
+static void json_push_source(JsonbParseState **state, const SourceSpec *spec)
+{
+    json_open(state, "source", WJB_BEGIN_OBJECT);
+    json_push_string(state, "relation", spec->relname);
+    json_push_string(state, "value", spec->value.name);
+    json_push_string(state, "time_column", spec->time.name);
+    json_push_string(state, "series", spec->series.name);
+    json_open(state, "features", WJB_BEGIN_ARRAY);
+    for (int f = 0; f < spec->num_features; f++)
+        json_push_string(state, NULL, spec->features[f].name);
+    pushJsonbValue(state, WJB_END_ARRAY, NULL);
+    json_push_bool(state, "sequences", spec->sequences);
+    pushJsonbValue(state, WJB_END_OBJECT, NULL);
+}
+
 static double seconds_since(instr_time start)
 {
     instr_time now;
@@ -578,42 +699,187 @@ static void report_train_error(LstmTrainError err, const char *message)
     pg_unreachable();
 }
 
+/* Raise the ERROR for a core step that failed; nothing when it succeeded. */
+static void check_core(LstmTrainError err, const char *message)
+{
+    if (err != LSTM_TRAIN_OK)
+        report_train_error(err, message);
+}
+
+/* ---------- hyperparameters: one table drives reading and reporting ---------- */
+
+/* How a hyperparameter is passed in SQL, kept in LstmTrainOptions and written in the report. */
+typedef enum HyperparameterType {
+    HYPER_INT,   /* int -> int, a JSON number */
+    HYPER_FLOAT, /* float8 -> double, a JSON number */
+    HYPER_SEED,  /* bigint -> uint64_t, reported as the bigint given */
+    HYPER_BOOL   /* boolean -> int (0 or 1), a JSON boolean */
+} HyperparameterType;
+
+/* The SQL type and the C field size of each HyperparameterType. */
+static const struct {
+    Oid sql_type;
+    size_t field_size;
+} hyperparameter_types[] = {
+    [HYPER_INT] = {INT4OID, sizeof(int)},
+    [HYPER_FLOAT] = {FLOAT8OID, sizeof(double)},
+    [HYPER_SEED] = {INT8OID, sizeof(uint64_t)},
+    [HYPER_BOOL] = {BOOLOID, sizeof(int)},
+};
+
+/* One hyperparameter of lstm_train. */
+typedef struct Hyperparameter {
+    const char *name; /* SQL argument name, also its key in the report's "hyperparameters" */
+    HyperparameterType type;
+    size_t offset;     /* of its field in LstmTrainOptions */
+    size_t field_size; /* of that field, checked against the type */
+} Hyperparameter;
+
+#define HYPERPARAMETER(name, type, field)                                                          \
+    {                                                                                              \
+        name, type, offsetof(LstmTrainOptions, field), sizeof(((LstmTrainOptions *)0)->field)      \
+    }
+
+/*
+ * Every hyperparameter, in the order of the report (and of the SQL signature
+ * in src/sql/40_train.sql). A hyperparameter is one row here plus its
+ * argument in the signature: its position is found by name in the called
+ * function's pg_proc entry. None has a NULL meaning. Ranges are the core's
+ * (lstm_train_check_options, limits in core/trainer.h), checked once the
+ * source's number of features is known.
+ */
+static const Hyperparameter hyperparameters[] = {
+    HYPERPARAMETER("hidden", HYPER_INT, hidden_size),
+    HYPERPARAMETER("layers", HYPER_INT, num_layers),
+    HYPERPARAMETER("bptt", HYPER_INT, bptt),
+    HYPERPARAMETER("batch_size", HYPER_INT, batch_size),
+    HYPERPARAMETER("epochs", HYPER_INT, epochs),
+    HYPERPARAMETER("learning_rate", HYPER_FLOAT, learning_rate),
+    HYPERPARAMETER("clip", HYPER_FLOAT, clip),
+    HYPERPARAMETER("validation", HYPER_FLOAT, validation),
+    HYPERPARAMETER("patience", HYPER_INT, patience),
+    HYPERPARAMETER("seed", HYPER_SEED, seed),
+    HYPERPARAMETER("difference", HYPER_BOOL, difference),
+};
+
+#define NUM_HYPERPARAMETERS ((int)lengthof(hyperparameters))
+
+/*
+ * Find every hyperparameter's argument position by name in the signature of
+ * the called function (one catalog lookup per call). A name missing or of
+ * another type means the install script and the library disagree.
+ */
+static void hyperparameter_positions(FunctionCallInfo fcinfo, int *positions)
+{
+    HeapTuple proc = SearchSysCache1(PROCOID, ObjectIdGetDatum(fcinfo->flinfo->fn_oid));
+    Oid *types;
+    char **names, *modes;
+    int nargs;
+
+    if (!HeapTupleIsValid(proc))
+        elog(ERROR, "cache lookup failed for function %u", fcinfo->flinfo->fn_oid);
+    nargs = Min(get_func_arg_info(proc, &types, &names, &modes), PG_NARGS());
+    ReleaseSysCache(proc);
+    for (int h = 0; h < NUM_HYPERPARAMETERS; h++) {
+        const Hyperparameter *hp = &hyperparameters[h];
+        Oid sql_type = hyperparameter_types[hp->type].sql_type;
+
+        Assert(hp->field_size == hyperparameter_types[hp->type].field_size);
+        positions[h] = -1;
+        for (int a = 0; names != NULL && a < nargs; a++)
+            if (strcmp(names[a], hp->name) == 0 && types[a] == sql_type)
+                positions[h] = a;
+        if (positions[h] < 0)
+            elog(ERROR, "lstm_train has no argument %s of type %s", hp->name,
+                 format_type_be(sql_type));
+    }
+}
+
+/* Read every hyperparameter into opts; a NULL one is an error. */
+static void read_hyperparameters(FunctionCallInfo fcinfo, LstmTrainOptions *opts)
+{
+    int positions[NUM_HYPERPARAMETERS];
+
+    hyperparameter_positions(fcinfo, positions);
+    memset(opts, 0, sizeof(*opts));
+    for (int h = 0; h < NUM_HYPERPARAMETERS; h++) {
+        const Hyperparameter *hp = &hyperparameters[h];
+        char *field = (char *)opts + hp->offset;
+        Datum arg;
+
+        require_arg(fcinfo, positions[h], hp->name);
+        arg = PG_GETARG_DATUM(positions[h]);
+        switch (hp->type) {
+        case HYPER_INT:
+            *(int *)field = DatumGetInt32(arg);
+            break;
+        case HYPER_FLOAT:
+            *(double *)field = DatumGetFloat8(arg);
+            break;
+        case HYPER_SEED:
+            *(uint64_t *)field = (uint64_t)DatumGetInt64(arg);
+            break;
+        case HYPER_BOOL:
+            *(int *)field = DatumGetBool(arg);
+            break;
+        }
+    }
+}
+
+/* Push the report's "hyperparameters": every row of the table, as read into opts. */
+static void json_push_hyperparameters(JsonbParseState **state, const LstmTrainOptions *opts)
+{
+    json_open(state, "hyperparameters", WJB_BEGIN_OBJECT);
+    for (int h = 0; h < NUM_HYPERPARAMETERS; h++) {
+        const Hyperparameter *hp = &hyperparameters[h];
+        const char *field = (const char *)opts + hp->offset;
+
+        switch (hp->type) {
+        case HYPER_INT:
+            json_push_int(state, hp->name, *(const int *)field);
+            break;
+        case HYPER_FLOAT:
+            json_push_number(state, hp->name, *(const double *)field);
+            break;
+        case HYPER_SEED:
+            json_push_int(state, hp->name, (int64)(*(const uint64_t *)field));
+            break;
+        case HYPER_BOOL:
+            json_push_bool(state, hp->name, *(const int *)field != 0);
+            break;
+        }
+    }
+    pushJsonbValue(state, WJB_END_OBJECT, NULL);
+}
+
 /* ---------- lstm_train ---------- */
 
-/* Read every argument into opts and spec; raise errors for bad ones. */
-static void train_arguments(FunctionCallInfo fcinfo, char **name, LstmTrainOptions *opts,
-                            SourceSpec *spec)
+/* One lstm_train call, as it goes from step to step. */
+typedef struct TrainRun {
+    char *name; /* the model's name in lstm_models */
+    LstmTrainOptions opts;
+    SourceSpec spec;
+    TrainData data;
+    MemoryContext cxt; /* data, training state and model; deleted at the end */
+    instr_time start;
+    double load_seconds;
+    LstmTrainTotals totals;
+    LstmTrainer trainer;
+    float input_mean[LSTM_MAX_INPUT]; /* (I) scaling fitted on the training rows */
+    float input_std[LSTM_MAX_INPUT];  /* (I) */
+    double *train_losses;             /* (epochs) per epoch run */
+    double *valid_losses;             /* (epochs) NaN without validation targets */
+    double *epoch_seconds;            /* (epochs) */
+    bool stopped_early;
+    LstmModelDatum *model;
+} TrainRun;
+
+/* Read the source arguments (source, value, time_column, series, features) into spec. */
+static void source_arguments(FunctionCallInfo fcinfo, SourceSpec *spec)
 {
-    static const char *const hyper[] = {"hidden",   "layers",        "bptt",      "batch_size",
-                                        "epochs",   "learning_rate", "clip",      "validation",
-                                        "patience", "seed",          "difference"};
     char *value, *time_column, *series;
     char relkind;
     Oid namespace;
-
-    require_arg(fcinfo, 0, "name");
-    require_arg(fcinfo, 1, "source");
-    require_arg(fcinfo, 2, "value");
-    for (int i = 0; i < 11; i++)
-        require_arg(fcinfo, 6 + i, hyper[i]);
-
-    *name = text_arg(fcinfo, 0);
-    if ((*name)[0] == '\0')
-        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-                        errmsg("lstm_train name must not be empty")));
-
-    memset(opts, 0, sizeof(*opts));
-    opts->hidden_size = PG_GETARG_INT32(6);
-    opts->num_layers = PG_GETARG_INT32(7);
-    opts->bptt = PG_GETARG_INT32(8);
-    opts->batch_size = PG_GETARG_INT32(9);
-    opts->epochs = PG_GETARG_INT32(10);
-    opts->learning_rate = PG_GETARG_FLOAT8(11);
-    opts->clip = PG_GETARG_FLOAT8(12);
-    opts->validation = PG_GETARG_FLOAT8(13);
-    opts->patience = PG_GETARG_INT32(14);
-    opts->seed = (uint64_t)PG_GETARG_INT64(15);
-    opts->difference = PG_GETARG_BOOL(16);
 
     memset(spec, 0, sizeof(*spec));
     spec->relid = PG_GETARG_OID(1);
@@ -685,49 +951,49 @@ static void train_arguments(FunctionCallInfo fcinfo, char **name, LstmTrainOptio
     }
 }
 
-/* Append the hyperparameters and the source description (JSON members). */
-static void json_options(StringInfo out, const LstmTrainOptions *o, const SourceSpec *spec)
+/* Read every argument into name, opts and spec; raise errors for bad ones. */
+static void train_arguments(FunctionCallInfo fcinfo, char **name, LstmTrainOptions *opts,
+                            SourceSpec *spec)
 {
-    appendStringInfo(out,
-                     "\"hyperparameters\": {\"hidden\": %d, \"layers\": %d, \"bptt\": %d, "
-                     "\"batch_size\": %d, \"epochs\": %d, \"learning_rate\": ",
-                     o->hidden_size, o->num_layers, o->bptt, o->batch_size, o->epochs);
-    json_number(out, o->learning_rate);
-    appendStringInfoString(out, ", \"clip\": ");
-    json_number(out, o->clip);
-    appendStringInfoString(out, ", \"validation\": ");
-    json_number(out, o->validation);
-    appendStringInfo(out, ", \"patience\": %d, \"seed\": " INT64_FORMAT ", \"difference\": %s}",
-                     o->patience, (int64)o->seed, o->difference ? "true" : "false");
-    appendStringInfoString(out, ", \"source\": {\"relation\": ");
-    json_string(out, spec->relname);
-    appendStringInfoString(out, ", \"value\": ");
-    json_string(out, spec->value.name);
-    appendStringInfoString(out, ", \"time_column\": ");
-    json_string(out, spec->time.name);
-    appendStringInfoString(out, ", \"series\": ");
-    json_string(out, spec->series.name);
-    appendStringInfoString(out, ", \"features\": [");
-    for (int f = 0; f < spec->num_features; f++) {
-        if (f > 0)
-            appendStringInfoString(out, ", ");
-        json_string(out, spec->features[f].name);
-    }
-    appendStringInfo(out, "], \"sequences\": %s}", spec->sequences ? "true" : "false");
+    require_arg(fcinfo, 0, "name");
+    require_arg(fcinfo, 1, "source");
+    require_arg(fcinfo, 2, "value");
+    read_hyperparameters(fcinfo, opts);
+
+    *name = text_arg(fcinfo, 0);
+    if ((*name)[0] == '\0')
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("lstm_train name must not be empty")));
+    source_arguments(fcinfo, spec);
+}
+
+/* Check the options against the core's ranges and the model's limits. */
+static void check_options(const TrainRun *run)
+{
+    char msg[LSTM_ERRMSG_LEN];
+
+    check_core(lstm_train_check_options(&run->opts, 1 + run->spec.num_features, msg), msg);
+}
+
+/* OID of lstm_models in the extension's schema. */
+static Oid models_table(void)
+{
+    Oid relid = get_relname_relid("lstm_models", lstm_extension_schema());
+
+    if (!OidIsValid(relid))
+        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
+                        errmsg("table lstm_models of extension lstm does not exist")));
+    return relid;
 }
 
 /*
  * Fail before training, not after it, when the caller may not write
  * lstm_models (the upsert needs INSERT and UPDATE).
  */
-static void check_models_privileges(FunctionCallInfo fcinfo)
+static void check_models_privileges(void)
 {
-    Oid namespace = get_func_namespace(fcinfo->flinfo->fn_oid);
-    Oid relid = get_relname_relid("lstm_models", namespace);
+    Oid relid = models_table();
 
-    if (!OidIsValid(relid))
-        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
-                        errmsg("table lstm_models of extension lstm does not exist")));
     if (pg_class_aclcheck(relid, GetUserId(), ACL_INSERT) != ACLCHECK_OK ||
         pg_class_aclcheck(relid, GetUserId(), ACL_UPDATE) != ACLCHECK_OK)
         ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
@@ -736,25 +1002,155 @@ static void check_models_privileges(FunctionCallInfo fcinfo)
                                   "UPDATE, which needs INSERT and UPDATE on lstm_models.")));
 }
 
-/* Upsert the model and its report under name in this extension's lstm_models. */
-static void store_model(FunctionCallInfo fcinfo, const char *name, LstmModelDatum *model,
-                        Datum info)
+/*
+ * Plan the split, check the whole memory need against the limit before
+ * allocating it, scale the inputs and set the trainer up (in run->cxt).
+ */
+static void prepare_training(TrainRun *run)
 {
-    Oid namespace = get_func_namespace(fcinfo->flinfo->fn_oid);
-    char *schema = get_namespace_name(namespace);
+    TrainData *td = &run->data;
+    char msg[LSTM_ERRMSG_LEN];
+    LstmTrainError err;
+    Size trainer_bytes, inputs_bytes;
+    float *inputs;
+
+    err = lstm_train_plan(&run->opts, td->num_series, td->series, &run->totals, msg);
+    if (err != LSTM_TRAIN_OK && td->rows_read == 0)
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("lstm_train source %s has no rows", run->spec.relname)));
+    check_core(err, msg);
+    trainer_bytes = lstm_trainer_nbytes(&run->opts, td->input_size, &run->totals);
+    inputs_bytes = (Size)run->totals.inputs * td->input_size * sizeof(float);
+    if (trainer_bytes == 0)
+        report_train_error(LSTM_TRAIN_ERR_SIZE,
+                           "cannot represent the training state of this size; lower bptt, "
+                           "batch_size or hidden");
+    check_memory(data_bytes(td, td->rows, td->num_series) + inputs_bytes + trainer_bytes +
+                     3 * sizeof(double) * (Size)run->opts.epochs,
+                 "Training");
+    inputs = palloc_extended(inputs_bytes > 0 ? inputs_bytes : 1, MCXT_ALLOC_HUGE);
+    check_core(lstm_train_prepare(&run->opts, td->input_size, td->raw, td->num_series, td->series,
+                                  run->input_mean, run->input_std, inputs, train_interrupt, NULL,
+                                  msg),
+               msg);
+    pfree(td->raw); /* the float32 inputs are all training needs from here */
+    td->raw = NULL;
+
+    lstm_trainer_init(&run->trainer, &run->opts, td->input_size, &run->totals, td->series,
+                      td->num_series, inputs, palloc_extended(trainer_bytes, MCXT_ALLOC_HUGE));
+    run->trainer.interrupt = train_interrupt;
+    run->train_losses = palloc(sizeof(double) * run->opts.epochs);
+    run->valid_losses = palloc(sizeof(double) * run->opts.epochs);
+    run->epoch_seconds = palloc(sizeof(double) * run->opts.epochs);
+}
+
+/* The progress NOTICE after epoch e (0-based). */
+static void report_epoch(const TrainRun *run, int e)
+{
+    double elapsed = seconds_since(run->start);
+
+    ereport(NOTICE,
+            (errmsg("lstm_train \"%s\": epoch %d of %d", run->name, e + 1, run->opts.epochs),
+             run->totals.valid_targets > 0
+                 ? errdetail("Train loss %.6g, validation loss %.6g%s, %.3f s elapsed.",
+                             run->train_losses[e], run->valid_losses[e],
+                             run->trainer.best_epoch == e + 1 ? " (best)" : "", elapsed)
+                 : errdetail("Train loss %.6g, %.3f s elapsed.", run->train_losses[e], elapsed)));
+}
+
+/* Run epochs until the trainer stops (patience or the last epoch), a NOTICE after each. */
+static void train_epochs(TrainRun *run)
+{
+    LstmTrainer *tr = &run->trainer;
+    bool validating = run->totals.valid_targets > 0;
+    char msg[LSTM_ERRMSG_LEN];
+
+    for (;;) {
+        instr_time epoch_start;
+        double train_loss, eval_train, valid_loss = NAN;
+        int stop, e = tr->epochs_run;
+
+        INSTR_TIME_SET_CURRENT(epoch_start);
+        check_core(lstm_trainer_epoch(tr, &train_loss, msg), msg);
+        if (validating)
+            lstm_trainer_evaluate(tr, &eval_train, &valid_loss);
+        stop = lstm_trainer_end_epoch(tr, validating ? valid_loss : train_loss);
+        run->train_losses[e] = train_loss;
+        run->valid_losses[e] = valid_loss;
+        run->epoch_seconds[e] = seconds_since(epoch_start);
+        report_epoch(run, e);
+        if (stop) {
+            run->stopped_early = tr->epochs_run < run->opts.epochs;
+            return;
+        }
+    }
+}
+
+/* The model: the best weights with the scaling, checked like any input. */
+static void build_model(TrainRun *run)
+{
+    Size model_bytes = lstm_model_nbytes(&run->trainer.dims);
+    char msg[LSTM_ERRMSG_LEN];
+
+    run->model = palloc_extended(VARHDRSZ + model_bytes, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+    SET_VARSIZE(run->model, VARHDRSZ + model_bytes);
+    lstm_trainer_write_model(&run->trainer, run->input_mean, run->input_std,
+                             LSTM_MODEL_PAYLOAD(run->model));
+    if (lstm_model_validate(LSTM_MODEL_PAYLOAD(run->model), model_bytes, msg) != LSTM_OK)
+        report_train_error(LSTM_TRAIN_ERR_DIVERGED, psprintf("produced an invalid model: %s", msg));
+}
+
+/* The report (README, "The report"), as jsonb in the current memory context. */
+static Datum train_report(const TrainRun *run)
+{
+    const LstmTrainer *tr = &run->trainer;
+    const LstmTrainTotals *totals = &run->totals;
+    JsonbParseState *state = NULL;
+
+    json_open(&state, NULL, WJB_BEGIN_OBJECT);
+    json_push_string(&state, "model", run->name);
+    json_push_int(&state, "rows", totals->rows);
+    json_push_int(&state, "rows_skipped", run->data.rows_skipped);
+    json_push_int(&state, "series", totals->series_used);
+    json_push_int(&state, "series_skipped", totals->series_skipped);
+    json_push_int(&state, "train_targets", totals->train_targets);
+    json_push_int(&state, "validation_targets", totals->valid_targets);
+    json_push_int(&state, "epochs_run", tr->epochs_run);
+    json_push_int(&state, "best_epoch", tr->best_epoch);
+    json_push_bool(&state, "stopped_early", run->stopped_early);
+    json_push_number(&state, "best_loss", tr->best_loss);
+    json_push_numbers(&state, "train_loss", run->train_losses, tr->epochs_run);
+    json_push_numbers(&state, "validation_loss",
+                      totals->valid_targets > 0 ? run->valid_losses : NULL, tr->epochs_run);
+    json_push_numbers(&state, "epoch_seconds", run->epoch_seconds, tr->epochs_run);
+    json_push_number(&state, "load_seconds", run->load_seconds);
+    json_push_number(&state, "elapsed_seconds", seconds_since(run->start));
+    json_push_hyperparameters(&state, &run->opts);
+    json_push_source(&state, &run->spec);
+    return JsonbPGetDatum(JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, NULL)));
+}
+
+/*
+ * Upsert the model and its report under name in the extension's lstm_models.
+ * Every name in the statement is schema-qualified: the caller's search_path
+ * cannot change what runs.
+ */
+static void store_model(const char *name, LstmModelDatum *model, Datum info)
+{
+    Oid schema = lstm_extension_schema();
     Oid model_type = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid, CStringGetDatum("lstm_model"),
-                                     ObjectIdGetDatum(namespace));
+                                     ObjectIdGetDatum(schema));
     Oid argtypes[3] = {TEXTOID, model_type, JSONBOID};
     Datum args[3];
     char *query;
     int rc;
 
     if (!OidIsValid(model_type))
-        elog(ERROR, "type lstm_model not found in schema %s", schema);
-    query = psprintf("INSERT INTO %s.lstm_models AS m (name, model, info) VALUES ($1, $2, $3) "
+        elog(ERROR, "type lstm_model not found in schema %s", get_namespace_name(schema));
+    query = psprintf("INSERT INTO %s AS m (name, model, info) VALUES ($1, $2, $3) "
                      "ON CONFLICT (name) DO UPDATE SET model = EXCLUDED.model, "
-                     "info = EXCLUDED.info, created_at = now()",
-                     quote_identifier(schema));
+                     "info = EXCLUDED.info, created_at = pg_catalog.now()",
+                     lstm_extension_relation("lstm_models"));
     args[0] = CStringGetTextDatum(name);
     args[1] = PointerGetDatum(model);
     args[2] = info;
@@ -763,152 +1159,36 @@ static void store_model(FunctionCallInfo fcinfo, const char *name, LstmModelDatu
         elog(ERROR, "storing the model failed: %s", SPI_result_code_string(rc));
 }
 
-/* lstm_train(...): train, store, report. */
+/* lstm_train(...): check, read the arguments and the source, train, report, store. */
 Datum lstm_train(PG_FUNCTION_ARGS)
 {
-    MemoryContext caller = CurrentMemoryContext, cxt;
-    LstmTrainOptions opts;
-    SourceSpec spec;
-    TrainData td;
-    LstmTrainTotals totals;
-    LstmTrainer tr;
-    char *name, msg[LSTM_ERRMSG_LEN];
-    LstmTrainError err;
-    float input_mean[LSTM_MAX_INPUT], input_std[LSTM_MAX_INPUT];
-    float *inputs;
-    void *memory;
-    Size trainer_bytes, inputs_bytes, model_bytes;
-    LstmModelDatum *model;
-    double *train_losses, *valid_losses, *epoch_seconds, load_seconds;
-    bool stopped_early = false;
-    instr_time start;
-    StringInfoData report;
-    Datum result;
+    MemoryContext caller = CurrentMemoryContext;
+    TrainRun run;
+    Datum report;
 
-    INSTR_TIME_SET_CURRENT(start);
+    memset(&run, 0, sizeof(run));
+    INSTR_TIME_SET_CURRENT(run.start);
     PreventCommandIfReadOnly("lstm_train()");
-    train_arguments(fcinfo, &name, &opts, &spec);
-    check_models_privileges(fcinfo);
-    err = lstm_train_check_options(&opts, 1 + spec.num_features, msg);
-    if (err != LSTM_TRAIN_OK)
-        report_train_error(err, msg);
+    train_arguments(fcinfo, &run.name, &run.opts, &run.spec);
+    check_models_privileges();
+    check_options(&run);
 
-    cxt = AllocSetContextCreate(caller, "lstm_train", ALLOCSET_DEFAULT_SIZES);
-    memset(&td, 0, sizeof(td));
-    td.input_size = 1 + spec.num_features;
-
+    run.cxt = AllocSetContextCreate(caller, "lstm_train", ALLOCSET_DEFAULT_SIZES);
+    run.data.input_size = 1 + run.spec.num_features;
     if (SPI_connect() != SPI_OK_CONNECT)
         elog(ERROR, "SPI_connect failed");
-    read_source(&spec, &td, cxt);
-    load_seconds = seconds_since(start);
+    read_source(&run.spec, &run.data, run.cxt);
+    run.load_seconds = seconds_since(run.start);
 
-    /* plan, then check the whole need against the limit before allocating it */
-    MemoryContextSwitchTo(cxt);
-    err = lstm_train_plan(&opts, td.num_series, td.series, &totals, msg);
-    if (err != LSTM_TRAIN_OK) {
-        if (td.rows_read == 0)
-            ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-                            errmsg("lstm_train source %s has no rows", spec.relname)));
-        report_train_error(err, msg);
-    }
-    trainer_bytes = lstm_trainer_nbytes(&opts, td.input_size, &totals);
-    inputs_bytes = (Size)totals.inputs * td.input_size * sizeof(float);
-    if (trainer_bytes == 0)
-        report_train_error(LSTM_TRAIN_ERR_SIZE,
-                           "cannot represent the training state of this size; lower bptt, "
-                           "batch_size or hidden");
-    check_memory(data_bytes(&td, td.rows, td.num_series) + inputs_bytes + trainer_bytes +
-                     3 * sizeof(double) * (Size)opts.epochs,
-                 "Training");
-    inputs = palloc_extended(inputs_bytes > 0 ? inputs_bytes : 1, MCXT_ALLOC_HUGE);
-    err = lstm_train_prepare(&opts, td.input_size, td.raw, td.num_series, td.series, input_mean,
-                             input_std, inputs, train_interrupt, NULL, msg);
-    if (err != LSTM_TRAIN_OK)
-        report_train_error(err, msg);
-    pfree(td.raw); /* the float32 inputs are all training needs from here */
-    td.raw = NULL;
-
-    memory = palloc_extended(trainer_bytes, MCXT_ALLOC_HUGE);
-    lstm_trainer_init(&tr, &opts, td.input_size, &totals, td.series, td.num_series, inputs, memory);
-    tr.interrupt = train_interrupt;
-    train_losses = palloc(sizeof(double) * opts.epochs);
-    valid_losses = palloc(sizeof(double) * opts.epochs);
-    epoch_seconds = palloc(sizeof(double) * opts.epochs);
-
-    for (;;) {
-        instr_time epoch_start;
-        double train_loss, eval_train, valid_loss = NAN, monitored;
-        int stop, e = tr.epochs_run;
-
-        INSTR_TIME_SET_CURRENT(epoch_start);
-        err = lstm_trainer_epoch(&tr, &train_loss, msg);
-        if (err != LSTM_TRAIN_OK)
-            report_train_error(err, msg);
-        if (totals.valid_targets > 0)
-            lstm_trainer_evaluate(&tr, &eval_train, &valid_loss);
-        monitored = totals.valid_targets > 0 ? valid_loss : train_loss;
-        stop = lstm_trainer_end_epoch(&tr, monitored);
-        train_losses[e] = train_loss;
-        valid_losses[e] = valid_loss;
-        epoch_seconds[e] = seconds_since(epoch_start);
-        ereport(NOTICE,
-                (errmsg("lstm_train \"%s\": epoch %d of %d", name, e + 1, opts.epochs),
-                 totals.valid_targets > 0
-                     ? errdetail("Train loss %.6g, validation loss %.6g%s, %.3f s "
-                                 "elapsed.",
-                                 train_loss, valid_loss, tr.best_epoch == e + 1 ? " (best)" : "",
-                                 seconds_since(start))
-                     : errdetail("Train loss %.6g, %.3f s elapsed.", train_loss,
-                                 seconds_since(start))));
-        if (stop) {
-            stopped_early = tr.epochs_run < opts.epochs;
-            break;
-        }
-    }
-
-    /* the model: the best weights with the scaling, checked like any input */
-    model_bytes = lstm_model_nbytes(&tr.dims);
-    model = palloc_extended(VARHDRSZ + model_bytes, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
-    SET_VARSIZE(model, VARHDRSZ + model_bytes);
-    lstm_trainer_write_model(&tr, input_mean, input_std, LSTM_MODEL_PAYLOAD(model));
-    if (lstm_model_validate(LSTM_MODEL_PAYLOAD(model), model_bytes, msg) != LSTM_OK)
-        report_train_error(LSTM_TRAIN_ERR_DIVERGED, psprintf("produced an invalid model: %s", msg));
-
-    initStringInfo(&report);
-    appendStringInfoString(&report, "{\"model\": ");
-    json_string(&report, name);
-    appendStringInfo(&report,
-                     ", \"rows\": " INT64_FORMAT ", \"rows_skipped\": " INT64_FORMAT
-                     ", \"series\": " INT64_FORMAT ", \"series_skipped\": " INT64_FORMAT
-                     ", \"train_targets\": " INT64_FORMAT ", \"validation_targets\": " INT64_FORMAT
-                     ", \"epochs_run\": %d"
-                     ", \"best_epoch\": %d, \"stopped_early\": %s, \"best_loss\": ",
-                     (int64)totals.rows, td.rows_skipped, (int64)totals.series_used,
-                     (int64)totals.series_skipped, (int64)totals.train_targets,
-                     (int64)totals.valid_targets, tr.epochs_run, tr.best_epoch,
-                     stopped_early ? "true" : "false");
-    json_number(&report, tr.best_loss);
-    appendStringInfoString(&report, ", \"train_loss\": ");
-    json_numbers(&report, train_losses, tr.epochs_run);
-    appendStringInfoString(&report, ", \"validation_loss\": ");
-    if (totals.valid_targets > 0)
-        json_numbers(&report, valid_losses, tr.epochs_run);
-    else
-        appendStringInfoString(&report, "null");
-    appendStringInfoString(&report, ", \"epoch_seconds\": ");
-    json_numbers(&report, epoch_seconds, tr.epochs_run);
-    appendStringInfoString(&report, ", \"load_seconds\": ");
-    json_number(&report, load_seconds);
-    appendStringInfoString(&report, ", \"elapsed_seconds\": ");
-    json_number(&report, seconds_since(start));
-    appendStringInfoString(&report, ", ");
-    json_options(&report, &opts, &spec);
-    appendStringInfoChar(&report, '}');
+    MemoryContextSwitchTo(run.cxt);
+    prepare_training(&run);
+    train_epochs(&run);
+    build_model(&run);
 
     MemoryContextSwitchTo(caller);
-    result = DirectFunctionCall1(jsonb_in, CStringGetDatum(report.data));
-    store_model(fcinfo, name, model, result);
+    report = train_report(&run);
+    store_model(run.name, run.model, report);
     SPI_finish();
-    MemoryContextDelete(cxt);
-    PG_RETURN_DATUM(result);
+    MemoryContextDelete(run.cxt);
+    PG_RETURN_DATUM(report);
 }
