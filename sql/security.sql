@@ -59,6 +59,19 @@ SET ROLE regress_lstm_sec_bob;
 SELECT count(*) AS bob_sees_after_unshare FROM lstm_models WHERE name = 'sec_alice';
 RESET ROLE;
 
+-- ---- lstm_train cannot replace another role's model, and fails before training ----
+CREATE TABLE sec_series AS SELECT t, sin(t / 3.0) AS v FROM generate_series(1, 40) AS t;
+GRANT SELECT ON sec_series TO regress_lstm_sec_bob;
+SET client_min_messages = warning;
+SET ROLE regress_lstm_sec_bob;
+SELECT lstm_train('sec_alice', 'sec_series', 'v', time_column => 't', epochs => 1);
+SELECT lstm_train('sec_bob', 'sec_series', 'v', time_column => 't', epochs => 1) ->> 'model';
+SELECT lstm_train('sec_bob', 'sec_series', 'v', time_column => 't', epochs => 2) ->> 'epochs_run';
+SELECT name, owner FROM lstm_models WHERE name LIKE 'sec\_%' ORDER BY name;
+RESET ROLE;
+RESET client_min_messages;
+DROP TABLE sec_series;
+
 -- ---- A replaced model is never used by name (same call site, one transaction) ----
 INSERT INTO lstm_models (name, model) VALUES ('sec_swap', :'tiny'), ('sec_swap_other', :'other');
 CREATE FUNCTION sec_fingerprints() RETURNS SETOF text LANGUAGE plpgsql AS $$

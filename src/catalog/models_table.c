@@ -6,9 +6,19 @@
  */
 #include "catalog/models_table.h"
 
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/relcache.h"
+#include "utils/snapmgr.h"
 
 #include "catalog/extension.h"
 
@@ -57,6 +67,71 @@ LstmModelDatum *lstm_models_fetch(const char *name)
     SPI_finish();
     MemoryContextSwitchTo(caller);
     return copy;
+}
+
+/* OID of lstm_models in the extension's schema. */
+Oid lstm_models_relation(void)
+{
+    Oid relid = get_relname_relid("lstm_models", lstm_extension_schema());
+
+    if (!OidIsValid(relid))
+        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
+                        errmsg("table lstm_models of extension lstm does not exist")));
+    return relid;
+}
+
+/*
+ * The owner of the row named name, read through the primary key with the
+ * active snapshot and without row-level security (the name is a unique key
+ * whatever the caller may see); InvalidOid when there is no such row.
+ */
+static Oid stored_owner(Relation rel, const char *name)
+{
+    AttrNumber owner_att = get_attnum(RelationGetRelid(rel), "owner");
+    Oid index = RelationGetPrimaryKeyIndex(rel);
+    ScanKeyData key;
+    SysScanDesc scan;
+    HeapTuple tuple;
+    Oid owner = InvalidOid;
+
+    if (owner_att == InvalidAttrNumber || !OidIsValid(index))
+        elog(ERROR, "lstm_models has no owner column or primary key");
+    ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_TEXTEQ, CStringGetTextDatum(name));
+    scan = systable_beginscan(rel, index, true, GetActiveSnapshot(), 1, &key);
+    tuple = systable_getnext(scan);
+    if (HeapTupleIsValid(tuple)) {
+        bool isnull;
+        Datum value = heap_getattr(tuple, owner_att, RelationGetDescr(rel), &isnull);
+        owner = isnull ? InvalidOid : DatumGetObjectId(value);
+    }
+    systable_endscan(scan);
+    return owner;
+}
+
+/*
+ * Fail unless the current role may store a model under name: INSERT and
+ * UPDATE on lstm_models, and membership in the owner of an existing row of
+ * that name (row-level security would refuse the write anyway, but only after
+ * the work that produced the model).
+ */
+void lstm_models_check_writable(const char *name)
+{
+    Relation rel = table_open(lstm_models_relation(), AccessShareLock);
+    Oid owner;
+
+    if (pg_class_aclcheck(RelationGetRelid(rel), GetUserId(), ACL_INSERT) != ACLCHECK_OK ||
+        pg_class_aclcheck(RelationGetRelid(rel), GetUserId(), ACL_UPDATE) != ACLCHECK_OK)
+        ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+                        errmsg("permission denied for table lstm_models"),
+                        errdetail("lstm_train stores the model with INSERT ... ON CONFLICT DO "
+                                  "UPDATE, which needs INSERT and UPDATE on lstm_models.")));
+    owner = stored_owner(rel, name);
+    if (OidIsValid(owner) && !has_privs_of_role(GetUserId(), owner))
+        ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+                        errmsg("model \"%s\" belongs to another role", name),
+                        errdetail("Only members of a model's owner role may replace it."),
+                        errhint("Store the model under another name.")));
+    table_close(rel, AccessShareLock);
 }
 
 /* lstm_model_by_name(name text): the model stored under name. */

@@ -13,4 +13,14 @@
  */
 LstmModelDatum *lstm_models_fetch(const char *name);
 
+/* lstm_models_relation: OID of lstm_models in the extension's schema. */
+Oid lstm_models_relation(void);
+
+/*
+ * lstm_models_check_writable: ERROR (42501) unless the current role may store
+ * a model under name (table privileges, and membership in the owner of an
+ * existing model of that name).
+ */
+void lstm_models_check_writable(const char *name);
+
 #endif /* LSTM_CATALOG_MODELS_TABLE_H */

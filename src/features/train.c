@@ -29,6 +29,7 @@
 #include "features/train.h"
 
 #include "catalog/extension.h"
+#include "catalog/models_table.h"
 #include "types/lstm_model.h"
 
 #include <math.h>
@@ -975,33 +976,6 @@ static void check_options(const TrainRun *run)
     check_core(lstm_train_check_options(&run->opts, 1 + run->spec.num_features, msg), msg);
 }
 
-/* OID of lstm_models in the extension's schema. */
-static Oid models_table(void)
-{
-    Oid relid = get_relname_relid("lstm_models", lstm_extension_schema());
-
-    if (!OidIsValid(relid))
-        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
-                        errmsg("table lstm_models of extension lstm does not exist")));
-    return relid;
-}
-
-/*
- * Fail before training, not after it, when the caller may not write
- * lstm_models (the upsert needs INSERT and UPDATE).
- */
-static void check_models_privileges(void)
-{
-    Oid relid = models_table();
-
-    if (pg_class_aclcheck(relid, GetUserId(), ACL_INSERT) != ACLCHECK_OK ||
-        pg_class_aclcheck(relid, GetUserId(), ACL_UPDATE) != ACLCHECK_OK)
-        ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-                        errmsg("permission denied for table lstm_models"),
-                        errdetail("lstm_train stores the model with INSERT ... ON CONFLICT DO "
-                                  "UPDATE, which needs INSERT and UPDATE on lstm_models.")));
-}
-
 /*
  * Plan the split, check the whole memory need against the limit before
  * allocating it, scale the inputs and set the trainer up (in run->cxt).
@@ -1170,7 +1144,7 @@ Datum lstm_train(PG_FUNCTION_ARGS)
     INSTR_TIME_SET_CURRENT(run.start);
     PreventCommandIfReadOnly("lstm_train()");
     train_arguments(fcinfo, &run.name, &run.opts, &run.spec);
-    check_models_privileges();
+    lstm_models_check_writable(run.name);
     check_options(&run);
 
     run.cxt = AllocSetContextCreate(caller, "lstm_train", ALLOCSET_DEFAULT_SIZES);
