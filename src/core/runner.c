@@ -128,19 +128,11 @@ void lstm_series_copy(LstmSeries *dst, const LstmSeries *src, const LstmDims *di
     memcpy(dst->c, src->c, n * sizeof(float));
 }
 
-/* sigmoid in float32. */
-float lstm_sigmoid(float x)
-{
-    return 1.0f / (1.0f + expf(-x));
-}
-
-/* tanh in float32. */
-float lstm_tanh(float x)
-{
-    return tanhf(x);
-}
-
-/* The fast sigmoid as a function, compiled as the runner's kernels are, for the tests. */
+/*
+ * The fast sigmoid as a function, compiled as the runner's kernels are, for the
+ * tests. (Kept in this file: the clones of the kernels below are compiled
+ * after these, and GCC's code for them changes when these move.)
+ */
 __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"))) float
 lstm_sigmoid_fast(float x)
 {
@@ -218,20 +210,6 @@ gates_matvec(float *restrict gates, const float *restrict bias, const float *res
                     LSTM_GATE_BLOCK / 8);
 }
 
-/* Apply the gate nonlinearities and update c and h of one layer (reference). */
-static void cell_update(const float *gates, float *h, float *c, int H)
-{
-    for (int j = 0; j < H; j++) {
-        float i = lstm_sigmoid(gates[j]);
-        float f = lstm_sigmoid(gates[H + j]);
-        float g = lstm_tanh(gates[2 * H + j]);
-        float o = lstm_sigmoid(gates[3 * H + j]);
-        float cj = f * c[j] + i * g;
-        c[j] = cj;
-        h[j] = o * lstm_tanh(cj);
-    }
-}
-
 /*
  * Floats per vectorised block of the cell update: one AVX-512 register
  * (x86-64-v4 clone) or two AVX2 ones; then blocks of one AVX2 register; then
@@ -297,7 +275,8 @@ state_block(const float *restrict gates, size_t H, float *restrict h, float *res
 }
 
 /*
- * The runner's cell update: cell_update with the fast nonlinearities, in two
+ * The runner's cell update of one layer from its gate pre-activations
+ * (4H: i, f, g, o), with the fast nonlinearities of fastmath.h, in two
  * passes so that the processor overlaps many short dependency chains rather
  * than waiting on one long one per unit: first every gate's activation in
  * place (sigmoid for i, f, o, tanh for g), then c and h. The x86-64-v4 clone
@@ -397,40 +376,5 @@ void lstm_runner_horizon(const LstmRunner *runner, const LstmSeries *series, Lst
                 forecasts[rest] = features[0];
             return;
         }
-    }
-}
-
-/* Reference: one step of every layer with plain loops on the PyTorch layout. */
-void lstm_reference_step(const LstmModelView *model, float *h, float *c, const float *x_scaled)
-{
-    int H = model->dims.hidden_size;
-    float gates[4 * LSTM_MAX_HIDDEN];
-    const float *input = x_scaled;
-    for (int k = 0; k < model->dims.num_layers; k++) {
-        const LstmLayerWeights *w = &model->layer[k];
-        float *hk = h + (size_t)k * H, *ck = c + (size_t)k * H;
-        for (int j = 0; j < 4 * H; j++) {
-            float sum_ih = w->bias_ih[j], sum_hh = w->bias_hh[j];
-            for (int i = 0; i < w->in_size; i++)
-                sum_ih += w->weight_ih[(size_t)j * w->in_size + i] * input[i];
-            for (int i = 0; i < H; i++)
-                sum_hh += w->weight_hh[(size_t)j * H + i] * hk[i];
-            gates[j] = sum_ih + sum_hh;
-        }
-        cell_update(gates, hk, ck, H);
-        input = hk;
-    }
-}
-
-/* Reference: the head on the top layer's h, in scaled units. */
-void lstm_reference_head(const LstmModelView *model, const float *h, float *y_scaled)
-{
-    int H = model->dims.hidden_size;
-    const float *top = h + (size_t)(model->dims.num_layers - 1) * H;
-    for (int o = 0; o < model->dims.output_size; o++) {
-        float y = model->head_bias[o];
-        for (int j = 0; j < H; j++)
-            y += model->head_weight[(size_t)o * H + j] * top[j];
-        y_scaled[o] = y;
     }
 }

@@ -22,8 +22,8 @@
  * and the head: y = head_weight h_top + head_bias, unscaled with output_std
  * and output_mean.
  */
-#ifndef LSTM_CORE_CELL_H
-#define LSTM_CORE_CELL_H
+#ifndef LSTM_CORE_RUNNER_H
+#define LSTM_CORE_RUNNER_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -101,23 +101,11 @@ void lstm_runner_horizon(const LstmRunner *runner, const LstmSeries *series, Lst
                          int horizon, double *forecasts);
 
 /*
- * Reference forward pass, straight from the PyTorch layout with plain loops
- * and no decoding: one cell step of every layer on a scaled input, and the
- * scaled head output. Used by the tests to check the fast path.
- */
-void lstm_reference_step(const LstmModelView *model, float *h, float *c, const float *x_scaled);
-void lstm_reference_head(const LstmModelView *model, const float *h, float *y_scaled);
-
-/* The cell's nonlinearities, float32 as PyTorch computes them. */
-float lstm_sigmoid(float x);
-float lstm_tanh(float x);
-
-/*
- * The runner's vectorisable nonlinearities (sigmoid within 2.5 ulp, tanh
- * within 1.4 ulp of the exact value). The reference pass and
- * lstm_sigmoid/lstm_tanh keep libm; these are exported for the tests.
+ * The runner's vectorisable nonlinearities (fastmath.h: sigmoid within 2.5
+ * ulp, tanh within 1.4 ulp of the exact value) as functions, exported for
+ * the tests; libm's are in the test oracles (test/core/reference.h).
  */
 float lstm_sigmoid_fast(float x);
 float lstm_tanh_fast(float x);
 
-#endif /* LSTM_CORE_CELL_H */
+#endif /* LSTM_CORE_RUNNER_H */

@@ -315,16 +315,4 @@ double lstm_trainer_train_chunk(LstmTrainer *tr);
 /* Views of a parameter block laid out in model order. */
 void lstm_train_params_view(const LstmDims *dims, float *block, LstmTrainParams *view);
 
-/*
- * Reference: forward and backward of one chunk with plain loops in double
- * precision, straight from the definitions. Same data layout as the trainer:
- *   params (P) model order, x (T, B, I), target (T, B, O), kind (T, B),
- *   h0, c0 (L, B, H) initial state; grads (P) out (set, not added) or NULL.
- * Returns the loss. scratch: lstm_train_reference_nbytes bytes.
- */
-size_t lstm_train_reference_nbytes(const LstmDims *dims, int B, int T);
-double lstm_train_reference_chunk(const LstmDims *dims, const double *params, int B, int T,
-                                  const double *x, const double *target, const uint8_t *kind,
-                                  const double *h0, const double *c0, double *grads, void *scratch);
-
 #endif /* LSTM_CORE_TRAIN_H */

@@ -1,9 +1,12 @@
 /*
- * train_reference.c - the training chunk with plain loops in double
- * precision, straight from the definitions. The tests check its gradients
- * against central finite differences and the fast float32/BLAS path against
- * it; it shares no code with trainer.c beyond the layout of model_format.h.
+ * reference_trainer.c - the training chunk with plain loops in double
+ * precision, straight from the definitions (see reference.h). The tests
+ * check its gradients against central finite differences and the fast
+ * float32/BLAS path of trainer.c against it; it shares no code with
+ * trainer.c beyond the layout of model_format.h and the target kinds of
+ * trainer.h. Not part of lstm.so.
  */
+#include "reference.h"
 #include "trainer.h"
 
 #include <math.h>
