@@ -2,6 +2,7 @@
  * runner.c - decoded LSTM inference: the per-row cell step and the head.
  */
 #include "runner.h"
+#include "arena.h"
 #include "fastmath.h"
 
 #include <math.h>
@@ -14,39 +15,42 @@ static int gate_stride_for(int hidden_size)
     return (n + LSTM_GATE_BLOCK - 1) / LSTM_GATE_BLOCK * LSTM_GATE_BLOCK;
 }
 
-/* Round a byte count up to 64 so every array starts cache-line aligned. */
-static size_t align64(size_t n)
-{
-    return (n + 63) & ~(size_t)63;
-}
-
-/* Memory for a runner of these sizes. */
-size_t lstm_runner_nbytes(const LstmDims *dims)
+/*
+ * Carve every array of a runner for these sizes out of arena, in a fixed
+ * order (the sizing pass of lstm_runner_nbytes and the real one of
+ * lstm_runner_init both run this).
+ */
+static void runner_layout(LstmRunner *runner, LstmArena *arena, const LstmDims *dims)
 {
     size_t H = (size_t)dims->hidden_size, I = (size_t)dims->input_size;
     size_t O = (size_t)dims->output_size;
     size_t G = (size_t)gate_stride_for(dims->hidden_size);
-    size_t n = 0;
+
     for (int k = 0; k < dims->num_layers; k++) {
         size_t in = k == 0 ? I : H;
-        n += align64(in * G * sizeof(float));
-        n += align64(H * G * sizeof(float));
-        n += align64(G * sizeof(float));
+        runner->weight_ih_t[k] = lstm_arena_carve(arena, in * G, sizeof(float)); /* (in, G) */
+        runner->weight_hh_t[k] = lstm_arena_carve(arena, H * G, sizeof(float));  /* (H, G) */
+        runner->bias[k] = lstm_arena_carve(arena, G, sizeof(float));             /* (G) */
     }
-    n += align64(O * H * sizeof(float)) + align64(O * sizeof(float));
-    n += 2 * align64(I * sizeof(double)) + 2 * align64(O * sizeof(double));
-    n += align64(G * sizeof(float));
-    n += align64((I > H ? I : H) * sizeof(float));
-    n += align64((I > O ? I : O) * sizeof(double));
-    return n + 64; /* room to align the start */
+    runner->head_weight = lstm_arena_carve(arena, O * H, sizeof(float));       /* (O, H) */
+    runner->head_bias = lstm_arena_carve(arena, O, sizeof(float));             /* (O) */
+    runner->input_mean = lstm_arena_carve(arena, I, sizeof(double));           /* (I) */
+    runner->input_std = lstm_arena_carve(arena, I, sizeof(double));            /* (I) */
+    runner->output_mean = lstm_arena_carve(arena, O, sizeof(double));          /* (O) */
+    runner->output_std = lstm_arena_carve(arena, O, sizeof(double));           /* (O) */
+    runner->gates = lstm_arena_carve(arena, G, sizeof(float));                 /* (G) */
+    runner->x = lstm_arena_carve(arena, I > H ? I : H, sizeof(float));         /* (max(I, H)) */
+    runner->features = lstm_arena_carve(arena, I > O ? I : O, sizeof(double)); /* (max(I, O)) */
 }
 
-/* Carve n bytes off *cursor, keeping 64-byte alignment. */
-static void *take(char **cursor, size_t n)
+/* Memory for a runner of these sizes: runner_layout's sizing pass. */
+size_t lstm_runner_nbytes(const LstmDims *dims)
 {
-    void *p = *cursor;
-    *cursor += align64(n);
-    return p;
+    LstmRunner sizing;
+    LstmArena arena = lstm_arena_sizing();
+
+    runner_layout(&sizing, &arena, dims);
+    return lstm_arena_nbytes(&arena);
 }
 
 /* Decode a validated model into a runner. */
@@ -55,17 +59,18 @@ void lstm_runner_init(LstmRunner *runner, const LstmModelView *model, void *memo
     const LstmDims *d = &model->dims;
     int H = d->hidden_size, I = d->input_size, O = d->output_size;
     int G = gate_stride_for(H);
-    char *cursor = (char *)(((uintptr_t)memory + 63) & ~(uintptr_t)63);
+    LstmArena arena = lstm_arena_over(memory);
 
     memset(runner, 0, sizeof(*runner));
     runner->dims = *d;
     runner->gate_stride = G;
+    runner_layout(runner, &arena, d);
     for (int k = 0; k < d->num_layers; k++) {
         const LstmLayerWeights *w = &model->layer[k];
         int in = w->in_size;
-        float *wih = take(&cursor, (size_t)in * G * sizeof(float));
-        float *whh = take(&cursor, (size_t)H * G * sizeof(float));
-        float *bias = take(&cursor, (size_t)G * sizeof(float));
+        float *wih = runner->weight_ih_t[k], *whh = runner->weight_hh_t[k];
+        float *bias = runner->bias[k];
+        /* the padding gates 4H..G-1 stay zero */
         memset(wih, 0, (size_t)in * G * sizeof(float));
         memset(whh, 0, (size_t)H * G * sizeof(float));
         memset(bias, 0, (size_t)G * sizeof(float));
@@ -76,29 +81,17 @@ void lstm_runner_init(LstmRunner *runner, const LstmModelView *model, void *memo
                 whh[(size_t)i * G + j] = w->weight_hh[(size_t)j * H + i];
             bias[j] = w->bias_ih[j] + w->bias_hh[j];
         }
-        runner->weight_ih_t[k] = wih;
-        runner->weight_hh_t[k] = whh;
-        runner->bias[k] = bias;
     }
-    runner->head_weight = take(&cursor, (size_t)O * H * sizeof(float));
     memcpy(runner->head_weight, model->head_weight, (size_t)O * H * sizeof(float));
-    runner->head_bias = take(&cursor, (size_t)O * sizeof(float));
     memcpy(runner->head_bias, model->head_bias, (size_t)O * sizeof(float));
-    runner->input_mean = take(&cursor, (size_t)I * sizeof(double));
-    runner->input_std = take(&cursor, (size_t)I * sizeof(double));
     for (int i = 0; i < I; i++) {
         runner->input_mean[i] = model->input_mean[i];
         runner->input_std[i] = model->input_std[i];
     }
-    runner->output_mean = take(&cursor, (size_t)O * sizeof(double));
-    runner->output_std = take(&cursor, (size_t)O * sizeof(double));
     for (int i = 0; i < O; i++) {
         runner->output_mean[i] = model->output_mean[i];
         runner->output_std[i] = model->output_std[i];
     }
-    runner->gates = take(&cursor, (size_t)G * sizeof(float));
-    runner->x = take(&cursor, (size_t)(I > H ? I : H) * sizeof(float));
-    runner->features = take(&cursor, (size_t)(I > O ? I : O) * sizeof(double));
 }
 
 /* h and c of every layer. */

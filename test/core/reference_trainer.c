@@ -7,6 +7,7 @@
  * trainer.h. Not part of lstm.so.
  */
 #include "reference.h"
+#include "arena.h"
 #include "trainer.h"
 
 #include <math.h>
@@ -45,16 +46,45 @@ static void ref_offsets(const LstmDims *dims, RefOffsets *off)
     off->head_bias = info.offset;
 }
 
-/* Scratch: gates, c, h per layer; head output; two dh buffers; per-step grads. */
+/* The arrays of the scratch block, as carved by scratch_layout. */
+typedef struct RefScratch {
+    double *gates[LSTM_MAX_LAYERS];  /* (T, B, 4H) activated */
+    double *cell[LSTM_MAX_LAYERS];   /* (T+1, B, H) */
+    double *hidden[LSTM_MAX_LAYERS]; /* (T+1, B, H) */
+    double *output, *doutput;        /* (T, B, O) */
+    double *dh_above, *dh_below;     /* (T, B, H) */
+    double *dh_next, *dc_next;       /* (B, H) */
+    double *dgates;                  /* (4H) */
+} RefScratch;
+
+/* Carve the scratch arrays out of arena (a sizing arena only counts). */
+static void scratch_layout(RefScratch *s, LstmArena *arena, const LstmDims *dims, int B, int T)
+{
+    size_t H = (size_t)dims->hidden_size, O = (size_t)dims->output_size;
+    size_t TB = (size_t)T * B, BH = (size_t)B * H;
+
+    for (int k = 0; k < dims->num_layers; k++) {
+        s->gates[k] = lstm_arena_carve(arena, TB * 4 * H, sizeof(double));
+        s->cell[k] = lstm_arena_carve(arena, TB * H + BH, sizeof(double));
+        s->hidden[k] = lstm_arena_carve(arena, TB * H + BH, sizeof(double));
+    }
+    s->output = lstm_arena_carve(arena, TB * O, sizeof(double));
+    s->doutput = lstm_arena_carve(arena, TB * O, sizeof(double));
+    s->dh_above = lstm_arena_carve(arena, TB * H, sizeof(double));
+    s->dh_below = lstm_arena_carve(arena, TB * H, sizeof(double));
+    s->dh_next = lstm_arena_carve(arena, BH, sizeof(double));
+    s->dc_next = lstm_arena_carve(arena, BH, sizeof(double));
+    s->dgates = lstm_arena_carve(arena, 4 * H, sizeof(double));
+}
+
+/* Scratch bytes: scratch_layout's sizing pass. */
 size_t lstm_train_reference_nbytes(const LstmDims *dims, int B, int T)
 {
-    size_t H = (size_t)dims->hidden_size, L = (size_t)dims->num_layers;
-    size_t O = (size_t)dims->output_size, TB = (size_t)T * B;
-    size_t n = L * (TB * 4 * H + 2 * (TB + B) * H); /* gates, cell, hidden */
-    n += 2 * TB * O;                                /* output, doutput */
-    n += 2 * TB * H;                                /* dh from above, dh to below */
-    n += 2 * (size_t)B * H + 4 * H;                 /* dh_next, dc_next, dgates */
-    return n * sizeof(double);
+    RefScratch sizing;
+    LstmArena arena = lstm_arena_sizing();
+
+    scratch_layout(&sizing, &arena, dims, B, T);
+    return lstm_arena_nbytes(&arena);
 }
 
 /* Logistic function in double. */
@@ -71,30 +101,19 @@ double lstm_train_reference_chunk(const LstmDims *dims, const double *params, in
     int H = dims->hidden_size, L = dims->num_layers, O = dims->output_size, G = 4 * H;
     size_t TB = (size_t)T * B, BH = (size_t)B * H;
     RefOffsets off;
-    double *p = scratch;
-    double *gates[LSTM_MAX_LAYERS];  /* (T, B, 4H) activated */
-    double *cell[LSTM_MAX_LAYERS];   /* (T+1, B, H) */
-    double *hidden[LSTM_MAX_LAYERS]; /* (T+1, B, H) */
-    double *output, *doutput;        /* (T, B, O) */
-    double *dh_above, *dh_below;     /* (T, B, H) */
-    double *dh_next, *dc_next;       /* (B, H) */
-    double *dg;                      /* (4H) */
+    RefScratch s;
+    LstmArena arena = lstm_arena_over(scratch);
+    double **gates = s.gates, **cell = s.cell, **hidden = s.hidden;
+    double *output, *doutput, *dh_above, *dh_below, *dh_next, *dc_next, *dg;
     double loss = 0.0;
     int64_t count = 0;
 
     ref_offsets(dims, &off);
-    for (int k = 0; k < L; k++) {
-        gates[k] = p, p += TB * G;
-        cell[k] = p, p += TB * H + BH;
-        hidden[k] = p, p += TB * H + BH;
-    }
-    output = p, p += TB * O;
-    doutput = p, p += TB * O;
-    dh_above = p, p += TB * H;
-    dh_below = p, p += TB * H;
-    dh_next = p, p += BH;
-    dc_next = p, p += BH;
-    dg = p;
+    scratch_layout(&s, &arena, dims, B, T);
+    output = s.output, doutput = s.doutput;
+    dh_above = s.dh_above, dh_below = s.dh_below;
+    dh_next = s.dh_next, dc_next = s.dc_next;
+    dg = s.dgates;
 
     /* forward: every layer, every step, every lane */
     for (int k = 0; k < L; k++) {
