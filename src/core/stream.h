@@ -20,8 +20,8 @@
  * bytes first. Absent values (no forecast, no score) are stored as zero so
  * that equal states have equal bytes.
  */
-#ifndef LSTM_CORE_STATE_H
-#define LSTM_CORE_STATE_H
+#ifndef LSTM_CORE_STREAM_H
+#define LSTM_CORE_STREAM_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -157,4 +157,4 @@ double lstm_anomaly_score(const LstmResiduals *residuals, double residual);
 /* lstm_residuals_add: add one residual to the running statistics. */
 void lstm_residuals_add(LstmResiduals *residuals, double residual);
 
-#endif /* LSTM_CORE_STATE_H */
+#endif /* LSTM_CORE_STREAM_H */

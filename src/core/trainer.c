@@ -23,6 +23,24 @@
 /* Options, planning and data preparation                                 */
 /* ---------------------------------------------------------------------- */
 
+/* Is an integer hyperparameter within min..max? Otherwise a message naming it. */
+static int int_option_ok(const char *name, int value, int min, int max, char *errmsg)
+{
+    if (value < min || value > max) {
+        snprintf(errmsg, LSTM_ERRMSG_LEN, "%s must be between %d and %d, got %d", name, min, max,
+                 value);
+        return 0;
+    }
+    return 1;
+}
+
+/* Model sizes the trainer produces. */
+static LstmDims trainer_dims(const LstmTrainOptions *opts, int input_size)
+{
+    return lstm_dims_make(input_size, opts->hidden_size, opts->num_layers, 1,
+                          opts->difference ? LSTM_FLAG_DIFFERENCE : 0);
+}
+
 /* Check every hyperparameter against its range. */
 LstmTrainError lstm_train_check_options(const LstmTrainOptions *opts, int input_size, char *errmsg)
 {
@@ -34,31 +52,12 @@ LstmTrainError lstm_train_check_options(const LstmTrainOptions *opts, int input_
                  input_size, LSTM_MAX_INPUT);
         return LSTM_TRAIN_ERR_OPTION;
     }
-    if (o->hidden_size < 1 || o->hidden_size > LSTM_MAX_HIDDEN) {
-        snprintf(errmsg, LSTM_ERRMSG_LEN, "hidden must be between 1 and %d, got %d",
-                 LSTM_MAX_HIDDEN, o->hidden_size);
+    if (!int_option_ok("hidden", o->hidden_size, 1, LSTM_MAX_HIDDEN, errmsg) ||
+        !int_option_ok("layers", o->num_layers, 1, LSTM_MAX_LAYERS, errmsg) ||
+        !int_option_ok("bptt", o->bptt, 1, LSTM_TRAIN_MAX_BPTT, errmsg) ||
+        !int_option_ok("batch_size", o->batch_size, 1, LSTM_TRAIN_MAX_BATCH, errmsg) ||
+        !int_option_ok("epochs", o->epochs, 1, LSTM_TRAIN_MAX_EPOCHS, errmsg))
         return LSTM_TRAIN_ERR_OPTION;
-    }
-    if (o->num_layers < 1 || o->num_layers > LSTM_MAX_LAYERS) {
-        snprintf(errmsg, LSTM_ERRMSG_LEN, "layers must be between 1 and %d, got %d",
-                 LSTM_MAX_LAYERS, o->num_layers);
-        return LSTM_TRAIN_ERR_OPTION;
-    }
-    if (o->bptt < 1 || o->bptt > LSTM_TRAIN_MAX_BPTT) {
-        snprintf(errmsg, LSTM_ERRMSG_LEN, "bptt must be between 1 and %d, got %d",
-                 LSTM_TRAIN_MAX_BPTT, o->bptt);
-        return LSTM_TRAIN_ERR_OPTION;
-    }
-    if (o->batch_size < 1 || o->batch_size > LSTM_TRAIN_MAX_BATCH) {
-        snprintf(errmsg, LSTM_ERRMSG_LEN, "batch_size must be between 1 and %d, got %d",
-                 LSTM_TRAIN_MAX_BATCH, o->batch_size);
-        return LSTM_TRAIN_ERR_OPTION;
-    }
-    if (o->epochs < 1 || o->epochs > LSTM_TRAIN_MAX_EPOCHS) {
-        snprintf(errmsg, LSTM_ERRMSG_LEN, "epochs must be between 1 and %d, got %d",
-                 LSTM_TRAIN_MAX_EPOCHS, o->epochs);
-        return LSTM_TRAIN_ERR_OPTION;
-    }
     if (!(o->learning_rate > 0.0 && o->learning_rate <= LSTM_TRAIN_MAX_LEARNING_RATE)) {
         snprintf(errmsg, LSTM_ERRMSG_LEN,
                  "learning_rate must be greater than 0 and at most %g, got %g",
@@ -75,16 +74,9 @@ LstmTrainError lstm_train_check_options(const LstmTrainOptions *opts, int input_
                  LSTM_TRAIN_MAX_VALIDATION, o->validation);
         return LSTM_TRAIN_ERR_OPTION;
     }
-    if (o->patience < 0 || o->patience > LSTM_TRAIN_MAX_PATIENCE) {
-        snprintf(errmsg, LSTM_ERRMSG_LEN, "patience must be between 0 and %d, got %d",
-                 LSTM_TRAIN_MAX_PATIENCE, o->patience);
+    if (!int_option_ok("patience", o->patience, 0, LSTM_TRAIN_MAX_PATIENCE, errmsg))
         return LSTM_TRAIN_ERR_OPTION;
-    }
-    dims.input_size = input_size;
-    dims.hidden_size = o->hidden_size;
-    dims.num_layers = o->num_layers;
-    dims.output_size = 1;
-    dims.flags = o->difference ? LSTM_FLAG_DIFFERENCE : 0;
+    dims = trainer_dims(opts, input_size);
     if (lstm_dims_check(&dims, errmsg) != LSTM_OK)
         return LSTM_TRAIN_ERR_OPTION;
     return LSTM_TRAIN_OK;
@@ -259,18 +251,6 @@ static void trainer_layout(LstmTrainer *tr, LstmArena *arena, const LstmTrainOpt
     tr->lane = lstm_arena_carve(arena, B, sizeof(LstmTrainLane));
 }
 
-/* Model sizes the trainer produces. */
-static LstmDims trainer_dims(const LstmTrainOptions *opts, int input_size)
-{
-    LstmDims dims;
-    dims.input_size = input_size;
-    dims.hidden_size = opts->hidden_size;
-    dims.num_layers = opts->num_layers;
-    dims.output_size = 1;
-    dims.flags = opts->difference ? LSTM_FLAG_DIFFERENCE : 0;
-    return dims;
-}
-
 /*
  * Memory lstm_trainer_init needs (trainer_layout's sizing pass), 0 when not
  * representable or when a chunk's matrices exceed BLAS's int sizes.
@@ -293,28 +273,21 @@ size_t lstm_trainer_nbytes(const LstmTrainOptions *opts, int input_size,
 /* Pointers to every array of a parameter block in model order. */
 void lstm_train_params_view(const LstmDims *dims, float *block, LstmTrainParams *view)
 {
-    LstmArrayInfo info;
-    int L = dims->num_layers;
+    LstmModelOffsets off;
 
     memset(view, 0, sizeof(*view));
-    for (int k = 0; k < L; k++) {
+    lstm_model_offsets(dims, &off);
+    for (int k = 0; k < dims->num_layers; k++) {
         LstmTrainLayer *w = &view->layer[k];
-        lstm_model_array_info(dims, 4 * k, &info);
-        w->weight_ih = block + info.offset;
-        w->in_size = info.cols;
-        lstm_model_array_info(dims, 4 * k + 1, &info);
-        w->weight_hh = block + info.offset;
-        lstm_model_array_info(dims, 4 * k + 2, &info);
-        w->bias_ih = block + info.offset;
-        lstm_model_array_info(dims, 4 * k + 3, &info);
-        w->bias_hh = block + info.offset;
+        w->weight_ih = block + off.weight_ih[k];
+        w->weight_hh = block + off.weight_hh[k];
+        w->bias_ih = block + off.bias_ih[k];
+        w->bias_hh = block + off.bias_hh[k];
+        w->in_size = off.in_size[k];
     }
-    lstm_model_array_info(dims, 4 * L, &info);
-    view->head_weight = block + info.offset;
-    lstm_model_array_info(dims, 4 * L + 1, &info);
-    view->head_bias = block + info.offset;
+    view->head_weight = block + off.head_weight;
+    view->head_bias = block + off.head_bias;
 }
-
 /* ---------------------------------------------------------------------- */
 /* Random numbers: xoshiro256** seeded through splitmix64                  */
 /* ---------------------------------------------------------------------- */

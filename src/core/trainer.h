@@ -41,8 +41,8 @@
  * per layer weight_ih, weight_hh, bias_ih, bias_hh; then head.weight,
  * head.bias), so writing the model is a copy.
  */
-#ifndef LSTM_CORE_TRAIN_H
-#define LSTM_CORE_TRAIN_H
+#ifndef LSTM_CORE_TRAINER_H
+#define LSTM_CORE_TRAINER_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -315,4 +315,4 @@ double lstm_trainer_train_chunk(LstmTrainer *tr);
 /* Views of a parameter block laid out in model order. */
 void lstm_train_params_view(const LstmDims *dims, float *block, LstmTrainParams *view);
 
-#endif /* LSTM_CORE_TRAIN_H */
+#endif /* LSTM_CORE_TRAINER_H */

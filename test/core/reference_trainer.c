@@ -13,39 +13,6 @@
 #include <math.h>
 #include <string.h>
 
-/* Offsets (in values) of every parameter array of a model-order block. */
-typedef struct RefOffsets {
-    size_t weight_ih[LSTM_MAX_LAYERS]; /* (4H, in) */
-    size_t weight_hh[LSTM_MAX_LAYERS]; /* (4H, H) */
-    size_t bias_ih[LSTM_MAX_LAYERS];   /* (4H) */
-    size_t bias_hh[LSTM_MAX_LAYERS];   /* (4H) */
-    int in_size[LSTM_MAX_LAYERS];
-    size_t head_weight; /* (O, H) */
-    size_t head_bias;   /* (O) */
-} RefOffsets;
-
-/* Fill the offsets from model_format.h's array descriptions. */
-static void ref_offsets(const LstmDims *dims, RefOffsets *off)
-{
-    LstmArrayInfo info;
-    int L = dims->num_layers;
-    for (int k = 0; k < L; k++) {
-        lstm_model_array_info(dims, 4 * k, &info);
-        off->weight_ih[k] = info.offset;
-        off->in_size[k] = info.cols;
-        lstm_model_array_info(dims, 4 * k + 1, &info);
-        off->weight_hh[k] = info.offset;
-        lstm_model_array_info(dims, 4 * k + 2, &info);
-        off->bias_ih[k] = info.offset;
-        lstm_model_array_info(dims, 4 * k + 3, &info);
-        off->bias_hh[k] = info.offset;
-    }
-    lstm_model_array_info(dims, 4 * L, &info);
-    off->head_weight = info.offset;
-    lstm_model_array_info(dims, 4 * L + 1, &info);
-    off->head_bias = info.offset;
-}
-
 /* The arrays of the scratch block, as carved by scratch_layout. */
 typedef struct RefScratch {
     double *gates[LSTM_MAX_LAYERS];  /* (T, B, 4H) activated */
@@ -100,7 +67,7 @@ double lstm_train_reference_chunk(const LstmDims *dims, const double *params, in
 {
     int H = dims->hidden_size, L = dims->num_layers, O = dims->output_size, G = 4 * H;
     size_t TB = (size_t)T * B, BH = (size_t)B * H;
-    RefOffsets off;
+    LstmModelOffsets off; /* in values of a model-order block */
     RefScratch s;
     LstmArena arena = lstm_arena_over(scratch);
     double **gates = s.gates, **cell = s.cell, **hidden = s.hidden;
@@ -108,7 +75,7 @@ double lstm_train_reference_chunk(const LstmDims *dims, const double *params, in
     double loss = 0.0;
     int64_t count = 0;
 
-    ref_offsets(dims, &off);
+    lstm_model_offsets(dims, &off);
     scratch_layout(&s, &arena, dims, B, T);
     output = s.output, doutput = s.doutput;
     dh_above = s.dh_above, dh_below = s.dh_below;
