@@ -52,6 +52,7 @@
 #define LSTM_FLAG_DIFFERENCE 0x0001U
 #define LSTM_KNOWN_FLAGS (LSTM_FLAG_DIFFERENCE)
 
+/* The fixed header of a serialized model. */
 typedef struct LstmModelHeader {
     uint32_t magic;       /* LSTM_MODEL_MAGIC */
     uint16_t version;     /* LSTM_MODEL_VERSION */
@@ -81,6 +82,7 @@ typedef struct LstmLayerWeights {
     int in_size;            /* in: I for layer 0, H above */
 } LstmLayerWeights;
 
+/* Pointers to every array of one validated model (see lstm_model_view). */
 typedef struct LstmModelView {
     LstmDims dims;
     LstmLayerWeights layer[LSTM_MAX_LAYERS];

@@ -33,6 +33,7 @@
 /* Gate rows are padded to a multiple of this many floats. */
 #define LSTM_GATE_BLOCK 16
 
+/* A model decoded for stepping; its arrays live in the caller's memory. */
 typedef struct LstmRunner {
     LstmDims dims;
     int gate_stride;                     /* 4H rounded up to LSTM_GATE_BLOCK */
@@ -58,12 +59,15 @@ typedef struct LstmSeries {
     float *c;          /* (L, H) cell state of every layer */
 } LstmSeries;
 
-/* Bytes lstm_runner_init needs for a model of these sizes. */
+/*
+ * Bytes lstm_runner_init needs for a model of these sizes (the sizing pass of
+ * the same layout, arena.h: every array 64-byte aligned).
+ */
 size_t lstm_runner_nbytes(const LstmDims *dims);
 
 /*
  * lstm_runner_init: decode a validated model into runner, using memory
- * (lstm_runner_nbytes bytes, 16-byte aligned or better). The runner keeps no
+ * (lstm_runner_nbytes bytes, any alignment). The runner keeps no
  * pointer into the model, so the model's bytes may be freed afterwards.
  */
 void lstm_runner_init(LstmRunner *runner, const LstmModelView *model, void *memory);

@@ -46,6 +46,7 @@
 #define LSTM_ANOMALY_WINDOW 100
 #define LSTM_ANOMALY_WARMUP 10
 
+/* The fixed header of a serialized state; byte offsets on the left. */
 typedef struct LstmStateHeader {
     uint32_t magic;             /*  0: LSTM_STATE_MAGIC */
     uint16_t version;           /*  4: LSTM_STATE_VERSION */

@@ -146,6 +146,7 @@ typedef struct LstmTrainLayer {
     int in_size;      /* I for layer 0, H above */
 } LstmTrainLayer;
 
+/* Pointers to every array of a parameter (or gradient) block in model order. */
 typedef struct LstmTrainParams {
     LstmTrainLayer layer[LSTM_MAX_LAYERS];
     float *head_weight; /* (O, H) */
@@ -231,14 +232,16 @@ typedef struct LstmTrainer {
 
 /*
  * lstm_trainer_nbytes: memory lstm_trainer_init needs for these options,
- * input size and planned totals; 0 when the size cannot be represented.
+ * input size and planned totals (the sizing pass of the same layout,
+ * arena.h); 0 when the size cannot be represented or a chunk's matrices
+ * exceed BLAS's int sizes.
  */
 size_t lstm_trainer_nbytes(const LstmTrainOptions *opts, int input_size,
                            const LstmTrainTotals *totals);
 
 /*
  * lstm_trainer_init: lay the trainer out in memory (lstm_trainer_nbytes
- * bytes), draw the initial weights from the seed (PyTorch's
+ * bytes, any alignment), draw the initial weights from the seed (PyTorch's
  * uniform(-1/sqrt(H), 1/sqrt(H)) for every LSTM and head parameter) and
  * attach the prepared data (inputs and series stay owned by the caller).
  */

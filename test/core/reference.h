@@ -2,7 +2,7 @@
  * reference.h - the test oracles of src/core: the forward pass and the
  * training chunk written with plain loops straight from PyTorch's
  * definitions, sharing nothing with the fast paths (runner.c, trainer.c)
- * but the layout of model_format.h.
+ * but the layout of model_format.h (and arena.h for scratch memory).
  *
  * Linked into the unit tests only (test/core/reference_*.c), never into
  * lstm.so. The tests check the runner and the trainer against these, and

@@ -3,8 +3,9 @@
  * precision, straight from the definitions (see reference.h). The tests
  * check its gradients against central finite differences and the fast
  * float32/BLAS path of trainer.c against it; it shares no code with
- * trainer.c beyond the layout of model_format.h and the target kinds of
- * trainer.h. Not part of lstm.so.
+ * trainer.c beyond the layout of model_format.h (lstm_model_offsets), the
+ * allocator of arena.h and the target kinds of trainer.h. Not part of
+ * lstm.so.
  */
 #include "reference.h"
 #include "arena.h"
