@@ -56,11 +56,14 @@ $(EXTENSION)--$(EXTVERSION).sql: $(SQL_FRAGMENTS)
 
 # ---- C unit tests of src/core: plain C, no PostgreSQL ----
 CORE_SRC = $(sort $(wildcard src/core/*.c))
+# The test oracles (plain-loop forward pass, double-precision training chunk):
+# linked into every unit test, never into lstm.so.
+REFERENCE_SRC = $(sort $(wildcard test/core/reference_*.c))
 UNIT_CFLAGS = -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-sign-compare -Isrc/core $(BLAS_CFLAGS)
 UNIT_TESTS = $(patsubst %.c,%,$(sort $(wildcard test/core/test_*.c)))
 
-test/core/test_%: test/core/test_%.c $(CORE_SRC) $(wildcard src/core/*.h)
-	$(CC) $(UNIT_CFLAGS) -o $@ $< $(CORE_SRC) $(BLAS_LIBS) -lm
+test/core/test_%: test/core/test_%.c $(CORE_SRC) $(REFERENCE_SRC) $(wildcard src/core/*.h test/core/*.h)
+	$(CC) $(UNIT_CFLAGS) -o $@ $< $(CORE_SRC) $(REFERENCE_SRC) $(BLAS_LIBS) -lm
 
 .PHONY: unittest bench
 unittest: $(UNIT_TESTS)

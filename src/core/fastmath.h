@@ -16,7 +16,7 @@
  * AVX2). Checked against double precision on every float in [-100, 100] by
  * test/core/test_fastmath.c: sigmoid within 2.5 ulp (the same bound as
  * 1 / (1 + expf(-x)) with libm's expf), tanh within 1.4 ulp (libm's tanhf:
- * 2.2). libm stays in lstm_sigmoid/lstm_tanh and the reference pass. NaN gives
+ * 2.2). libm stays in the test oracles (test/core/reference.h). NaN gives
  * NaN; +-inf give the limits.
  */
 

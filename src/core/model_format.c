@@ -7,29 +7,39 @@
 #include <stdio.h>
 #include <string.h>
 
+/* The sizes as an LstmDims. */
+LstmDims lstm_dims_make(int input_size, int hidden_size, int num_layers, int output_size,
+                        unsigned flags)
+{
+    LstmDims dims;
+    dims.input_size = input_size;
+    dims.hidden_size = hidden_size;
+    dims.num_layers = num_layers;
+    dims.output_size = output_size;
+    dims.flags = flags;
+    return dims;
+}
+
+/* Is one size within 1..max? Otherwise a message naming it. */
+static LstmError check_size(const char *name, int value, int max, char *errmsg)
+{
+    if (value < 1 || value > max) {
+        snprintf(errmsg, LSTM_ERRMSG_LEN, "%s %d is outside the range 1 to %d", name, value, max);
+        return LSTM_ERR_LIMIT;
+    }
+    return LSTM_OK;
+}
+
 /* Check the four sizes and the flags against the limits. */
 LstmError lstm_dims_check(const LstmDims *dims, char *errmsg)
 {
-    if (dims->input_size < 1 || dims->input_size > LSTM_MAX_INPUT) {
-        snprintf(errmsg, LSTM_ERRMSG_LEN, "input_size %d is outside the range 1 to %d",
-                 dims->input_size, LSTM_MAX_INPUT);
-        return LSTM_ERR_LIMIT;
-    }
-    if (dims->hidden_size < 1 || dims->hidden_size > LSTM_MAX_HIDDEN) {
-        snprintf(errmsg, LSTM_ERRMSG_LEN, "hidden_size %d is outside the range 1 to %d",
-                 dims->hidden_size, LSTM_MAX_HIDDEN);
-        return LSTM_ERR_LIMIT;
-    }
-    if (dims->num_layers < 1 || dims->num_layers > LSTM_MAX_LAYERS) {
-        snprintf(errmsg, LSTM_ERRMSG_LEN, "num_layers %d is outside the range 1 to %d",
-                 dims->num_layers, LSTM_MAX_LAYERS);
-        return LSTM_ERR_LIMIT;
-    }
-    if (dims->output_size < 1 || dims->output_size > LSTM_MAX_OUTPUT) {
-        snprintf(errmsg, LSTM_ERRMSG_LEN, "output_size %d is outside the range 1 to %d",
-                 dims->output_size, LSTM_MAX_OUTPUT);
-        return LSTM_ERR_LIMIT;
-    }
+    LstmError err;
+
+    if ((err = check_size("input_size", dims->input_size, LSTM_MAX_INPUT, errmsg)) != LSTM_OK ||
+        (err = check_size("hidden_size", dims->hidden_size, LSTM_MAX_HIDDEN, errmsg)) != LSTM_OK ||
+        (err = check_size("num_layers", dims->num_layers, LSTM_MAX_LAYERS, errmsg)) != LSTM_OK ||
+        (err = check_size("output_size", dims->output_size, LSTM_MAX_OUTPUT, errmsg)) != LSTM_OK)
+        return err;
     if ((dims->flags & ~LSTM_KNOWN_FLAGS) != 0) {
         snprintf(errmsg, LSTM_ERRMSG_LEN, "unknown flags 0x%x", dims->flags);
         return LSTM_ERR_FORMAT;
@@ -154,13 +164,24 @@ void lstm_model_array_info(const LstmDims *dims, int index, LstmArrayInfo *info)
 /* Sizes from a header (no checks). */
 LstmDims lstm_model_dims(const LstmModelHeader *header)
 {
-    LstmDims dims;
-    dims.input_size = header->input_size;
-    dims.hidden_size = header->hidden_size;
-    dims.num_layers = header->num_layers;
-    dims.output_size = header->output_size;
-    dims.flags = header->flags;
-    return dims;
+    return lstm_dims_make(header->input_size, header->hidden_size, header->num_layers,
+                          header->output_size, header->flags);
+}
+
+/* The magic number and version every serialized form starts with. */
+LstmError lstm_header_check_version(uint32_t magic, uint32_t expected_magic, unsigned version,
+                                    unsigned expected_version, char *errmsg)
+{
+    if (magic != expected_magic) {
+        snprintf(errmsg, LSTM_ERRMSG_LEN, "bad magic number 0x%08x", (unsigned)magic);
+        return LSTM_ERR_FORMAT;
+    }
+    if (version != expected_version) {
+        snprintf(errmsg, LSTM_ERRMSG_LEN, "unsupported format version %u (expected %u)", version,
+                 expected_version);
+        return LSTM_ERR_FORMAT;
+    }
+    return LSTM_OK;
 }
 
 /* Fill a header for checked sizes. */
@@ -196,15 +217,10 @@ LstmError lstm_model_validate(const void *bytes, size_t nbytes, char *errmsg)
         return LSTM_ERR_FORMAT;
     }
     memcpy(&header, bytes, sizeof(header));
-    if (header.magic != LSTM_MODEL_MAGIC) {
-        snprintf(errmsg, LSTM_ERRMSG_LEN, "bad magic number 0x%08x", header.magic);
-        return LSTM_ERR_FORMAT;
-    }
-    if (header.version != LSTM_MODEL_VERSION) {
-        snprintf(errmsg, LSTM_ERRMSG_LEN, "unsupported format version %u (expected %d)",
-                 (unsigned)header.version, LSTM_MODEL_VERSION);
-        return LSTM_ERR_FORMAT;
-    }
+    err = lstm_header_check_version(header.magic, LSTM_MODEL_MAGIC, header.version,
+                                    LSTM_MODEL_VERSION, errmsg);
+    if (err != LSTM_OK)
+        return err;
     for (int i = 0; i < 3; i++) {
         if (header.reserved[i] != 0) {
             snprintf(errmsg, LSTM_ERRMSG_LEN, "reserved header field %d is not zero", i);
@@ -252,41 +268,62 @@ LstmError lstm_model_validate(const void *bytes, size_t nbytes, char *errmsg)
     return LSTM_OK;
 }
 
+/* Where every array of the data block starts. */
+void lstm_model_offsets(const LstmDims *dims, LstmModelOffsets *offsets)
+{
+    LstmArrayInfo info;
+    int L = dims->num_layers;
+
+    memset(offsets, 0, sizeof(*offsets));
+    for (int k = 0; k < L; k++) {
+        lstm_model_array_info(dims, 4 * k, &info);
+        offsets->weight_ih[k] = info.offset;
+        offsets->in_size[k] = info.cols;
+        lstm_model_array_info(dims, 4 * k + 1, &info);
+        offsets->weight_hh[k] = info.offset;
+        lstm_model_array_info(dims, 4 * k + 2, &info);
+        offsets->bias_ih[k] = info.offset;
+        lstm_model_array_info(dims, 4 * k + 3, &info);
+        offsets->bias_hh[k] = info.offset;
+    }
+    lstm_model_array_info(dims, 4 * L, &info);
+    offsets->head_weight = info.offset;
+    lstm_model_array_info(dims, 4 * L + 1, &info);
+    offsets->head_bias = info.offset;
+    lstm_model_array_info(dims, 4 * L + 2, &info);
+    offsets->input_mean = info.offset;
+    lstm_model_array_info(dims, 4 * L + 3, &info);
+    offsets->input_std = info.offset;
+    lstm_model_array_info(dims, 4 * L + 4, &info);
+    offsets->output_mean = info.offset;
+    lstm_model_array_info(dims, 4 * L + 5, &info);
+    offsets->output_std = info.offset;
+}
+
 /* Pointers to every array of a validated model. */
 void lstm_model_view(const void *bytes, LstmModelView *view)
 {
     const LstmModelHeader *header = (const LstmModelHeader *)bytes;
     const float *data = (const float *)((const char *)bytes + sizeof(LstmModelHeader));
-    LstmArrayInfo info;
-    int L;
+    LstmModelOffsets off;
 
     memset(view, 0, sizeof(*view));
     view->dims = lstm_model_dims(header);
-    L = view->dims.num_layers;
-    for (int k = 0; k < L; k++) {
+    lstm_model_offsets(&view->dims, &off);
+    for (int k = 0; k < view->dims.num_layers; k++) {
         LstmLayerWeights *w = &view->layer[k];
-        lstm_model_array_info(&view->dims, 4 * k, &info);
-        w->weight_ih = data + info.offset;
-        w->in_size = info.cols;
-        lstm_model_array_info(&view->dims, 4 * k + 1, &info);
-        w->weight_hh = data + info.offset;
-        lstm_model_array_info(&view->dims, 4 * k + 2, &info);
-        w->bias_ih = data + info.offset;
-        lstm_model_array_info(&view->dims, 4 * k + 3, &info);
-        w->bias_hh = data + info.offset;
+        w->weight_ih = data + off.weight_ih[k];
+        w->weight_hh = data + off.weight_hh[k];
+        w->bias_ih = data + off.bias_ih[k];
+        w->bias_hh = data + off.bias_hh[k];
+        w->in_size = off.in_size[k];
     }
-    lstm_model_array_info(&view->dims, 4 * L, &info);
-    view->head_weight = data + info.offset;
-    lstm_model_array_info(&view->dims, 4 * L + 1, &info);
-    view->head_bias = data + info.offset;
-    lstm_model_array_info(&view->dims, 4 * L + 2, &info);
-    view->input_mean = data + info.offset;
-    lstm_model_array_info(&view->dims, 4 * L + 3, &info);
-    view->input_std = data + info.offset;
-    lstm_model_array_info(&view->dims, 4 * L + 4, &info);
-    view->output_mean = data + info.offset;
-    lstm_model_array_info(&view->dims, 4 * L + 5, &info);
-    view->output_std = data + info.offset;
+    view->head_weight = data + off.head_weight;
+    view->head_bias = data + off.head_bias;
+    view->input_mean = data + off.input_mean;
+    view->input_std = data + off.input_std;
+    view->output_mean = data + off.output_mean;
+    view->output_std = data + off.output_std;
 }
 
 /* 64-bit FNV-1a over the serialized bytes. */

@@ -25,8 +25,8 @@
  * Every reader must call lstm_model_validate() on untrusted bytes before
  * lstm_model_view(); the view assumes a validated model.
  */
-#ifndef LSTM_CORE_MODEL_H
-#define LSTM_CORE_MODEL_H
+#ifndef LSTM_CORE_MODEL_FORMAT_H
+#define LSTM_CORE_MODEL_FORMAT_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -52,6 +52,7 @@
 #define LSTM_FLAG_DIFFERENCE 0x0001U
 #define LSTM_KNOWN_FLAGS (LSTM_FLAG_DIFFERENCE)
 
+/* The fixed header of a serialized model. */
 typedef struct LstmModelHeader {
     uint32_t magic;       /* LSTM_MODEL_MAGIC */
     uint16_t version;     /* LSTM_MODEL_VERSION */
@@ -81,6 +82,7 @@ typedef struct LstmLayerWeights {
     int in_size;            /* in: I for layer 0, H above */
 } LstmLayerWeights;
 
+/* Pointers to every array of one validated model (see lstm_model_view). */
 typedef struct LstmModelView {
     LstmDims dims;
     LstmLayerWeights layer[LSTM_MAX_LAYERS];
@@ -102,6 +104,10 @@ typedef enum LstmError {
 } LstmError;
 
 #define LSTM_ERRMSG_LEN 256
+
+/* lstm_dims_make: the sizes as an LstmDims (no checks). */
+LstmDims lstm_dims_make(int input_size, int hidden_size, int num_layers, int output_size,
+                        unsigned flags);
 
 /*
  * lstm_dims_check: are these sizes within the limits? On failure writes a
@@ -128,6 +134,14 @@ LstmError lstm_model_validate(const void *bytes, size_t nbytes, char *errmsg);
 
 /* lstm_model_init_header: fill a header for checked sizes (reserved zero). */
 void lstm_model_init_header(LstmModelHeader *header, const LstmDims *dims);
+
+/*
+ * lstm_header_check_version: the magic number and format version that open
+ * every serialized form of the core (a model here, a state in stream.h).
+ * Returns LSTM_ERR_FORMAT with a message when either is not the expected one.
+ */
+LstmError lstm_header_check_version(uint32_t magic, uint32_t expected_magic, unsigned version,
+                                    unsigned expected_version, char *errmsg);
 
 /* lstm_model_dims: the sizes stored in a (validated) header. */
 LstmDims lstm_model_dims(const LstmModelHeader *header);
@@ -168,4 +182,26 @@ typedef struct LstmArrayInfo {
 /* lstm_model_array_info: describe array number index (0-based). */
 void lstm_model_array_info(const LstmDims *dims, int index, LstmArrayInfo *info);
 
-#endif /* LSTM_CORE_MODEL_H */
+/* Offsets in floats from the start of the data block of every array. */
+typedef struct LstmModelOffsets {
+    size_t weight_ih[LSTM_MAX_LAYERS]; /* (4H, in_k) */
+    size_t weight_hh[LSTM_MAX_LAYERS]; /* (4H, H) */
+    size_t bias_ih[LSTM_MAX_LAYERS];   /* (4H) */
+    size_t bias_hh[LSTM_MAX_LAYERS];   /* (4H) */
+    int in_size[LSTM_MAX_LAYERS];      /* in_k: I for layer 0, H above */
+    size_t head_weight;                /* (O, H) */
+    size_t head_bias;                  /* (O) */
+    size_t input_mean;                 /* (I) */
+    size_t input_std;                  /* (I) */
+    size_t output_mean;                /* (O) */
+    size_t output_std;                 /* (O) */
+} LstmModelOffsets;
+
+/*
+ * lstm_model_offsets: where every array starts, for checked sizes. The
+ * trainable parameters (everything before input_mean) are a prefix of the
+ * block, so these offsets also address a parameter block in model order.
+ */
+void lstm_model_offsets(const LstmDims *dims, LstmModelOffsets *offsets);
+
+#endif /* LSTM_CORE_MODEL_FORMAT_H */

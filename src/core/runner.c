@@ -2,6 +2,7 @@
  * runner.c - decoded LSTM inference: the per-row cell step and the head.
  */
 #include "runner.h"
+#include "arena.h"
 #include "fastmath.h"
 
 #include <math.h>
@@ -14,39 +15,42 @@ static int gate_stride_for(int hidden_size)
     return (n + LSTM_GATE_BLOCK - 1) / LSTM_GATE_BLOCK * LSTM_GATE_BLOCK;
 }
 
-/* Round a byte count up to 64 so every array starts cache-line aligned. */
-static size_t align64(size_t n)
-{
-    return (n + 63) & ~(size_t)63;
-}
-
-/* Memory for a runner of these sizes. */
-size_t lstm_runner_nbytes(const LstmDims *dims)
+/*
+ * Carve every array of a runner for these sizes out of arena, in a fixed
+ * order (the sizing pass of lstm_runner_nbytes and the real one of
+ * lstm_runner_init both run this).
+ */
+static void runner_layout(LstmRunner *runner, LstmArena *arena, const LstmDims *dims)
 {
     size_t H = (size_t)dims->hidden_size, I = (size_t)dims->input_size;
     size_t O = (size_t)dims->output_size;
     size_t G = (size_t)gate_stride_for(dims->hidden_size);
-    size_t n = 0;
+
     for (int k = 0; k < dims->num_layers; k++) {
         size_t in = k == 0 ? I : H;
-        n += align64(in * G * sizeof(float));
-        n += align64(H * G * sizeof(float));
-        n += align64(G * sizeof(float));
+        runner->weight_ih_t[k] = lstm_arena_carve(arena, in * G, sizeof(float)); /* (in, G) */
+        runner->weight_hh_t[k] = lstm_arena_carve(arena, H * G, sizeof(float));  /* (H, G) */
+        runner->bias[k] = lstm_arena_carve(arena, G, sizeof(float));             /* (G) */
     }
-    n += align64(O * H * sizeof(float)) + align64(O * sizeof(float));
-    n += 2 * align64(I * sizeof(double)) + 2 * align64(O * sizeof(double));
-    n += align64(G * sizeof(float));
-    n += align64((I > H ? I : H) * sizeof(float));
-    n += align64((I > O ? I : O) * sizeof(double));
-    return n + 64; /* room to align the start */
+    runner->head_weight = lstm_arena_carve(arena, O * H, sizeof(float));       /* (O, H) */
+    runner->head_bias = lstm_arena_carve(arena, O, sizeof(float));             /* (O) */
+    runner->input_mean = lstm_arena_carve(arena, I, sizeof(double));           /* (I) */
+    runner->input_std = lstm_arena_carve(arena, I, sizeof(double));            /* (I) */
+    runner->output_mean = lstm_arena_carve(arena, O, sizeof(double));          /* (O) */
+    runner->output_std = lstm_arena_carve(arena, O, sizeof(double));           /* (O) */
+    runner->gates = lstm_arena_carve(arena, G, sizeof(float));                 /* (G) */
+    runner->x = lstm_arena_carve(arena, I > H ? I : H, sizeof(float));         /* (max(I, H)) */
+    runner->features = lstm_arena_carve(arena, I > O ? I : O, sizeof(double)); /* (max(I, O)) */
 }
 
-/* Carve n bytes off *cursor, keeping 64-byte alignment. */
-static void *take(char **cursor, size_t n)
+/* Memory for a runner of these sizes: runner_layout's sizing pass. */
+size_t lstm_runner_nbytes(const LstmDims *dims)
 {
-    void *p = *cursor;
-    *cursor += align64(n);
-    return p;
+    LstmRunner sizing;
+    LstmArena arena = lstm_arena_sizing();
+
+    runner_layout(&sizing, &arena, dims);
+    return lstm_arena_nbytes(&arena);
 }
 
 /* Decode a validated model into a runner. */
@@ -55,17 +59,18 @@ void lstm_runner_init(LstmRunner *runner, const LstmModelView *model, void *memo
     const LstmDims *d = &model->dims;
     int H = d->hidden_size, I = d->input_size, O = d->output_size;
     int G = gate_stride_for(H);
-    char *cursor = (char *)(((uintptr_t)memory + 63) & ~(uintptr_t)63);
+    LstmArena arena = lstm_arena_over(memory);
 
     memset(runner, 0, sizeof(*runner));
     runner->dims = *d;
     runner->gate_stride = G;
+    runner_layout(runner, &arena, d);
     for (int k = 0; k < d->num_layers; k++) {
         const LstmLayerWeights *w = &model->layer[k];
         int in = w->in_size;
-        float *wih = take(&cursor, (size_t)in * G * sizeof(float));
-        float *whh = take(&cursor, (size_t)H * G * sizeof(float));
-        float *bias = take(&cursor, (size_t)G * sizeof(float));
+        float *wih = runner->weight_ih_t[k], *whh = runner->weight_hh_t[k];
+        float *bias = runner->bias[k];
+        /* the padding gates 4H..G-1 stay zero */
         memset(wih, 0, (size_t)in * G * sizeof(float));
         memset(whh, 0, (size_t)H * G * sizeof(float));
         memset(bias, 0, (size_t)G * sizeof(float));
@@ -76,29 +81,17 @@ void lstm_runner_init(LstmRunner *runner, const LstmModelView *model, void *memo
                 whh[(size_t)i * G + j] = w->weight_hh[(size_t)j * H + i];
             bias[j] = w->bias_ih[j] + w->bias_hh[j];
         }
-        runner->weight_ih_t[k] = wih;
-        runner->weight_hh_t[k] = whh;
-        runner->bias[k] = bias;
     }
-    runner->head_weight = take(&cursor, (size_t)O * H * sizeof(float));
     memcpy(runner->head_weight, model->head_weight, (size_t)O * H * sizeof(float));
-    runner->head_bias = take(&cursor, (size_t)O * sizeof(float));
     memcpy(runner->head_bias, model->head_bias, (size_t)O * sizeof(float));
-    runner->input_mean = take(&cursor, (size_t)I * sizeof(double));
-    runner->input_std = take(&cursor, (size_t)I * sizeof(double));
     for (int i = 0; i < I; i++) {
         runner->input_mean[i] = model->input_mean[i];
         runner->input_std[i] = model->input_std[i];
     }
-    runner->output_mean = take(&cursor, (size_t)O * sizeof(double));
-    runner->output_std = take(&cursor, (size_t)O * sizeof(double));
     for (int i = 0; i < O; i++) {
         runner->output_mean[i] = model->output_mean[i];
         runner->output_std[i] = model->output_std[i];
     }
-    runner->gates = take(&cursor, (size_t)G * sizeof(float));
-    runner->x = take(&cursor, (size_t)(I > H ? I : H) * sizeof(float));
-    runner->features = take(&cursor, (size_t)(I > O ? I : O) * sizeof(double));
 }
 
 /* h and c of every layer. */
@@ -128,19 +121,11 @@ void lstm_series_copy(LstmSeries *dst, const LstmSeries *src, const LstmDims *di
     memcpy(dst->c, src->c, n * sizeof(float));
 }
 
-/* sigmoid in float32. */
-float lstm_sigmoid(float x)
-{
-    return 1.0f / (1.0f + expf(-x));
-}
-
-/* tanh in float32. */
-float lstm_tanh(float x)
-{
-    return tanhf(x);
-}
-
-/* The fast sigmoid as a function, compiled as the runner's kernels are, for the tests. */
+/*
+ * The fast sigmoid as a function, compiled as the runner's kernels are, for the
+ * tests. (Kept in this file: the clones of the kernels below are compiled
+ * after these, and GCC's code for them changes when these move.)
+ */
 __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"))) float
 lstm_sigmoid_fast(float x)
 {
@@ -218,20 +203,6 @@ gates_matvec(float *restrict gates, const float *restrict bias, const float *res
                     LSTM_GATE_BLOCK / 8);
 }
 
-/* Apply the gate nonlinearities and update c and h of one layer (reference). */
-static void cell_update(const float *gates, float *h, float *c, int H)
-{
-    for (int j = 0; j < H; j++) {
-        float i = lstm_sigmoid(gates[j]);
-        float f = lstm_sigmoid(gates[H + j]);
-        float g = lstm_tanh(gates[2 * H + j]);
-        float o = lstm_sigmoid(gates[3 * H + j]);
-        float cj = f * c[j] + i * g;
-        c[j] = cj;
-        h[j] = o * lstm_tanh(cj);
-    }
-}
-
 /*
  * Floats per vectorised block of the cell update: one AVX-512 register
  * (x86-64-v4 clone) or two AVX2 ones; then blocks of one AVX2 register; then
@@ -297,7 +268,8 @@ state_block(const float *restrict gates, size_t H, float *restrict h, float *res
 }
 
 /*
- * The runner's cell update: cell_update with the fast nonlinearities, in two
+ * The runner's cell update of one layer from its gate pre-activations
+ * (4H: i, f, g, o), with the fast nonlinearities of fastmath.h, in two
  * passes so that the processor overlaps many short dependency chains rather
  * than waiting on one long one per unit: first every gate's activation in
  * place (sigmoid for i, f, o, tanh for g), then c and h. The x86-64-v4 clone
@@ -397,40 +369,5 @@ void lstm_runner_horizon(const LstmRunner *runner, const LstmSeries *series, Lst
                 forecasts[rest] = features[0];
             return;
         }
-    }
-}
-
-/* Reference: one step of every layer with plain loops on the PyTorch layout. */
-void lstm_reference_step(const LstmModelView *model, float *h, float *c, const float *x_scaled)
-{
-    int H = model->dims.hidden_size;
-    float gates[4 * LSTM_MAX_HIDDEN];
-    const float *input = x_scaled;
-    for (int k = 0; k < model->dims.num_layers; k++) {
-        const LstmLayerWeights *w = &model->layer[k];
-        float *hk = h + (size_t)k * H, *ck = c + (size_t)k * H;
-        for (int j = 0; j < 4 * H; j++) {
-            float sum_ih = w->bias_ih[j], sum_hh = w->bias_hh[j];
-            for (int i = 0; i < w->in_size; i++)
-                sum_ih += w->weight_ih[(size_t)j * w->in_size + i] * input[i];
-            for (int i = 0; i < H; i++)
-                sum_hh += w->weight_hh[(size_t)j * H + i] * hk[i];
-            gates[j] = sum_ih + sum_hh;
-        }
-        cell_update(gates, hk, ck, H);
-        input = hk;
-    }
-}
-
-/* Reference: the head on the top layer's h, in scaled units. */
-void lstm_reference_head(const LstmModelView *model, const float *h, float *y_scaled)
-{
-    int H = model->dims.hidden_size;
-    const float *top = h + (size_t)(model->dims.num_layers - 1) * H;
-    for (int o = 0; o < model->dims.output_size; o++) {
-        float y = model->head_bias[o];
-        for (int j = 0; j < H; j++)
-            y += model->head_weight[(size_t)o * H + j] * top[j];
-        y_scaled[o] = y;
     }
 }

@@ -22,8 +22,8 @@
  * and the head: y = head_weight h_top + head_bias, unscaled with output_std
  * and output_mean.
  */
-#ifndef LSTM_CORE_CELL_H
-#define LSTM_CORE_CELL_H
+#ifndef LSTM_CORE_RUNNER_H
+#define LSTM_CORE_RUNNER_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -33,6 +33,7 @@
 /* Gate rows are padded to a multiple of this many floats. */
 #define LSTM_GATE_BLOCK 16
 
+/* A model decoded for stepping; its arrays live in the caller's memory. */
 typedef struct LstmRunner {
     LstmDims dims;
     int gate_stride;                     /* 4H rounded up to LSTM_GATE_BLOCK */
@@ -58,12 +59,15 @@ typedef struct LstmSeries {
     float *c;          /* (L, H) cell state of every layer */
 } LstmSeries;
 
-/* Bytes lstm_runner_init needs for a model of these sizes. */
+/*
+ * Bytes lstm_runner_init needs for a model of these sizes (the sizing pass of
+ * the same layout, arena.h: every array 64-byte aligned).
+ */
 size_t lstm_runner_nbytes(const LstmDims *dims);
 
 /*
  * lstm_runner_init: decode a validated model into runner, using memory
- * (lstm_runner_nbytes bytes, 16-byte aligned or better). The runner keeps no
+ * (lstm_runner_nbytes bytes, any alignment). The runner keeps no
  * pointer into the model, so the model's bytes may be freed afterwards.
  */
 void lstm_runner_init(LstmRunner *runner, const LstmModelView *model, void *memory);
@@ -101,23 +105,11 @@ void lstm_runner_horizon(const LstmRunner *runner, const LstmSeries *series, Lst
                          int horizon, double *forecasts);
 
 /*
- * Reference forward pass, straight from the PyTorch layout with plain loops
- * and no decoding: one cell step of every layer on a scaled input, and the
- * scaled head output. Used by the tests to check the fast path.
- */
-void lstm_reference_step(const LstmModelView *model, float *h, float *c, const float *x_scaled);
-void lstm_reference_head(const LstmModelView *model, const float *h, float *y_scaled);
-
-/* The cell's nonlinearities, float32 as PyTorch computes them. */
-float lstm_sigmoid(float x);
-float lstm_tanh(float x);
-
-/*
- * The runner's vectorisable nonlinearities (sigmoid within 2.5 ulp, tanh
- * within 1.4 ulp of the exact value). The reference pass and
- * lstm_sigmoid/lstm_tanh keep libm; these are exported for the tests.
+ * The runner's vectorisable nonlinearities (fastmath.h: sigmoid within 2.5
+ * ulp, tanh within 1.4 ulp of the exact value) as functions, exported for
+ * the tests; libm's are in the test oracles (test/core/reference.h).
  */
 float lstm_sigmoid_fast(float x);
 float lstm_tanh_fast(float x);
 
-#endif /* LSTM_CORE_CELL_H */
+#endif /* LSTM_CORE_RUNNER_H */

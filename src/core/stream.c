@@ -25,13 +25,8 @@ void lstm_state_read_header(const void *bytes, LstmStateHeader *header)
 /* The model sizes a state records. */
 LstmDims lstm_state_dims(const LstmStateHeader *header)
 {
-    LstmDims dims;
-    dims.input_size = header->input_size;
-    dims.hidden_size = header->hidden_size;
-    dims.num_layers = header->num_layers;
-    dims.output_size = header->output_size;
-    dims.flags = header->model_flags;
-    return dims;
+    return lstm_dims_make(header->input_size, header->hidden_size, header->num_layers,
+                          header->output_size, header->model_flags);
 }
 
 /* Write "<field> must be finite" style messages for one double field. */
@@ -51,15 +46,10 @@ static LstmError validate_header(const LstmStateHeader *hd, size_t nbytes, char 
     LstmError err;
     size_t expected;
 
-    if (hd->magic != LSTM_STATE_MAGIC) {
-        snprintf(errmsg, LSTM_ERRMSG_LEN, "bad magic number 0x%08x", (unsigned)hd->magic);
-        return LSTM_ERR_FORMAT;
-    }
-    if (hd->version != LSTM_STATE_VERSION) {
-        snprintf(errmsg, LSTM_ERRMSG_LEN, "unsupported format version %u (expected %d)",
-                 (unsigned)hd->version, LSTM_STATE_VERSION);
-        return LSTM_ERR_FORMAT;
-    }
+    err = lstm_header_check_version(hd->magic, LSTM_STATE_MAGIC, hd->version, LSTM_STATE_VERSION,
+                                    errmsg);
+    if (err != LSTM_OK)
+        return err;
     if (hd->flags & ~LSTM_STATE_KNOWN_FLAGS) {
         snprintf(errmsg, LSTM_ERRMSG_LEN, "unknown state flags 0x%04x", (unsigned)hd->flags);
         return LSTM_ERR_FORMAT;

@@ -20,8 +20,8 @@
  * bytes first. Absent values (no forecast, no score) are stored as zero so
  * that equal states have equal bytes.
  */
-#ifndef LSTM_CORE_STATE_H
-#define LSTM_CORE_STATE_H
+#ifndef LSTM_CORE_STREAM_H
+#define LSTM_CORE_STREAM_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -46,6 +46,7 @@
 #define LSTM_ANOMALY_WINDOW 100
 #define LSTM_ANOMALY_WARMUP 10
 
+/* The fixed header of a serialized state; byte offsets on the left. */
 typedef struct LstmStateHeader {
     uint32_t magic;             /*  0: LSTM_STATE_MAGIC */
     uint16_t version;           /*  4: LSTM_STATE_VERSION */
@@ -157,4 +158,4 @@ double lstm_anomaly_score(const LstmResiduals *residuals, double residual);
 /* lstm_residuals_add: add one residual to the running statistics. */
 void lstm_residuals_add(LstmResiduals *residuals, double residual);
 
-#endif /* LSTM_CORE_STATE_H */
+#endif /* LSTM_CORE_STREAM_H */

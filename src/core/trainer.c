@@ -16,12 +16,30 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "runner.h"
+#include "arena.h"
 #include "fastmath.h"
 
 /* ---------------------------------------------------------------------- */
 /* Options, planning and data preparation                                 */
 /* ---------------------------------------------------------------------- */
+
+/* Is an integer hyperparameter within min..max? Otherwise a message naming it. */
+static int int_option_ok(const char *name, int value, int min, int max, char *errmsg)
+{
+    if (value < min || value > max) {
+        snprintf(errmsg, LSTM_ERRMSG_LEN, "%s must be between %d and %d, got %d", name, min, max,
+                 value);
+        return 0;
+    }
+    return 1;
+}
+
+/* Model sizes the trainer produces. */
+static LstmDims trainer_dims(const LstmTrainOptions *opts, int input_size)
+{
+    return lstm_dims_make(input_size, opts->hidden_size, opts->num_layers, 1,
+                          opts->difference ? LSTM_FLAG_DIFFERENCE : 0);
+}
 
 /* Check every hyperparameter against its range. */
 LstmTrainError lstm_train_check_options(const LstmTrainOptions *opts, int input_size, char *errmsg)
@@ -34,31 +52,12 @@ LstmTrainError lstm_train_check_options(const LstmTrainOptions *opts, int input_
                  input_size, LSTM_MAX_INPUT);
         return LSTM_TRAIN_ERR_OPTION;
     }
-    if (o->hidden_size < 1 || o->hidden_size > LSTM_MAX_HIDDEN) {
-        snprintf(errmsg, LSTM_ERRMSG_LEN, "hidden must be between 1 and %d, got %d",
-                 LSTM_MAX_HIDDEN, o->hidden_size);
+    if (!int_option_ok("hidden", o->hidden_size, 1, LSTM_MAX_HIDDEN, errmsg) ||
+        !int_option_ok("layers", o->num_layers, 1, LSTM_MAX_LAYERS, errmsg) ||
+        !int_option_ok("bptt", o->bptt, 1, LSTM_TRAIN_MAX_BPTT, errmsg) ||
+        !int_option_ok("batch_size", o->batch_size, 1, LSTM_TRAIN_MAX_BATCH, errmsg) ||
+        !int_option_ok("epochs", o->epochs, 1, LSTM_TRAIN_MAX_EPOCHS, errmsg))
         return LSTM_TRAIN_ERR_OPTION;
-    }
-    if (o->num_layers < 1 || o->num_layers > LSTM_MAX_LAYERS) {
-        snprintf(errmsg, LSTM_ERRMSG_LEN, "layers must be between 1 and %d, got %d",
-                 LSTM_MAX_LAYERS, o->num_layers);
-        return LSTM_TRAIN_ERR_OPTION;
-    }
-    if (o->bptt < 1 || o->bptt > LSTM_TRAIN_MAX_BPTT) {
-        snprintf(errmsg, LSTM_ERRMSG_LEN, "bptt must be between 1 and %d, got %d",
-                 LSTM_TRAIN_MAX_BPTT, o->bptt);
-        return LSTM_TRAIN_ERR_OPTION;
-    }
-    if (o->batch_size < 1 || o->batch_size > LSTM_TRAIN_MAX_BATCH) {
-        snprintf(errmsg, LSTM_ERRMSG_LEN, "batch_size must be between 1 and %d, got %d",
-                 LSTM_TRAIN_MAX_BATCH, o->batch_size);
-        return LSTM_TRAIN_ERR_OPTION;
-    }
-    if (o->epochs < 1 || o->epochs > LSTM_TRAIN_MAX_EPOCHS) {
-        snprintf(errmsg, LSTM_ERRMSG_LEN, "epochs must be between 1 and %d, got %d",
-                 LSTM_TRAIN_MAX_EPOCHS, o->epochs);
-        return LSTM_TRAIN_ERR_OPTION;
-    }
     if (!(o->learning_rate > 0.0 && o->learning_rate <= LSTM_TRAIN_MAX_LEARNING_RATE)) {
         snprintf(errmsg, LSTM_ERRMSG_LEN,
                  "learning_rate must be greater than 0 and at most %g, got %g",
@@ -75,16 +74,9 @@ LstmTrainError lstm_train_check_options(const LstmTrainOptions *opts, int input_
                  LSTM_TRAIN_MAX_VALIDATION, o->validation);
         return LSTM_TRAIN_ERR_OPTION;
     }
-    if (o->patience < 0 || o->patience > LSTM_TRAIN_MAX_PATIENCE) {
-        snprintf(errmsg, LSTM_ERRMSG_LEN, "patience must be between 0 and %d, got %d",
-                 LSTM_TRAIN_MAX_PATIENCE, o->patience);
+    if (!int_option_ok("patience", o->patience, 0, LSTM_TRAIN_MAX_PATIENCE, errmsg))
         return LSTM_TRAIN_ERR_OPTION;
-    }
-    dims.input_size = input_size;
-    dims.hidden_size = o->hidden_size;
-    dims.num_layers = o->num_layers;
-    dims.output_size = 1;
-    dims.flags = o->difference ? LSTM_FLAG_DIFFERENCE : 0;
+    dims = trainer_dims(opts, input_size);
     if (lstm_dims_check(&dims, errmsg) != LSTM_OK)
         return LSTM_TRAIN_ERR_OPTION;
     return LSTM_TRAIN_OK;
@@ -218,137 +210,84 @@ LstmTrainError lstm_train_prepare(const LstmTrainOptions *opts, int input_size, 
 /* Memory layout                                                           */
 /* ---------------------------------------------------------------------- */
 
-/* Round a byte count up to 64 so every array starts cache-line aligned. */
-static size_t align64(size_t n)
-{
-    return (n + 63) & ~(size_t)63;
-}
-
 /*
- * A bump allocator over the caller's memory that can also just count:
- * with base NULL it only adds up sizes. Overflow sets failed.
+ * Carve every array of the trainer out of arena (tr NULL: a sizing pass that
+ * only counts). lstm_trainer_nbytes and lstm_trainer_init both run this.
  */
-typedef struct Carver {
-    char *base;
-    size_t used;
-    int failed;
-} Carver;
-
-/* Reserve count elements of size bytes; NULL when only counting. */
-static void *carve(Carver *cv, size_t count, size_t size)
-{
-    size_t bytes;
-    void *p;
-
-    if (__builtin_mul_overflow(count, size, &bytes) || bytes > SIZE_MAX - 64 ||
-        cv->used > SIZE_MAX - align64(bytes)) {
-        cv->failed = 1;
-        return NULL;
-    }
-    p = cv->base ? cv->base + cv->used : NULL;
-    cv->used += align64(bytes);
-    return p;
-}
-
-/* Multiply sizes, saturating (the carver then fails). */
-static size_t mul3(size_t a, size_t b, size_t c)
-{
-    size_t ab, abc;
-    if (__builtin_mul_overflow(a, b, &ab) || __builtin_mul_overflow(ab, c, &abc))
-        return SIZE_MAX;
-    return abc;
-}
-
-/* Lay the trainer out (or only count when cv->base is NULL). */
-static void trainer_layout(LstmTrainer *tr, Carver *cv, const LstmTrainOptions *opts,
+static void trainer_layout(LstmTrainer *tr, LstmArena *arena, const LstmTrainOptions *opts,
                            int input_size, const LstmTrainTotals *totals, size_t nparams)
 {
     size_t T = (size_t)opts->bptt, B = (size_t)(totals->lanes > 0 ? totals->lanes : 1);
     size_t H = (size_t)opts->hidden_size, I = (size_t)input_size, O = 1, G = 4 * H;
-    LstmTrainer dummy;
+    size_t series_used = (size_t)(totals->series_used > 0 ? totals->series_used : 1);
+    LstmTrainer sizing;
 
     if (tr == NULL)
-        tr = &dummy;
-    tr->params = carve(cv, nparams, sizeof(float));
-    tr->grads = carve(cv, nparams, sizeof(float));
-    tr->adam_m = carve(cv, nparams, sizeof(float));
-    tr->adam_v = carve(cv, nparams, sizeof(float));
-    tr->best = carve(cv, nparams, sizeof(float));
-    tr->input = carve(cv, mul3(T, B, I), sizeof(float));
-    tr->target = carve(cv, mul3(T, B, O), sizeof(float));
-    tr->kind = carve(cv, mul3(T, B, 1), sizeof(uint8_t));
-    tr->output = carve(cv, mul3(T, B, O), sizeof(float));
-    tr->doutput = carve(cv, mul3(T, B, O), sizeof(float));
+        tr = &sizing;
+    tr->params = lstm_arena_carve(arena, nparams, sizeof(float));
+    tr->grads = lstm_arena_carve(arena, nparams, sizeof(float));
+    tr->adam_m = lstm_arena_carve(arena, nparams, sizeof(float));
+    tr->adam_v = lstm_arena_carve(arena, nparams, sizeof(float));
+    tr->best = lstm_arena_carve(arena, nparams, sizeof(float));
+    tr->input = lstm_arena_carve(arena, lstm_arena_count(T, B, I), sizeof(float));
+    tr->target = lstm_arena_carve(arena, lstm_arena_count(T, B, O), sizeof(float));
+    tr->kind = lstm_arena_carve(arena, lstm_arena_count(T, B, 1), sizeof(uint8_t));
+    tr->output = lstm_arena_carve(arena, lstm_arena_count(T, B, O), sizeof(float));
+    tr->doutput = lstm_arena_carve(arena, lstm_arena_count(T, B, O), sizeof(float));
     for (int k = 0; k < opts->num_layers; k++) {
-        tr->acts[k].gates = carve(cv, mul3(T, B, G), sizeof(float));
-        tr->acts[k].cell = carve(cv, mul3(T + 1, B, H), sizeof(float));
-        tr->acts[k].hidden = carve(cv, mul3(T + 1, B, H), sizeof(float));
-        tr->acts[k].tanh_c = carve(cv, mul3(T, B, H), sizeof(float));
+        LstmTrainLayerActs *acts = &tr->acts[k];
+        acts->gates = lstm_arena_carve(arena, lstm_arena_count(T, B, G), sizeof(float));
+        acts->cell = lstm_arena_carve(arena, lstm_arena_count(T + 1, B, H), sizeof(float));
+        acts->hidden = lstm_arena_carve(arena, lstm_arena_count(T + 1, B, H), sizeof(float));
+        acts->tanh_c = lstm_arena_carve(arena, lstm_arena_count(T, B, H), sizeof(float));
     }
-    tr->bias = carve(cv, G, sizeof(float));
-    tr->dgates = carve(cv, mul3(T, B, G), sizeof(float));
-    tr->dhidden = carve(cv, mul3(T, B, H), sizeof(float));
-    tr->dinput = carve(cv, mul3(T, B, H), sizeof(float));
-    tr->dh_next = carve(cv, mul3(1, B, H), sizeof(float));
-    tr->dc_next = carve(cv, mul3(1, B, H), sizeof(float));
-    tr->order =
-        carve(cv, (size_t)(totals->series_used > 0 ? totals->series_used : 1), sizeof(int64_t));
-    tr->lane = carve(cv, B, sizeof(LstmTrainLane));
-    /* BLAS takes int sizes: every (T*B, 4H) or (T*B, I) matrix must fit */
-    if (mul3(T, B, G > I ? G : I) > (size_t)INT32_MAX)
-        cv->failed = 1;
+    tr->bias = lstm_arena_carve(arena, G, sizeof(float));
+    tr->dgates = lstm_arena_carve(arena, lstm_arena_count(T, B, G), sizeof(float));
+    tr->dhidden = lstm_arena_carve(arena, lstm_arena_count(T, B, H), sizeof(float));
+    tr->dinput = lstm_arena_carve(arena, lstm_arena_count(T, B, H), sizeof(float));
+    tr->dh_next = lstm_arena_carve(arena, lstm_arena_count(1, B, H), sizeof(float));
+    tr->dc_next = lstm_arena_carve(arena, lstm_arena_count(1, B, H), sizeof(float));
+    tr->order = lstm_arena_carve(arena, series_used, sizeof(int64_t));
+    tr->lane = lstm_arena_carve(arena, B, sizeof(LstmTrainLane));
 }
 
-/* Model sizes the trainer produces. */
-static LstmDims trainer_dims(const LstmTrainOptions *opts, int input_size)
-{
-    LstmDims dims;
-    dims.input_size = input_size;
-    dims.hidden_size = opts->hidden_size;
-    dims.num_layers = opts->num_layers;
-    dims.output_size = 1;
-    dims.flags = opts->difference ? LSTM_FLAG_DIFFERENCE : 0;
-    return dims;
-}
-
-/* Memory lstm_trainer_init needs, 0 when not representable. */
+/*
+ * Memory lstm_trainer_init needs (trainer_layout's sizing pass), 0 when not
+ * representable or when a chunk's matrices exceed BLAS's int sizes.
+ */
 size_t lstm_trainer_nbytes(const LstmTrainOptions *opts, int input_size,
                            const LstmTrainTotals *totals)
 {
     LstmDims dims = trainer_dims(opts, input_size);
-    Carver cv = {NULL, 0, 0};
+    LstmArena arena = lstm_arena_sizing();
+    size_t T = (size_t)opts->bptt, B = (size_t)(totals->lanes > 0 ? totals->lanes : 1);
+    size_t G = 4 * (size_t)opts->hidden_size, I = (size_t)input_size;
 
-    trainer_layout(NULL, &cv, opts, input_size, totals, lstm_model_parameter_count(&dims));
-    if (cv.failed || cv.used > SIZE_MAX - 64)
+    /* BLAS takes int sizes: every (T*B, 4H) or (T*B, I) matrix must fit */
+    if (lstm_arena_count(T, B, G > I ? G : I) > (size_t)INT32_MAX)
         return 0;
-    return cv.used + 64; /* room to align the start */
+    trainer_layout(NULL, &arena, opts, input_size, totals, lstm_model_parameter_count(&dims));
+    return lstm_arena_nbytes(&arena);
 }
 
 /* Pointers to every array of a parameter block in model order. */
 void lstm_train_params_view(const LstmDims *dims, float *block, LstmTrainParams *view)
 {
-    LstmArrayInfo info;
-    int L = dims->num_layers;
+    LstmModelOffsets off;
 
     memset(view, 0, sizeof(*view));
-    for (int k = 0; k < L; k++) {
+    lstm_model_offsets(dims, &off);
+    for (int k = 0; k < dims->num_layers; k++) {
         LstmTrainLayer *w = &view->layer[k];
-        lstm_model_array_info(dims, 4 * k, &info);
-        w->weight_ih = block + info.offset;
-        w->in_size = info.cols;
-        lstm_model_array_info(dims, 4 * k + 1, &info);
-        w->weight_hh = block + info.offset;
-        lstm_model_array_info(dims, 4 * k + 2, &info);
-        w->bias_ih = block + info.offset;
-        lstm_model_array_info(dims, 4 * k + 3, &info);
-        w->bias_hh = block + info.offset;
+        w->weight_ih = block + off.weight_ih[k];
+        w->weight_hh = block + off.weight_hh[k];
+        w->bias_ih = block + off.bias_ih[k];
+        w->bias_hh = block + off.bias_hh[k];
+        w->in_size = off.in_size[k];
     }
-    lstm_model_array_info(dims, 4 * L, &info);
-    view->head_weight = block + info.offset;
-    lstm_model_array_info(dims, 4 * L + 1, &info);
-    view->head_bias = block + info.offset;
+    view->head_weight = block + off.head_weight;
+    view->head_bias = block + off.head_bias;
 }
-
 /* ---------------------------------------------------------------------- */
 /* Random numbers: xoshiro256** seeded through splitmix64                  */
 /* ---------------------------------------------------------------------- */
@@ -403,7 +342,7 @@ void lstm_trainer_init(LstmTrainer *tr, const LstmTrainOptions *opts, int input_
                        const LstmTrainTotals *totals, const LstmTrainSeries *series,
                        int64_t num_series, const float *inputs, void *memory)
 {
-    Carver cv;
+    LstmArena arena = lstm_arena_over(memory);
     uint64_t seed = opts->seed;
     double bound;
     int64_t n = 0;
@@ -414,10 +353,7 @@ void lstm_trainer_init(LstmTrainer *tr, const LstmTrainOptions *opts, int input_
     tr->lanes = totals->lanes > 0 ? totals->lanes : 1;
     tr->steps = opts->bptt;
     tr->nparams = lstm_model_parameter_count(&tr->dims);
-    cv.base = (char *)(((uintptr_t)memory + 63) & ~(uintptr_t)63);
-    cv.used = 0;
-    cv.failed = 0;
-    trainer_layout(tr, &cv, opts, input_size, totals, tr->nparams);
+    trainer_layout(tr, &arena, opts, input_size, totals, tr->nparams);
     lstm_train_params_view(&tr->dims, tr->params, &tr->w);
     lstm_train_params_view(&tr->dims, tr->grads, &tr->dw);
 

@@ -41,8 +41,8 @@
  * per layer weight_ih, weight_hh, bias_ih, bias_hh; then head.weight,
  * head.bias), so writing the model is a copy.
  */
-#ifndef LSTM_CORE_TRAIN_H
-#define LSTM_CORE_TRAIN_H
+#ifndef LSTM_CORE_TRAINER_H
+#define LSTM_CORE_TRAINER_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -146,6 +146,7 @@ typedef struct LstmTrainLayer {
     int in_size;      /* I for layer 0, H above */
 } LstmTrainLayer;
 
+/* Pointers to every array of a parameter (or gradient) block in model order. */
 typedef struct LstmTrainParams {
     LstmTrainLayer layer[LSTM_MAX_LAYERS];
     float *head_weight; /* (O, H) */
@@ -231,14 +232,16 @@ typedef struct LstmTrainer {
 
 /*
  * lstm_trainer_nbytes: memory lstm_trainer_init needs for these options,
- * input size and planned totals; 0 when the size cannot be represented.
+ * input size and planned totals (the sizing pass of the same layout,
+ * arena.h); 0 when the size cannot be represented or a chunk's matrices
+ * exceed BLAS's int sizes.
  */
 size_t lstm_trainer_nbytes(const LstmTrainOptions *opts, int input_size,
                            const LstmTrainTotals *totals);
 
 /*
  * lstm_trainer_init: lay the trainer out in memory (lstm_trainer_nbytes
- * bytes), draw the initial weights from the seed (PyTorch's
+ * bytes, any alignment), draw the initial weights from the seed (PyTorch's
  * uniform(-1/sqrt(H), 1/sqrt(H)) for every LSTM and head parameter) and
  * attach the prepared data (inputs and series stay owned by the caller).
  */
@@ -315,16 +318,4 @@ double lstm_trainer_train_chunk(LstmTrainer *tr);
 /* Views of a parameter block laid out in model order. */
 void lstm_train_params_view(const LstmDims *dims, float *block, LstmTrainParams *view);
 
-/*
- * Reference: forward and backward of one chunk with plain loops in double
- * precision, straight from the definitions. Same data layout as the trainer:
- *   params (P) model order, x (T, B, I), target (T, B, O), kind (T, B),
- *   h0, c0 (L, B, H) initial state; grads (P) out (set, not added) or NULL.
- * Returns the loss. scratch: lstm_train_reference_nbytes bytes.
- */
-size_t lstm_train_reference_nbytes(const LstmDims *dims, int B, int T);
-double lstm_train_reference_chunk(const LstmDims *dims, const double *params, int B, int T,
-                                  const double *x, const double *target, const uint8_t *kind,
-                                  const double *h0, const double *c0, double *grads, void *scratch);
-
-#endif /* LSTM_CORE_TRAIN_H */
+#endif /* LSTM_CORE_TRAINER_H */

@@ -1,6 +1,8 @@
 /*
- * test_fastmath.c - the runner's vectorisable nonlinearities (lstm_sigmoid_fast,
- * lstm_tanh_fast in src/core/runner.c) against double precision.
+ * test_fastmath.c - the vectorisable nonlinearities of src/core/fastmath.h
+ * (lstm_sigmoid_fast, lstm_tanh_fast of runner.h: the kernels shared by the
+ * runner and the trainer) against double precision, next to libm's
+ * (lstm_sigmoid, lstm_tanh of test/core/reference.h).
  *
  * Every float32 in [-100, 100] is checked when run as `test_fastmath all`
  * (about 2.2e9 values: minutes); `make unittest` checks every 127th bit
@@ -11,6 +13,7 @@
  * failure.
  */
 #include "test_util.h"
+#include "reference.h"
 #include "runner.h"
 
 #include <float.h>

@@ -8,6 +8,7 @@
  * then "N passed, M failed" last; exits non-zero when anything failed.
  */
 #include "test_util.h"
+#include "reference.h"
 #include "runner.h"
 #include "model_format.h"
 

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "reference.h"
 #include "runner.h"
 #include "model_format.h"
 #include "trainer.h"

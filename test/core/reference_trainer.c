@@ -1,57 +1,58 @@
 /*
- * train_reference.c - the training chunk with plain loops in double
- * precision, straight from the definitions. The tests check its gradients
- * against central finite differences and the fast float32/BLAS path against
- * it; it shares no code with trainer.c beyond the layout of model_format.h.
+ * reference_trainer.c - the training chunk with plain loops in double
+ * precision, straight from the definitions (see reference.h). The tests
+ * check its gradients against central finite differences and the fast
+ * float32/BLAS path of trainer.c against it; it shares no code with
+ * trainer.c beyond the layout of model_format.h (lstm_model_offsets), the
+ * allocator of arena.h and the target kinds of trainer.h. Not part of
+ * lstm.so.
  */
+#include "reference.h"
+#include "arena.h"
 #include "trainer.h"
 
 #include <math.h>
 #include <string.h>
 
-/* Offsets (in values) of every parameter array of a model-order block. */
-typedef struct RefOffsets {
-    size_t weight_ih[LSTM_MAX_LAYERS]; /* (4H, in) */
-    size_t weight_hh[LSTM_MAX_LAYERS]; /* (4H, H) */
-    size_t bias_ih[LSTM_MAX_LAYERS];   /* (4H) */
-    size_t bias_hh[LSTM_MAX_LAYERS];   /* (4H) */
-    int in_size[LSTM_MAX_LAYERS];
-    size_t head_weight; /* (O, H) */
-    size_t head_bias;   /* (O) */
-} RefOffsets;
+/* The arrays of the scratch block, as carved by scratch_layout. */
+typedef struct RefScratch {
+    double *gates[LSTM_MAX_LAYERS];  /* (T, B, 4H) activated */
+    double *cell[LSTM_MAX_LAYERS];   /* (T+1, B, H) */
+    double *hidden[LSTM_MAX_LAYERS]; /* (T+1, B, H) */
+    double *output, *doutput;        /* (T, B, O) */
+    double *dh_above, *dh_below;     /* (T, B, H) */
+    double *dh_next, *dc_next;       /* (B, H) */
+    double *dgates;                  /* (4H) */
+} RefScratch;
 
-/* Fill the offsets from model_format.h's array descriptions. */
-static void ref_offsets(const LstmDims *dims, RefOffsets *off)
+/* Carve the scratch arrays out of arena (a sizing arena only counts). */
+static void scratch_layout(RefScratch *s, LstmArena *arena, const LstmDims *dims, int B, int T)
 {
-    LstmArrayInfo info;
-    int L = dims->num_layers;
-    for (int k = 0; k < L; k++) {
-        lstm_model_array_info(dims, 4 * k, &info);
-        off->weight_ih[k] = info.offset;
-        off->in_size[k] = info.cols;
-        lstm_model_array_info(dims, 4 * k + 1, &info);
-        off->weight_hh[k] = info.offset;
-        lstm_model_array_info(dims, 4 * k + 2, &info);
-        off->bias_ih[k] = info.offset;
-        lstm_model_array_info(dims, 4 * k + 3, &info);
-        off->bias_hh[k] = info.offset;
+    size_t H = (size_t)dims->hidden_size, O = (size_t)dims->output_size;
+    size_t TB = (size_t)T * B, BH = (size_t)B * H;
+
+    for (int k = 0; k < dims->num_layers; k++) {
+        s->gates[k] = lstm_arena_carve(arena, TB * 4 * H, sizeof(double));
+        s->cell[k] = lstm_arena_carve(arena, TB * H + BH, sizeof(double));
+        s->hidden[k] = lstm_arena_carve(arena, TB * H + BH, sizeof(double));
     }
-    lstm_model_array_info(dims, 4 * L, &info);
-    off->head_weight = info.offset;
-    lstm_model_array_info(dims, 4 * L + 1, &info);
-    off->head_bias = info.offset;
+    s->output = lstm_arena_carve(arena, TB * O, sizeof(double));
+    s->doutput = lstm_arena_carve(arena, TB * O, sizeof(double));
+    s->dh_above = lstm_arena_carve(arena, TB * H, sizeof(double));
+    s->dh_below = lstm_arena_carve(arena, TB * H, sizeof(double));
+    s->dh_next = lstm_arena_carve(arena, BH, sizeof(double));
+    s->dc_next = lstm_arena_carve(arena, BH, sizeof(double));
+    s->dgates = lstm_arena_carve(arena, 4 * H, sizeof(double));
 }
 
-/* Scratch: gates, c, h per layer; head output; two dh buffers; per-step grads. */
+/* Scratch bytes: scratch_layout's sizing pass. */
 size_t lstm_train_reference_nbytes(const LstmDims *dims, int B, int T)
 {
-    size_t H = (size_t)dims->hidden_size, L = (size_t)dims->num_layers;
-    size_t O = (size_t)dims->output_size, TB = (size_t)T * B;
-    size_t n = L * (TB * 4 * H + 2 * (TB + B) * H); /* gates, cell, hidden */
-    n += 2 * TB * O;                                /* output, doutput */
-    n += 2 * TB * H;                                /* dh from above, dh to below */
-    n += 2 * (size_t)B * H + 4 * H;                 /* dh_next, dc_next, dgates */
-    return n * sizeof(double);
+    RefScratch sizing;
+    LstmArena arena = lstm_arena_sizing();
+
+    scratch_layout(&sizing, &arena, dims, B, T);
+    return lstm_arena_nbytes(&arena);
 }
 
 /* Logistic function in double. */
@@ -67,31 +68,20 @@ double lstm_train_reference_chunk(const LstmDims *dims, const double *params, in
 {
     int H = dims->hidden_size, L = dims->num_layers, O = dims->output_size, G = 4 * H;
     size_t TB = (size_t)T * B, BH = (size_t)B * H;
-    RefOffsets off;
-    double *p = scratch;
-    double *gates[LSTM_MAX_LAYERS];  /* (T, B, 4H) activated */
-    double *cell[LSTM_MAX_LAYERS];   /* (T+1, B, H) */
-    double *hidden[LSTM_MAX_LAYERS]; /* (T+1, B, H) */
-    double *output, *doutput;        /* (T, B, O) */
-    double *dh_above, *dh_below;     /* (T, B, H) */
-    double *dh_next, *dc_next;       /* (B, H) */
-    double *dg;                      /* (4H) */
+    LstmModelOffsets off; /* in values of a model-order block */
+    RefScratch s;
+    LstmArena arena = lstm_arena_over(scratch);
+    double **gates = s.gates, **cell = s.cell, **hidden = s.hidden;
+    double *output, *doutput, *dh_above, *dh_below, *dh_next, *dc_next, *dg;
     double loss = 0.0;
     int64_t count = 0;
 
-    ref_offsets(dims, &off);
-    for (int k = 0; k < L; k++) {
-        gates[k] = p, p += TB * G;
-        cell[k] = p, p += TB * H + BH;
-        hidden[k] = p, p += TB * H + BH;
-    }
-    output = p, p += TB * O;
-    doutput = p, p += TB * O;
-    dh_above = p, p += TB * H;
-    dh_below = p, p += TB * H;
-    dh_next = p, p += BH;
-    dc_next = p, p += BH;
-    dg = p;
+    lstm_model_offsets(dims, &off);
+    scratch_layout(&s, &arena, dims, B, T);
+    output = s.output, doutput = s.doutput;
+    dh_above = s.dh_above, dh_below = s.dh_below;
+    dh_next = s.dh_next, dc_next = s.dc_next;
+    dg = s.dgates;
 
     /* forward: every layer, every step, every lane */
     for (int k = 0; k < L; k++) {
