@@ -94,6 +94,29 @@ $$;
 SELECT * FROM sec_fingerprints();
 DROP FUNCTION sec_fingerprints();
 
+-- ---- Long horizons stop at statement_timeout (hidden 256, 4 layers, 100,000 steps) ----
+CREATE TABLE sec_big AS
+SELECT (pg_catalog.jsonb_build_object(
+    'input_size', 1, 'hidden_size', 256, 'num_layers', 4, 'output_size', 1,
+    'weights', (SELECT pg_catalog.jsonb_object_agg(k, v) FROM (
+        SELECT 'weight_ih_l' || l AS k,
+               to_jsonb(array_fill(0.01::float4, ARRAY[1024, CASE WHEN l = 0 THEN 1 ELSE 256 END])) AS v
+        FROM generate_series(0, 3) AS l
+        UNION ALL SELECT 'weight_hh_l' || l, to_jsonb(array_fill(0.01::float4, ARRAY[1024, 256]))
+        FROM generate_series(0, 3) AS l
+        UNION ALL SELECT 'bias_ih_l' || l, to_jsonb(array_fill(0::float4, ARRAY[1024]))
+        FROM generate_series(0, 3) AS l
+        UNION ALL SELECT 'bias_hh_l' || l, to_jsonb(array_fill(0::float4, ARRAY[1024]))
+        FROM generate_series(0, 3) AS l
+        UNION ALL SELECT 'head.weight', to_jsonb(array_fill(0.01::float4, ARRAY[1, 256]))
+        UNION ALL SELECT 'head.bias', to_jsonb(ARRAY[0::float4])) AS w)))::lstm_model AS m;
+SELECT lstm_model_info(m) ->> 'parameters' AS parameters FROM sec_big;
+SET statement_timeout = '1s';
+SELECT lstm_predict(m, lstm_step(m, NULL::lstm_state, 1.0), 100000) FROM sec_big;
+SELECT lstm_forecast(m, v, 100000 ORDER BY t) FROM sec_big, (VALUES (1, 1.0)) AS s (t, v);
+RESET statement_timeout;
+DROP TABLE sec_big;
+
 -- ---- Clean up ----
 DELETE FROM lstm_models WHERE name LIKE 'sec\_%';
 REVOKE ALL ON lstm_models FROM regress_lstm_sec_alice, regress_lstm_sec_bob;

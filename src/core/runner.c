@@ -356,11 +356,14 @@ void lstm_runner_predict(const LstmRunner *runner, const LstmSeries *series, dou
 
 /* Forecast horizon rows ahead by feeding each forecast back. */
 void lstm_runner_horizon(const LstmRunner *runner, const LstmSeries *series, LstmSeries *work,
-                         int horizon, double *forecasts)
+                         int horizon, double *forecasts, void (*interrupt)(void *arg),
+                         void *interrupt_arg)
 {
     double *features = runner->features;
     lstm_series_copy(work, series, &runner->dims);
     for (int step = 0; step < horizon; step++) {
+        if (interrupt != NULL)
+            interrupt(interrupt_arg);
         lstm_runner_predict(runner, work, features);
         forecasts[step] = features[0];
         /* A forecast too large to scale ends the feedback: the rest repeat it. */

@@ -100,9 +100,12 @@ void lstm_runner_predict(const LstmRunner *runner, const LstmSeries *series, dou
  * lstm_runner_horizon: forecasts of output 0 for the next horizon rows,
  * feeding each forecast back as the next row's features (needs O == I).
  * work is a scratch series (its own 2*L*H floats); series is unchanged.
+ * interrupt (may be NULL) is called with interrupt_arg before every step, so
+ * that a caller can cancel a long horizon (it may not return).
  */
 void lstm_runner_horizon(const LstmRunner *runner, const LstmSeries *series, LstmSeries *work,
-                         int horizon, double *forecasts);
+                         int horizon, double *forecasts, void (*interrupt)(void *arg),
+                         void *interrupt_arg);
 
 /*
  * The runner's vectorisable nonlinearities (fastmath.h: sigmoid within 2.5

@@ -175,7 +175,7 @@ Datum lstm_forecast_horizon_final(PG_FUNCTION_ARGS)
     forecasts = palloc(sizeof(double) * state->horizon);
     elems = palloc(sizeof(Datum) * state->horizon);
     lstm_runner_horizon(&state->model->runner, &state->series, &state->work, state->horizon,
-                        forecasts);
+                        forecasts, lstm_check_interrupts, NULL);
     for (int i = 0; i < state->horizon; i++)
         elems[i] = Float8GetDatum(forecasts[i]);
     PG_RETURN_ARRAYTYPE_P(construct_array(elems, state->horizon, FLOAT8OID, sizeof(float8),

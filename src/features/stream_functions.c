@@ -236,7 +236,8 @@ Datum lstm_predict_horizon(PG_FUNCTION_ARGS)
     lstm_series_init(&work, dims, palloc(sizeof(float) * lstm_series_nfloats(dims)));
     forecasts = palloc(sizeof(double) * horizon);
     elems = palloc(sizeof(Datum) * horizon);
-    lstm_runner_horizon(&model->runner, &stream.series, &work, horizon, forecasts);
+    lstm_runner_horizon(&model->runner, &stream.series, &work, horizon, forecasts,
+                        lstm_check_interrupts, NULL);
     for (int i = 0; i < horizon; i++)
         elems[i] = Float8GetDatum(forecasts[i]);
     PG_RETURN_ARRAYTYPE_P(construct_array(elems, horizon, FLOAT8OID, sizeof(float8),

@@ -30,6 +30,7 @@
 
 #include "catalog/extension.h"
 #include "catalog/models_table.h"
+#include "runtime/arguments.h"
 #include "types/lstm_model.h"
 
 #include <math.h>
@@ -107,12 +108,6 @@ static void check_memory(Size need, const char *what)
                                   what, (size_t)(need / 1024), train_memory_limit_kb),
                         errhint("Raise lstm.train_memory_limit, or train on fewer rows or with a "
                                 "smaller hidden, layers, bptt or batch_size.")));
-}
-
-/* Called by the core in its long loops: cancel and statement_timeout stop here. */
-static void train_interrupt(void *arg)
-{
-    CHECK_FOR_INTERRUPTS();
 }
 
 /* ---------- arguments ---------- */
@@ -1004,15 +999,15 @@ static void prepare_training(TrainRun *run)
                  "Training");
     inputs = palloc_extended(inputs_bytes > 0 ? inputs_bytes : 1, MCXT_ALLOC_HUGE);
     check_core(lstm_train_prepare(&run->opts, td->input_size, td->raw, td->num_series, td->series,
-                                  run->input_mean, run->input_std, inputs, train_interrupt, NULL,
-                                  msg),
+                                  run->input_mean, run->input_std, inputs, lstm_check_interrupts,
+                                  NULL, msg),
                msg);
     pfree(td->raw); /* the float32 inputs are all training needs from here */
     td->raw = NULL;
 
     lstm_trainer_init(&run->trainer, &run->opts, td->input_size, &run->totals, td->series,
                       td->num_series, inputs, palloc_extended(trainer_bytes, MCXT_ALLOC_HUGE));
-    run->trainer.interrupt = train_interrupt;
+    run->trainer.interrupt = lstm_check_interrupts;
     run->train_losses = palloc(sizeof(double) * run->opts.epochs);
     run->valid_losses = palloc(sizeof(double) * run->opts.epochs);
     run->epoch_seconds = palloc(sizeof(double) * run->opts.epochs);

@@ -7,6 +7,7 @@
 #include <math.h>
 
 #include "lib/stringinfo.h"
+#include "miscadmin.h"
 #include "utils/array.h"
 
 /*
@@ -88,4 +89,10 @@ void lstm_read_features(Datum datum, double *features, int n, const char *functi
     memcpy(features, body + ARR_OVERHEAD_NONULLS(1) - VARHDRSZ, sizeof(double) * n);
     if ((Pointer)packed != DatumGetPointer(datum))
         pfree(packed);
+}
+
+/* CHECK_FOR_INTERRUPTS() for the core's long loops (see arguments.h). */
+void lstm_check_interrupts(void *arg)
+{
+    CHECK_FOR_INTERRUPTS();
 }

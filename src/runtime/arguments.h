@@ -32,4 +32,10 @@ void lstm_check_finite(const double *values, int n, const char *what);
  */
 void lstm_read_features(Datum datum, double *features, int n, const char *function);
 
+/*
+ * lstm_check_interrupts: CHECK_FOR_INTERRUPTS() as a core callback, for the
+ * loops a caller can make long (horizons, training); arg is unused.
+ */
+void lstm_check_interrupts(void *arg);
+
 #endif /* LSTM_RUNTIME_ARGUMENTS_H */

@@ -239,7 +239,7 @@ static void compare_model(const LstmDims *dims, int rows, uint64_t seed)
         float *h_before = malloc(lstm_series_nfloats(dims) * sizeof(float));
         RefSeries ref_work;
         memcpy(h_before, series.h, lstm_series_nfloats(dims) * sizeof(float));
-        lstm_runner_horizon(&t.runner, &series, &work, K, horizon);
+        lstm_runner_horizon(&t.runner, &series, &work, K, horizon, NULL, NULL);
         CHECK(memcmp(h_before, series.h, lstm_series_nfloats(dims) * sizeof(float)) == 0 &&
                   series.steps == rows,
               "horizon changed the series");
@@ -259,7 +259,7 @@ static void compare_model(const LstmDims *dims, int rows, uint64_t seed)
         /* a shorter horizon is a prefix; horizon 1 is the one-step forecast */
         for (int k = 1; k <= K; k += 5) {
             double shorter[K];
-            lstm_runner_horizon(&t.runner, &series, &work, k, shorter);
+            lstm_runner_horizon(&t.runner, &series, &work, k, shorter, NULL, NULL);
             CHECK(memcmp(shorter, horizon, k * sizeof(double)) == 0, "horizon %d not a prefix", k);
         }
         lstm_runner_predict(&t.runner, &series, got);
@@ -445,7 +445,7 @@ static void test_extreme_inputs(void)
     {
         LstmSeries work;
         float *wm = series_new(&work, &d);
-        lstm_runner_horizon(&t.runner, &s, &work, 5, horizon);
+        lstm_runner_horizon(&t.runner, &s, &work, 5, horizon, NULL, NULL);
         for (int k = 0; k < 5; k++)
             finite &= isfinite(horizon[k]);
         free(wm);
