@@ -157,6 +157,9 @@ SELECT series, late_rows, lstm_state_info(state) ->> 'steps' AS steps
 FROM lstm_stream_states WHERE model_name OPERATOR(pg_catalog.=) 'sr_m' AND series LIKE 's%' ORDER BY series;
 SELECT lstm_stream_rebuild('sr_m', 'sr_feed', 'v', 'sensor', 'ts') AS rebuilt;
 SELECT lstm_stream_rebuild('sr_m', 'sr_feed', 'v', 'sensor', 'ts', 's1') AS rebuilt;
+-- (and a model read by name, as the inference functions read it)
+SELECT series, lstm_predict('sr_m', state) IS NOT NULL AS predicted
+FROM lstm_stream_states WHERE model_name OPERATOR(pg_catalog.=) 'sr_m' ORDER BY series;
 SELECT lstm_stream_reset('sr_m', 's0') AS reset_one;
 SELECT lstm_stream_reset('sr_m') AS reset_all;
 DROP OPERATOR public.= (text, text);

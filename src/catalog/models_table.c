@@ -29,8 +29,8 @@ LstmModelDatum *lstm_models_fetch(const char *name)
     Datum value;
     LstmModelDatum *copy;
 
-    query =
-        psprintf("SELECT model FROM %s WHERE name = $1", lstm_extension_relation("lstm_models"));
+    query = psprintf("SELECT model FROM %s WHERE name OPERATOR(pg_catalog.=) $1",
+                     lstm_extension_relation("lstm_models"));
     args[0] = CStringGetTextDatum(name);
     if (SPI_connect() != SPI_OK_CONNECT)
         elog(ERROR, "SPI_connect failed");
