@@ -122,10 +122,11 @@ DELETE FROM readings WHERE sensor = 2 AND ts = '2024-01-01 00:20+00';
 SELECT state::text = :'before' AS state_unchanged_by_update_and_delete
 FROM lstm_stream_states WHERE model_name = 'trig_m' AND series = '2';
 -- ... and lstm_stream_rebuild recomputes every state from the table in time order (the late row
--- included, the NULL sensor and time rows left out): what lstm_state_agg gives.
+-- included, the NULL sensor and time rows left out): what lstm_state_agg gives (equal times in
+-- arrival order, which for rows never updated is ctid order).
 SELECT lstm_stream_rebuild('trig_m', 'readings', 'v', 'sensor', 'ts') AS rebuilt;
 SELECT series, lstm_state_info(state) -> 'steps' AS steps, late_rows,
-       state::text = (SELECT lstm_state_agg('trig_m', v ORDER BY ts)::text
+       state::text = (SELECT lstm_state_agg('trig_m', v ORDER BY ts, ctid)::text
                       FROM readings r WHERE r.sensor::text = series AND ts IS NOT NULL) AS state_equals_agg
 FROM lstm_stream_states WHERE model_name = 'trig_m' ORDER BY series;
 -- Rebuilding one series; the next row continues from the rebuilt state.
@@ -143,7 +144,7 @@ SELECT lstm_state_info(state) -> 'steps' AS steps,
 FROM lstm_stream_states WHERE model_name = 'trig_m' AND series = '1';
 -- Rebuild warms it up again from history under the new model.
 SELECT lstm_stream_rebuild('trig_m', 'readings', 'v', 'sensor', 'ts', '1') AS rebuilt;
-SELECT state::text = (SELECT lstm_state_agg('trig_m', v ORDER BY ts)::text FROM readings WHERE sensor = 1 AND ts IS NOT NULL)
+SELECT state::text = (SELECT lstm_state_agg('trig_m', v ORDER BY ts, ctid)::text FROM readings WHERE sensor = 1 AND ts IS NOT NULL)
        AS rebuilt_under_new_model
 FROM lstm_stream_states WHERE model_name = 'trig_m' AND series = '1';
 

@@ -1,5 +1,5 @@
 /*
- * trigger.c - lstm_score_trigger: score rows as they are inserted, keeping
+ * score_trigger.c - lstm_score_trigger: score rows as they are inserted, keeping
  * every series' recurrent state in the table lstm_stream_states.
  *
  *   CREATE TRIGGER score BEFORE INSERT ON readings FOR EACH ROW
@@ -46,15 +46,14 @@
 
 #include "catalog/extension.h"
 #include "runtime/arguments.h"
+#include "runtime/column_spec.h"
 #include "runtime/model_cache.h"
 #include "types/lstm_state.h"
 
 #include <inttypes.h>
-#include <math.h>
 
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
-#include "common/shortest_dec.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
@@ -63,7 +62,6 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
-#include "utils/typcache.h"
 
 PG_FUNCTION_INFO_V1(lstm_score_trigger);
 
@@ -111,25 +109,33 @@ static void prepare_plans(Oid schema, Oid state_type)
     }
     plans.schema = InvalidOid;
     plans.lock = keep_plan(psprintf("SELECT s.state, s.last_time, s.last_time_type, "
-                                    "m.model FROM %s s JOIN %s m ON m.name = s.model_name "
-                                    "WHERE s.model_name = $1 AND s.series = $2 "
+                                    "m.model FROM %s s JOIN %s m "
+                                    "ON m.name OPERATOR(pg_catalog.=) s.model_name "
+                                    "WHERE s.model_name OPERATOR(pg_catalog.=) $1 "
+                                    "AND s.series OPERATOR(pg_catalog.=) $2 "
                                     "FOR NO KEY UPDATE OF s",
                                     states, models),
                            2, lock_args);
-    plans.model = keep_plan(psprintf("SELECT model FROM %s WHERE name = $1", models), 1, lock_args);
-    plans.insert = keep_plan(psprintf("INSERT INTO %s (model_name, series, state, last_time, "
-                                      "last_time_type, updated_at) VALUES ($1, $2, $3, $4, $5, "
-                                      "now()) ON CONFLICT (model_name, series) DO NOTHING",
-                                      states),
-                             5, insert_args);
+    plans.model =
+        keep_plan(psprintf("SELECT model FROM %s WHERE name OPERATOR(pg_catalog.=) $1", models), 1,
+                  lock_args);
+    plans.insert =
+        keep_plan(psprintf("INSERT INTO %s (model_name, series, state, last_time, "
+                           "last_time_type, updated_at) VALUES ($1, $2, $3, $4, $5, "
+                           "pg_catalog.now()) ON CONFLICT (model_name, series) DO NOTHING",
+                           states),
+                  5, insert_args);
     /* By key, not ctid: a TID scan asks the kernel for the relation's size every time. */
     plans.update = keep_plan(psprintf("UPDATE %s SET state = $3, last_time = $4, "
-                                      "last_time_type = $5, updated_at = now() "
-                                      "WHERE model_name = $1 AND series = $2",
+                                      "last_time_type = $5, updated_at = pg_catalog.now() "
+                                      "WHERE model_name OPERATOR(pg_catalog.=) $1 "
+                                      "AND series OPERATOR(pg_catalog.=) $2",
                                       states),
                              5, update_args);
-    plans.late = keep_plan(psprintf("UPDATE %s SET late_rows = late_rows + 1, updated_at = now() "
-                                    "WHERE model_name = $1 AND series = $2",
+    plans.late = keep_plan(psprintf("UPDATE %s SET late_rows = late_rows OPERATOR(pg_catalog.+) 1, "
+                                    "updated_at = pg_catalog.now() "
+                                    "WHERE model_name OPERATOR(pg_catalog.=) $1 "
+                                    "AND series OPERATOR(pg_catalog.=) $2",
                                     states),
                            2, lock_args);
     plans.schema = schema;
@@ -199,23 +205,13 @@ typedef struct ScoreConfig {
     Oid state_type;   /* lstm_state's OID */
     char *model_name; /* argument 1 */
     Datum model_name_text;
-    int value_att;  /* argument 2: attribute number */
-    Oid value_type; /* its base type */
-    int series_att; /* argument 3, 0 for a single series */
-    Oid series_type;
-    FmgrInfo series_out; /* its output function: the series key */
-    int forecast_att;    /* argument 4, 0 for none */
-    Oid forecast_type;
-    int score_att; /* argument 5, 0 for none */
-    Oid score_type;
-    int time_att;  /* argument 6, 0 for none */
-    Oid time_type; /* its type (as stored in last_time_type) */
-    Oid time_collation;
-    FmgrInfo *time_cmp; /* btree comparison of its type */
-    FmgrInfo time_send;
-    FmgrInfo time_recv;
-    Oid time_ioparam;
-    int32 time_typmod;
+    LstmColumn value;         /* argument 2 */
+    LstmColumn series;        /* argument 3; attnum 0 for a single series */
+    LstmColumn forecast;      /* argument 4; attnum 0 for none */
+    LstmColumn score;         /* argument 5; attnum 0 for none */
+    LstmColumn time;          /* argument 6; attnum 0 for none */
+    LstmSeriesKey series_key; /* the series value as text */
+    LstmTimeCodec time_codec; /* last_time's stored form and the late-row comparison */
     /* Scratch for the current model's sizes. */
     LstmDims dims;
     bool have_scratch;
@@ -225,130 +221,62 @@ typedef struct ScoreConfig {
     double *outputs;      /* (O) */
 } ScoreConfig;
 
-/* Is a trigger argument the "no column" marker: empty or NULL? */
-static bool no_column(const char *arg)
+/* Error unless the trigger has 5 or 6 arguments, a model name and a value column. */
+static void check_trigger_arguments(const Trigger *trigger)
 {
-    return arg[0] == '\0' || pg_strcasecmp(arg, "null") == 0;
-}
-
-/* Attribute number of a user column named by argument argno (1-based). */
-static int resolve_column(Relation rel, const char *name, int argno, const char *role)
-{
-    int attnum = SPI_fnumber(RelationGetDescr(rel), name);
-
-    if (attnum == SPI_ERROR_NOATTRIBUTE)
-        ereport(ERROR,
-                (errcode(ERRCODE_UNDEFINED_COLUMN),
-                 errmsg("column \"%s\" of relation \"%s\" does not exist", name,
-                        RelationGetRelationName(rel)),
-                 errdetail("Argument %d of lstm_score_trigger names the %s column.", argno, role)));
-    if (attnum <= 0)
-        ereport(ERROR,
-                (errcode(ERRCODE_INVALID_COLUMN_REFERENCE),
-                 errmsg("lstm_score_trigger %s column \"%s\" is a system column", role, name)));
-    return attnum;
-}
-
-/* Error unless the column's base type is one of types (n of them). */
-static Oid check_column_type(Relation rel, int attnum, const Oid *types, int n, const char *role,
-                             const char *expected)
-{
-    Oid type = TupleDescAttr(RelationGetDescr(rel), attnum - 1)->atttypid;
-    Oid base = getBaseType(type);
-
-    for (int i = 0; i < n; i++) {
-        if (base == types[i])
-            return base;
-    }
-    ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH),
-                    errmsg("lstm_score_trigger %s column \"%s\" has type %s, expected %s", role,
-                           NameStr(TupleDescAttr(RelationGetDescr(rel), attnum - 1)->attname),
-                           format_type_be(type), expected)));
-    pg_unreachable();
-}
-
-/* Resolve and check the trigger's arguments once per statement. */
-static ScoreConfig *score_config(FunctionCallInfo fcinfo, TriggerData *td)
-{
-    static const Oid value_types[] = {FLOAT8OID, FLOAT4OID,  INT2OID,       INT4OID,
-                                      INT8OID,   NUMERICOID, FLOAT8ARRAYOID};
-    static const Oid output_types[] = {FLOAT8OID, FLOAT4OID, NUMERICOID};
-    ScoreConfig *cfg = (ScoreConfig *)fcinfo->flinfo->fn_extra;
-    Trigger *trigger = td->tg_trigger;
-    Relation rel = td->tg_relation;
-    char **args = trigger->tgargs;
-    MemoryContext old;
-
-    if (cfg != NULL)
-        return cfg;
     if (trigger->tgnargs != 5 && trigger->tgnargs != 6)
         ereport(ERROR,
                 (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                  errmsg("lstm_score_trigger takes 5 or 6 arguments, got %d", trigger->tgnargs),
                  errhint("Arguments: model name, value column, series column or NULL, forecast "
                          "column or NULL, score column or NULL, and optionally a time column.")));
-    if (no_column(args[0]))
+    if (lstm_column_is_none(trigger->tgargs[0]))
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                         errmsg("lstm_score_trigger needs a model name as its first argument")));
-    if (no_column(args[1]))
+    if (lstm_column_is_none(trigger->tgargs[1]))
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                         errmsg("lstm_score_trigger needs a value column as its second argument")));
+}
 
-    old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
-    cfg = palloc0(sizeof(ScoreConfig));
-    cfg->model_name = pstrdup(args[0]);
-    cfg->model_name_text = PointerGetDatum(cstring_to_text(args[0]));
+/* Resolve the column arguments (in the current memory context, fn_mcxt). */
+static void resolve_columns(ScoreConfig *cfg, Relation rel, const Trigger *trigger)
+{
+    char **args = trigger->tgargs;
+    LstmColumnSource source = {RelationGetRelid(rel),
+                               psprintf("\"%s\"", RelationGetRelationName(rel)),
+                               "lstm_score_trigger", LSTM_READ_STREAMING};
 
-    cfg->value_att = resolve_column(rel, args[1], 2, "value");
-    cfg->value_type = check_column_type(rel, cfg->value_att, value_types, lengthof(value_types),
-                                        "value", "a number or float8[]");
-    if (!no_column(args[2])) {
-        Oid output;
-        bool varlena;
-        cfg->series_att = resolve_column(rel, args[2], 3, "series");
-        cfg->series_type = TupleDescAttr(RelationGetDescr(rel), cfg->series_att - 1)->atttypid;
-        getTypeOutputInfo(cfg->series_type, &output, &varlena);
-        fmgr_info_cxt(output, &cfg->series_out, fcinfo->flinfo->fn_mcxt);
-    }
-    if (!no_column(args[3])) {
-        cfg->forecast_att = resolve_column(rel, args[3], 4, "forecast");
-        cfg->forecast_type =
-            check_column_type(rel, cfg->forecast_att, output_types, lengthof(output_types),
-                              "forecast", "double precision, real or numeric");
-    }
-    if (!no_column(args[4])) {
-        cfg->score_att = resolve_column(rel, args[4], 5, "score");
-        cfg->score_type =
-            check_column_type(rel, cfg->score_att, output_types, lengthof(output_types), "score",
-                              "double precision, real or numeric");
-    }
-    if (cfg->value_att == cfg->forecast_att || cfg->value_att == cfg->score_att ||
-        (cfg->forecast_att != 0 && cfg->forecast_att == cfg->score_att))
+    lstm_column_resolve(&source, LSTM_COLUMN_VALUE, pstrdup(args[1]), "value column", &cfg->value);
+    if (lstm_column_resolve(&source, LSTM_COLUMN_SERIES, pstrdup(args[2]), "series column",
+                            &cfg->series))
+        lstm_series_key_init(&cfg->series_key, &cfg->series, CurrentMemoryContext);
+    lstm_column_resolve(&source, LSTM_COLUMN_FORECAST, pstrdup(args[3]), "forecast column",
+                        &cfg->forecast);
+    lstm_column_resolve(&source, LSTM_COLUMN_SCORE, pstrdup(args[4]), "score column", &cfg->score);
+    if (cfg->value.attnum == cfg->forecast.attnum || cfg->value.attnum == cfg->score.attnum ||
+        (cfg->forecast.attnum != 0 && cfg->forecast.attnum == cfg->score.attnum))
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                         errmsg("lstm_score_trigger value, forecast and score columns must be "
                                "different columns")));
-    if (trigger->tgnargs == 6 && !no_column(args[5])) {
-        Form_pg_attribute att;
-        TypeCacheEntry *typentry;
-        Oid send, recv;
-        cfg->time_att = resolve_column(rel, args[5], 6, "time");
-        att = TupleDescAttr(RelationGetDescr(rel), cfg->time_att - 1);
-        cfg->time_type = att->atttypid;
-        cfg->time_collation = att->attcollation;
-        cfg->time_typmod = att->atttypmod;
-        typentry = lookup_type_cache(cfg->time_type, TYPECACHE_CMP_PROC_FINFO);
-        if (!OidIsValid(typentry->cmp_proc_finfo.fn_oid))
-            ereport(ERROR, (errcode(ERRCODE_UNDEFINED_FUNCTION),
-                            errmsg("lstm_score_trigger time column \"%s\" has type %s, which "
-                                   "has no ordering",
-                                   args[5], format_type_be(cfg->time_type)),
-                            errhint("Use a timestamp, date or number column.")));
-        cfg->time_cmp = &typentry->cmp_proc_finfo;
-        getTypeBinaryOutputInfo(cfg->time_type, &send, &(bool){false});
-        getTypeBinaryInputInfo(cfg->time_type, &recv, &cfg->time_ioparam);
-        fmgr_info_cxt(send, &cfg->time_send, fcinfo->flinfo->fn_mcxt);
-        fmgr_info_cxt(recv, &cfg->time_recv, fcinfo->flinfo->fn_mcxt);
-    }
+    if (trigger->tgnargs == 6 &&
+        lstm_column_resolve(&source, LSTM_COLUMN_TIME, pstrdup(args[5]), "time column", &cfg->time))
+        lstm_time_codec_init(&cfg->time_codec, &cfg->time, CurrentMemoryContext);
+}
+
+/* Resolve and check the trigger's arguments once per statement. */
+static ScoreConfig *score_config(FunctionCallInfo fcinfo, TriggerData *td)
+{
+    ScoreConfig *cfg = (ScoreConfig *)fcinfo->flinfo->fn_extra;
+    MemoryContext old;
+
+    if (cfg != NULL)
+        return cfg;
+    check_trigger_arguments(td->tg_trigger);
+    old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+    cfg = palloc0(sizeof(ScoreConfig));
+    cfg->model_name = pstrdup(td->tg_trigger->tgargs[0]);
+    cfg->model_name_text = PointerGetDatum(cstring_to_text(cfg->model_name));
+    resolve_columns(cfg, td->tg_relation, td->tg_trigger);
 
     /* The extension's schema and state type, to check the saved plans. */
     cfg->schema = get_func_namespace(fcinfo->flinfo->fn_oid);
@@ -375,7 +303,27 @@ static void prepare_scratch(ScoreConfig *cfg, MemoryContext context, const LstmD
     cfg->have_scratch = true;
 }
 
-/* ---------- one row ---------- */
+/* ---------- one row: the steps ---------- */
+
+/* The row being scored and its series' key in lstm_stream_states. */
+typedef struct SeriesRow {
+    HeapTuple tuple;
+    TupleDesc desc;
+    Datum key[2];            /* model name, series key (text): the state's primary key */
+    const char *series_name; /* the series key, for messages */
+    Datum time;              /* the row's time, with a time column */
+    Datum time_bytes;        /* its stored form */
+    MemoryContext scratch;   /* lives as long as cfg (fn_mcxt) */
+} SeriesRow;
+
+/* A series' saved state as the lock statement read it. */
+typedef struct SavedState {
+    Datum state;
+    Datum model;
+    bool has_last_time; /* last_time and last_time_type are set */
+    Datum last_time;
+    Oid last_time_type;
+} SavedState;
 
 /* What the trigger writes into the new row. */
 typedef struct ScoreResult {
@@ -385,68 +333,130 @@ typedef struct ScoreResult {
     double score;
 } ScoreResult;
 
-/* The row's value as raw features (I values); false for NULL. */
-static bool read_value(ScoreConfig *cfg, HeapTuple tuple, TupleDesc desc, double *features, int I)
+/* Lock the series' saved state and read it; false if the series has none yet. */
+static bool lock_saved_state(const SeriesRow *row, SavedState *saved)
 {
-    bool isnull;
-    Datum value = heap_getattr(tuple, cfg->value_att, desc, &isnull);
+    HeapTuple tuple;
+    TupleDesc desc;
+    bool isnull, time_null, type_null;
+    int rc = SPI_execute_plan(plans.lock, (Datum *)row->key, NULL, false, 1);
 
-    if (isnull)
+    if (rc != SPI_OK_SELECT)
+        elog(ERROR, "lstm_score_trigger: reading lstm_stream_states failed: %s",
+             SPI_result_code_string(rc));
+    if (SPI_processed == 0)
         return false;
-    if (cfg->value_type == FLOAT8ARRAYOID)
-        lstm_read_features(value, features, I, "lstm_score_trigger");
-    else {
-        if (I != 1)
-            ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION),
-                            errmsg("model \"%s\" expects %d input features but the value column "
-                                   "holds a single number",
-                                   cfg->model_name, I),
-                            errhint("Use a float8[] value column with one element per model "
-                                    "input.")));
-        switch (cfg->value_type) {
-        case FLOAT8OID:
-            features[0] = DatumGetFloat8(value);
-            break;
-        case FLOAT4OID:
-            features[0] = DatumGetFloat4(value);
-            break;
-        case INT2OID:
-            features[0] = DatumGetInt16(value);
-            break;
-        case INT4OID:
-            features[0] = DatumGetInt32(value);
-            break;
-        case INT8OID:
-            features[0] = (double)DatumGetInt64(value);
-            break;
-        default: /* NUMERICOID */
-            features[0] = DatumGetFloat8(DirectFunctionCall1(numeric_float8, value));
-            break;
-        }
-    }
-    lstm_check_finite(features, I, "lstm_score_trigger value");
+    tuple = SPI_tuptable->vals[0];
+    desc = SPI_tuptable->tupdesc;
+    saved->state = SPI_getbinval(tuple, desc, 1, &isnull);
+    saved->last_time = SPI_getbinval(tuple, desc, 2, &time_null);
+    saved->last_time_type = DatumGetObjectId(SPI_getbinval(tuple, desc, 3, &type_null));
+    saved->has_last_time = !time_null && !type_null;
+    saved->model = SPI_getbinval(tuple, desc, 4, &isnull);
     return true;
 }
 
-/* Is time older than the stored binary last_time (of the same type)? */
-static bool row_is_late(ScoreConfig *cfg, Datum time, Datum last_time)
+/* The model of a series' first row (no state to join it from); unknown is an error. */
+static Datum read_model(ScoreConfig *cfg, const SeriesRow *row)
 {
-    bytea *stored = DatumGetByteaPP(last_time);
-    StringInfoData buf;
-    Datum previous;
+    bool isnull;
+    int rc = SPI_execute_plan(plans.model, (Datum *)row->key, NULL, false, 1);
 
-    initStringInfo(&buf);
-    appendBinaryStringInfo(&buf, VARDATA_ANY(stored), VARSIZE_ANY_EXHDR(stored));
-    previous = ReceiveFunctionCall(&cfg->time_recv, &buf, cfg->time_ioparam, cfg->time_typmod);
-    if (buf.cursor != buf.len)
-        ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
-                        errmsg("lstm_stream_states.last_time is not a valid %s",
-                               format_type_be(cfg->time_type))));
-    return DatumGetInt32(FunctionCall2Coll(cfg->time_cmp, cfg->time_collation, time, previous)) < 0;
+    if (rc != SPI_OK_SELECT)
+        elog(ERROR, "lstm_score_trigger: reading lstm_models failed: %s",
+             SPI_result_code_string(rc));
+    if (SPI_processed == 0)
+        ereport(ERROR,
+                (errcode(ERRCODE_UNDEFINED_OBJECT),
+                 errmsg("model \"%s\" does not exist", cfg->model_name),
+                 errhint("lstm_score_trigger's first argument names a model in lstm_models.")));
+    return SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+}
+
+/* The decoded model for a stored model datum, with scratch for its sizes. */
+static LstmDecoded *use_model(ScoreConfig *cfg, const SeriesRow *row, Datum stored)
+{
+    LstmDecoded *model = stream_model(cfg->model_name, stored);
+    prepare_scratch(cfg, row->scratch, &model->runner.dims);
+    lstm_stream_init(&cfg->stream, &model->runner.dims, cfg->stream_memory);
+    return model;
+}
+
+/* Is the row older than the newest one applied to its series? */
+static bool row_is_late(ScoreConfig *cfg, const SeriesRow *row, const SavedState *saved)
+{
+    return cfg->time.attnum != 0 && saved->has_last_time &&
+           lstm_time_is_before(&cfg->time_codec, row->time, saved->last_time,
+                               saved->last_time_type);
+}
+
+/* Count a late row in its series' late_rows. */
+static void count_late_row(const SeriesRow *row)
+{
+    int rc = SPI_execute_plan(plans.late, (Datum *)row->key, NULL, false, 0);
+    if (rc != SPI_OK_UPDATE)
+        elog(ERROR, "lstm_score_trigger: counting a late row failed: %s",
+             SPI_result_code_string(rc));
+}
+
+/*
+ * Load the saved state into cfg->stream if the model made it; false (and a
+ * fresh stream) if it was made by another version of the model.
+ */
+static bool load_saved_state(ScoreConfig *cfg, const LstmDecoded *model, const SavedState *saved,
+                             LstmStateHeader *header)
+{
+    struct varlena *state = lstm_state_from_datum(saved->state);
+    char message[LSTM_ERRMSG_LEN];
+
+    lstm_state_read_header(VARDATA(state), header);
+    if (!lstm_state_matches_model(header, &model->runner.dims, model->fingerprint, message))
+        return false;
+    lstm_state_load(VARDATA(state), &cfg->stream);
+    return true;
+}
+
+/* The WARNING for a series restarted under a replaced model. */
+static void warn_restart(ScoreConfig *cfg, const SeriesRow *row, const LstmStateHeader *header,
+                         const LstmDecoded *model)
+{
+    ereport(WARNING,
+            (errcode(ERRCODE_WARNING),
+             errmsg("lstm_score_trigger: restarting series \"%s\": its state was made by another "
+                    "version of model \"%s\"",
+                    row->series_name, cfg->model_name),
+             errdetail("The saved state was made by the model with fingerprint %016" PRIx64
+                       "; the model now has fingerprint %016" PRIx64 ".",
+                       header->model_fingerprint, model->fingerprint),
+             errhint("lstm_stream_rebuild() rebuilds the state from the table's history under "
+                     "the current model.")));
+}
+
+/* The row's value as raw features in cfg->features; false for NULL. */
+static bool read_value(ScoreConfig *cfg, const SeriesRow *row)
+{
+    bool isnull;
+    Datum value = heap_getattr(row->tuple, cfg->value.attnum, row->desc, &isnull);
+
+    if (isnull)
+        return false;
+    lstm_column_read_features(&cfg->value, value, cfg->features, cfg->dims.input_size,
+                              cfg->model_name, "lstm_score_trigger");
+    return true;
+}
+
+/* The forecast the stream makes now, for a row that does not advance it. */
+static void current_forecast(ScoreConfig *cfg, const LstmDecoded *model, ScoreResult *result)
+{
+    if (cfg->stream.series.steps == 0)
+        return;
+    lstm_runner_predict(&model->runner, &cfg->stream.series, cfg->outputs);
+    result->has_forecast = true;
+    result->forecast = cfg->outputs[0];
 }
 
 /* Consume the row's features into cfg->stream and fill result. */
-static void advance(ScoreConfig *cfg, const LstmDecoded *model, ScoreResult *result)
+static void step(ScoreConfig *cfg, const LstmDecoded *model, ScoreResult *result)
 {
     if (lstm_stream_feed(&model->runner, &cfg->stream, cfg->features, cfg->outputs) != LSTM_OK)
         lstm_report_input_range(cfg->features, model->runner.dims.input_size);
@@ -457,176 +467,98 @@ static void advance(ScoreConfig *cfg, const LstmDecoded *model, ScoreResult *res
 }
 
 /*
- * Score one row of a series against its saved state and save the advanced
- * state (SPI connected). series is the key as text; time is valid when
- * cfg->time_att is set.
+ * Save cfg->stream with the row's time through plan (insert or update; both
+ * take the key, the state, last_time and last_time_type); rows affected.
  */
-static void score_row(ScoreConfig *cfg, MemoryContext scratch_context, HeapTuple tuple,
-                      TupleDesc desc, Datum series, const char *series_name, Datum time,
-                      ScoreResult *result)
+static uint64 save_state(ScoreConfig *cfg, SPIPlanPtr plan, const SeriesRow *row,
+                         const LstmDecoded *model)
 {
     Datum args[5];
-    char nulls[5];
-    Datum time_bytes = (Datum)0;
+    char nulls[5] = {' ', ' ', ' ', ' ', ' '};
+    int rc;
 
-    if (cfg->time_att != 0)
-        time_bytes = PointerGetDatum(SendFunctionCall(&cfg->time_send, time));
-    args[0] = cfg->model_name_text;
-    args[1] = series;
+    args[0] = row->key[0];
+    args[1] = row->key[1];
+    args[2] =
+        PointerGetDatum(lstm_state_make(&cfg->stream, &model->runner.dims, model->fingerprint));
+    args[3] = row->time_bytes;
+    args[4] = ObjectIdGetDatum(cfg->time_codec.type);
+    if (cfg->time.attnum == 0)
+        nulls[3] = nulls[4] = 'n';
+    rc = SPI_execute_plan(plan, args, nulls, false, 0);
+    if (rc != SPI_OK_INSERT && rc != SPI_OK_UPDATE)
+        elog(ERROR, "lstm_score_trigger: saving the state failed: %s", SPI_result_code_string(rc));
+    return SPI_processed;
+}
 
+/* Score the row against its series' locked, saved state and save the advanced state. */
+static void score_saved_series(ScoreConfig *cfg, const SeriesRow *row, const SavedState *saved,
+                               ScoreResult *result)
+{
+    LstmDecoded *model = use_model(cfg, row, saved->model);
+    LstmStateHeader header;
+    bool same_model;
+
+    if (row_is_late(cfg, row, saved)) {
+        count_late_row(row); /* stored unscored, the state untouched */
+        return;
+    }
+    same_model = load_saved_state(cfg, model, saved, &header);
+    if (!read_value(cfg, row)) {
+        current_forecast(cfg, model, result); /* the forecast stands; nothing to apply */
+        return;
+    }
+    if (!same_model)
+        warn_restart(cfg, row, &header, model);
+    step(cfg, model, result);
+    if (save_state(cfg, plans.update, row, model) != 1)
+        elog(ERROR, "lstm_score_trigger: saving the state found no row");
+}
+
+/*
+ * Score a series' first row and create its state; false if another session
+ * created the state meanwhile (nothing saved: lock theirs and step it).
+ */
+static bool score_first_row(ScoreConfig *cfg, const SeriesRow *row, ScoreResult *result)
+{
+    LstmDecoded *model = use_model(cfg, row, read_model(cfg, row));
+
+    if (!read_value(cfg, row))
+        return true; /* no state yet, nothing to apply */
+    step(cfg, model, result);
+    return save_state(cfg, plans.insert, row, model) == 1;
+}
+
+/*
+ * Score one row of a series and save the advanced state (SPI connected):
+ * lock the saved state and step it, or create it with the first row; a lost
+ * race to create it is retried against the winner's state.
+ */
+static void score_row(ScoreConfig *cfg, const SeriesRow *row, ScoreResult *result)
+{
     for (int attempt = 0; attempt < 3; attempt++) {
-        LstmDecoded *model;
-        bool has_value, isnull;
-        int rc;
+        SavedState saved;
 
-        rc = SPI_execute_plan(plans.lock, args, NULL, false, 1);
-        if (rc != SPI_OK_SELECT)
-            elog(ERROR, "lstm_score_trigger: reading lstm_stream_states failed: %s",
-                 SPI_result_code_string(rc));
-        if (SPI_processed > 0) {
-            HeapTuple row = SPI_tuptable->vals[0];
-            TupleDesc rdesc = SPI_tuptable->tupdesc;
-            Datum state_datum = SPI_getbinval(row, rdesc, 1, &isnull);
-            bool last_time_null, type_null;
-            Datum last_time = SPI_getbinval(row, rdesc, 2, &last_time_null);
-            Oid last_type = DatumGetObjectId(SPI_getbinval(row, rdesc, 3, &type_null));
-            struct varlena *state;
-            LstmStateHeader header;
-            char message[LSTM_ERRMSG_LEN];
-            bool same_model;
-            Datum update_args[5];
-            char update_nulls[5] = {' ', ' ', ' ', ' ', ' '};
-
-            model = stream_model(cfg->model_name, SPI_getbinval(row, rdesc, 4, &isnull));
-            prepare_scratch(cfg, scratch_context, &model->runner.dims);
-
-            /* A late row: stored unscored, counted, the state untouched. */
-            if (cfg->time_att != 0 && !last_time_null && !type_null &&
-                last_type == cfg->time_type && row_is_late(cfg, time, last_time)) {
-                rc = SPI_execute_plan(plans.late, args, NULL, false, 0);
-                if (rc != SPI_OK_UPDATE)
-                    elog(ERROR, "lstm_score_trigger: counting a late row failed: %s",
-                         SPI_result_code_string(rc));
-                return;
-            }
-
-            state = lstm_state_from_datum(state_datum);
-            lstm_state_read_header(VARDATA(state), &header);
-            same_model =
-                lstm_state_matches_model(&header, &model->runner.dims, model->fingerprint, message);
-            lstm_stream_init(&cfg->stream, &model->runner.dims, cfg->stream_memory);
-            if (same_model)
-                lstm_state_load(VARDATA(state), &cfg->stream);
-
-            has_value = read_value(cfg, tuple, desc, cfg->features, cfg->dims.input_size);
-            if (!has_value) {
-                /* The forecast for this row stands; nothing to apply. */
-                if (cfg->stream.series.steps > 0) {
-                    lstm_runner_predict(&model->runner, &cfg->stream.series, cfg->outputs);
-                    result->has_forecast = true;
-                    result->forecast = cfg->outputs[0];
-                }
-                return;
-            }
-            if (!same_model)
-                ereport(WARNING,
-                        (errcode(ERRCODE_WARNING),
-                         errmsg("lstm_score_trigger: restarting series \"%s\": its state was made "
-                                "by another version of model \"%s\"",
-                                series_name, cfg->model_name),
-                         errdetail("The saved state was made by the model with fingerprint "
-                                   "%016" PRIx64 "; the model now has fingerprint %016" PRIx64 ".",
-                                   header.model_fingerprint, model->fingerprint),
-                         errhint("lstm_stream_rebuild() rebuilds the state from the table's "
-                                 "history under the current model.")));
-            advance(cfg, model, result);
-            update_args[0] = args[0];
-            update_args[1] = args[1];
-            update_args[2] = PointerGetDatum(
-                lstm_state_make(&cfg->stream, &model->runner.dims, model->fingerprint));
-            update_args[3] = time_bytes;
-            update_args[4] = ObjectIdGetDatum(cfg->time_type);
-            if (cfg->time_att == 0)
-                update_nulls[3] = update_nulls[4] = 'n';
-            rc = SPI_execute_plan(plans.update, update_args, update_nulls, false, 0);
-            if (rc != SPI_OK_UPDATE || SPI_processed != 1)
-                elog(ERROR, "lstm_score_trigger: saving the state failed: %s",
-                     SPI_result_code_string(rc));
+        if (lock_saved_state(row, &saved)) {
+            score_saved_series(cfg, row, &saved, result);
             return;
         }
-
-        /* The series' first row under this model. */
-        rc = SPI_execute_plan(plans.model, args, NULL, false, 1);
-        if (rc != SPI_OK_SELECT)
-            elog(ERROR, "lstm_score_trigger: reading lstm_models failed: %s",
-                 SPI_result_code_string(rc));
-        if (SPI_processed == 0)
-            ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT),
-                            errmsg("model \"%s\" does not exist", cfg->model_name),
-                            errhint("lstm_score_trigger's first argument names a model in "
-                                    "lstm_models.")));
-        model = stream_model(cfg->model_name, SPI_getbinval(SPI_tuptable->vals[0],
-                                                            SPI_tuptable->tupdesc, 1, &isnull));
-        prepare_scratch(cfg, scratch_context, &model->runner.dims);
-        lstm_stream_init(&cfg->stream, &model->runner.dims, cfg->stream_memory);
-        if (!read_value(cfg, tuple, desc, cfg->features, cfg->dims.input_size))
-            return; /* no state yet, nothing to apply */
-        advance(cfg, model, result);
-        args[2] =
-            PointerGetDatum(lstm_state_make(&cfg->stream, &model->runner.dims, model->fingerprint));
-        args[3] = time_bytes;
-        args[4] = ObjectIdGetDatum(cfg->time_type);
-        memset(nulls, ' ', sizeof(nulls));
-        if (cfg->time_att == 0)
-            nulls[3] = nulls[4] = 'n';
-        rc = SPI_execute_plan(plans.insert, args, nulls, false, 0);
-        if (rc != SPI_OK_INSERT)
-            elog(ERROR, "lstm_score_trigger: creating the state failed: %s",
-                 SPI_result_code_string(rc));
-        if (SPI_processed == 1)
+        if (score_first_row(cfg, row, result))
             return;
-        /* Another session created the series meanwhile: lock theirs and step it. */
         memset(result, 0, sizeof(*result));
     }
-    ereport(ERROR,
-            (errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-             errmsg("lstm_score_trigger could not create the state of series \"%s\"", series_name),
-             errhint("Retry the transaction.")));
+    ereport(ERROR, (errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+                    errmsg("lstm_score_trigger could not create the state of series \"%s\"",
+                           row->series_name),
+                    errhint("Retry the transaction.")));
 }
 
-/* A forecast or score as a datum of the column's type. */
-static Datum output_datum(Oid type, double value, const char *role)
-{
-    if (type == FLOAT4OID) {
-        float f = (float)value;
-        if (!isfinite(f))
-            ereport(ERROR, (errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-                            errmsg("lstm_score_trigger %s %g is out of range for type real", role,
-                                   value)));
-        return Float4GetDatum(f);
-    }
-    if (type == NUMERICOID) {
-        /* The shortest decimal that reads back as this double (float8_numeric keeps 15 digits). */
-        char digits[DOUBLE_SHORTEST_DECIMAL_LEN];
-        double_to_shortest_decimal_buf(value, digits);
-        return DirectFunctionCall3(numeric_in, CStringGetDatum(digits),
-                                   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
-    }
-    return Float8GetDatum(value);
-}
+/* ---------- the trigger ---------- */
 
-/* lstm_score_trigger(): BEFORE INSERT FOR EACH ROW. */
-Datum lstm_score_trigger(PG_FUNCTION_ARGS)
+/* Error unless called as a BEFORE INSERT FOR EACH ROW trigger. */
+static TriggerData *check_trigger_event(FunctionCallInfo fcinfo)
 {
     TriggerData *td;
-    ScoreConfig *cfg;
-    HeapTuple tuple;
-    TupleDesc desc;
-    ScoreResult result;
-    Datum series, time = (Datum)0;
-    char *series_name = "";
-    bool series_null = false, time_null = false;
-    MemoryContext caller;
 
     if (!CALLED_AS_TRIGGER(fcinfo))
         ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
@@ -640,52 +572,86 @@ Datum lstm_score_trigger(PG_FUNCTION_ARGS)
                                   "not change a series' saved state."),
                         errhint("After correcting history, lstm_stream_rebuild() recomputes the "
                                 "states from the table.")));
-    cfg = score_config(fcinfo, td);
-    tuple = td->tg_trigtuple;
-    desc = RelationGetDescr(td->tg_relation);
+    return td;
+}
+
+/*
+ * Fill row from the new tuple: the series key and the time. False if the
+ * series key or the time is NULL (the row is stored unscored).
+ */
+static bool series_row(ScoreConfig *cfg, FunctionCallInfo fcinfo, HeapTuple tuple, TupleDesc desc,
+                       SeriesRow *row)
+{
+    bool isnull = false;
+
+    memset(row, 0, sizeof(*row));
+    row->tuple = tuple;
+    row->desc = desc;
+    row->scratch = fcinfo->flinfo->fn_mcxt;
+    row->series_name = "";
+    if (cfg->series.attnum != 0) {
+        Datum series = heap_getattr(tuple, cfg->series.attnum, desc, &isnull);
+        if (isnull)
+            return false;
+        row->series_name = lstm_series_key_text(&cfg->series_key, series);
+    }
+    row->key[0] = cfg->model_name_text;
+    row->key[1] = PointerGetDatum(cstring_to_text(row->series_name));
+    if (cfg->time.attnum != 0) {
+        row->time = heap_getattr(tuple, cfg->time.attnum, desc, &isnull);
+        if (isnull)
+            return false;
+        row->time_bytes = PointerGetDatum(lstm_time_encode(&cfg->time_codec, row->time));
+    }
+    return true;
+}
+
+/* Write the forecast and the score (or NULLs) into the tuple's columns. */
+static HeapTuple write_result(ScoreConfig *cfg, HeapTuple tuple, TupleDesc desc,
+                              const ScoreResult *result)
+{
+    const LstmColumn *columns[2] = {&cfg->forecast, &cfg->score};
+    bool present[2] = {result->has_forecast, result->has_score};
+    double values[2] = {result->forecast, result->score};
+    int attnums[2];
+    Datum datums[2];
+    bool nulls[2];
+    int n = 0;
+
+    for (int i = 0; i < 2; i++) {
+        if (columns[i]->attnum == 0)
+            continue;
+        attnums[n] = columns[i]->attnum;
+        datums[n] = present[i]
+                        ? lstm_column_output_datum(columns[i], values[i], "lstm_score_trigger")
+                        : (Datum)0;
+        nulls[n++] = !present[i];
+    }
+    if (n == 0)
+        return tuple;
+    return heap_modify_tuple_by_cols(tuple, desc, n, attnums, datums, nulls);
+}
+
+/* lstm_score_trigger(): BEFORE INSERT FOR EACH ROW. */
+Datum lstm_score_trigger(PG_FUNCTION_ARGS)
+{
+    TriggerData *td = check_trigger_event(fcinfo);
+    ScoreConfig *cfg = score_config(fcinfo, td);
+    HeapTuple tuple = td->tg_trigtuple;
+    TupleDesc desc = RelationGetDescr(td->tg_relation);
+    ScoreResult result;
+    SeriesRow row;
+
     memset(&result, 0, sizeof(result));
-
-    if (cfg->series_att != 0) {
-        series = heap_getattr(tuple, cfg->series_att, desc, &series_null);
-        if (!series_null) {
-            series_name = OutputFunctionCall(&cfg->series_out, series);
-            series = PointerGetDatum(cstring_to_text(series_name));
-        }
-    } else
-        series = PointerGetDatum(cstring_to_text(""));
-    if (cfg->time_att != 0)
-        time = heap_getattr(tuple, cfg->time_att, desc, &time_null);
-
-    if (!series_null && !time_null) {
-        caller = CurrentMemoryContext;
+    if (series_row(cfg, fcinfo, tuple, desc, &row)) {
+        MemoryContext caller = CurrentMemoryContext;
         if (SPI_connect() != SPI_OK_CONNECT)
             elog(ERROR, "lstm_score_trigger: SPI_connect failed");
         if (plans.schema != cfg->schema || plans.state_type != cfg->state_type)
             prepare_plans(cfg->schema, cfg->state_type);
-        score_row(cfg, fcinfo->flinfo->fn_mcxt, tuple, desc, series, series_name, time, &result);
+        score_row(cfg, &row, &result);
         SPI_finish();
         MemoryContextSwitchTo(caller);
     }
-
-    if (cfg->forecast_att != 0 || cfg->score_att != 0) {
-        int columns[2];
-        Datum values[2];
-        bool nulls[2];
-        int n = 0;
-        if (cfg->forecast_att != 0) {
-            columns[n] = cfg->forecast_att;
-            values[n] = result.has_forecast
-                            ? output_datum(cfg->forecast_type, result.forecast, "forecast")
-                            : (Datum)0;
-            nulls[n++] = !result.has_forecast;
-        }
-        if (cfg->score_att != 0) {
-            columns[n] = cfg->score_att;
-            values[n] =
-                result.has_score ? output_datum(cfg->score_type, result.score, "score") : (Datum)0;
-            nulls[n++] = !result.has_score;
-        }
-        tuple = heap_modify_tuple_by_cols(tuple, desc, n, columns, values, nulls);
-    }
-    return PointerGetDatum(tuple);
+    return PointerGetDatum(write_result(cfg, tuple, desc, &result));
 }

@@ -31,6 +31,7 @@
 #include "catalog/extension.h"
 #include "catalog/models_table.h"
 #include "runtime/arguments.h"
+#include "runtime/column_spec.h"
 #include "types/lstm_model.h"
 
 #include <math.h>
@@ -126,69 +127,11 @@ static void require_arg(FunctionCallInfo fcinfo, int n, const char *name)
                         errmsg("lstm_train argument %s must not be NULL", name)));
 }
 
-/* A number column type (after domains): the types lstm_train reads as float8. */
-static bool is_number_type(Oid type)
-{
-    switch (getBaseType(type)) {
-    case INT2OID:
-    case INT4OID:
-    case INT8OID:
-    case FLOAT4OID:
-    case FLOAT8OID:
-    case NUMERICOID:
-        return true;
-    default:
-        return false;
-    }
-}
-
-/* An array of numbers. */
-static bool is_number_array_type(Oid type)
-{
-    Oid element = get_element_type(getBaseType(type));
-    return OidIsValid(element) && is_number_type(element);
-}
-
-/* One column of the source: name as given, quoted, type, collation. */
-typedef struct SourceColumn {
-    const char *name;   /* as the caller spelled it (an exact column name) */
-    const char *quoted; /* quote_identifier(name) */
-    Oid type;
-    Oid collation;
-    const char *role; /* "value", "time_column", "series", "features" */
-} SourceColumn;
-
-/* Look a column up in the source; unknown is an error. */
-static void find_column(Oid relid, const char *relname, const char *name, const char *role,
-                        SourceColumn *col)
-{
-    AttrNumber attnum;
-
-    if (name[0] == '\0')
-        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-                        errmsg("lstm_train %s must not be an empty column name", role)));
-    attnum = get_attnum(relid, name);
-    if (attnum == InvalidAttrNumber || attnum < 0)
-        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN),
-                        errmsg("column \"%s\" of relation %s does not exist", name, relname),
-                        errdetail("lstm_train %s names a column of the source.", role),
-                        errhint("Column names are matched exactly, case included; pass the name "
-                                "without SQL quotes.")));
-    col->name = name;
-    col->quoted = quote_identifier(name);
-    col->role = role;
-    get_atttypetypmodcoll(relid, attnum, &col->type, &(int32){0}, &col->collation);
-}
-
-/* The type error for a column that is not what lstm_train reads. */
-static void column_type_error(const SourceColumn *col, const char *expected)
-{
-    ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH),
-                    errmsg("column \"%s\" has type %s, but lstm_train %s must be %s", col->name,
-                           format_type_be(col->type), col->role, expected),
-                    errdetail("Numbers are smallint, integer, bigint, real, double precision "
-                              "or numeric.")));
-}
+/*
+ * One column of the source: name as given, quoted, type, collation (the
+ * shared column spec; lstm_train's rules are its LSTM_READ_TRAINING rows).
+ */
+typedef LstmColumn SourceColumn;
 
 /* ---------- collecting the rows ---------- */
 
@@ -873,6 +816,7 @@ typedef struct TrainRun {
 /* Read the source arguments (source, value, time_column, series, features) into spec. */
 static void source_arguments(FunctionCallInfo fcinfo, SourceSpec *spec)
 {
+    LstmColumnSource source = {InvalidOid, NULL, "lstm_train", LSTM_READ_TRAINING};
     char *value, *time_column, *series;
     char relkind;
     Oid namespace;
@@ -893,16 +837,15 @@ static void source_arguments(FunctionCallInfo fcinfo, SourceSpec *spec)
     spec->relname =
         quote_qualified_identifier(get_namespace_name(namespace), get_rel_name(spec->relid));
 
+    source.relid = spec->relid;
+    source.relation = spec->relname;
     value = text_arg(fcinfo, 2);
     time_column = text_arg(fcinfo, 3);
     series = text_arg(fcinfo, 4);
-    find_column(spec->relid, spec->relname, value, "value", &spec->value);
-    if (is_number_array_type(spec->value.type))
-        spec->sequences = true;
-    else if (!is_number_type(spec->value.type))
-        column_type_error(&spec->value, "a number or an array of numbers");
+    lstm_column_resolve(&source, LSTM_COLUMN_VALUE, value, "value", &spec->value);
+    spec->sequences = spec->value.is_array;
     if (time_column)
-        find_column(spec->relid, spec->relname, time_column, "time_column", &spec->time);
+        lstm_column_resolve(&source, LSTM_COLUMN_TIME, time_column, "time_column", &spec->time);
     else if (!spec->sequences)
         ereport(ERROR,
                 (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -910,8 +853,7 @@ static void source_arguments(FunctionCallInfo fcinfo, SourceSpec *spec)
                  errdetail("value \"%s\" is a number column: every row is one time step.", value),
                  errhint("Pass time_column => 'your_time_column', or use a float8[] "
                          "column holding whole sequences.")));
-    if (series)
-        find_column(spec->relid, spec->relname, series, "series", &spec->series);
+    lstm_column_resolve(&source, LSTM_COLUMN_SERIES, series, "series", &spec->series);
 
     if (!PG_ARGISNULL(5)) {
         ArrayType *arr = PG_GETARG_ARRAYTYPE_P(5);
@@ -930,10 +872,9 @@ static void source_arguments(FunctionCallInfo fcinfo, SourceSpec *spec)
             if (nulls[f])
                 ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
                                 errmsg("lstm_train features must not contain NULL")));
-            find_column(spec->relid, spec->relname, TextDatumGetCString(elems[f]), "features", col);
-            if (spec->sequences ? !is_number_array_type(col->type) : !is_number_type(col->type))
-                column_type_error(col, spec->sequences ? "an array of numbers, as value is"
-                                                       : "a number");
+            lstm_column_resolve(
+                &source, spec->sequences ? LSTM_COLUMN_FEATURE_SEQUENCE : LSTM_COLUMN_FEATURE,
+                TextDatumGetCString(elems[f]), "features", col);
             if (strcmp(col->name, value) == 0)
                 ereport(ERROR, (errcode(ERRCODE_DUPLICATE_COLUMN),
                                 errmsg("column \"%s\" is the value and cannot also be a feature",
