@@ -2,7 +2,9 @@
 #
 #   make                  build lstm.so and the install script
 #   make install          install into the PostgreSQL found by PG_CONFIG
-#   make installcheck     pg_regress suites against a running server
+#   make installcheck     against a running server: the pg_regress suites, the isolation
+#                         specs, and the TAP tests (which start clusters of their own);
+#                         installcheck-regress, -isolation, -tap run one kind
 #   make unittest         C unit tests of src/core (no server needed)
 #   make bench            benchmark against sum() and PyTorch (needs a server)
 
@@ -20,9 +22,34 @@ DATA_built = $(EXTENSION)--$(EXTVERSION).sql
 # Released install scripts stay as they shipped; one upgrade script per release after them.
 DATA = $(EXTENSION)--0.1.sql $(wildcard $(EXTENSION)--*--*.sql)
 
-# One pg_regress suite per file in sql/.
+# ---- Tests against a running server (make installcheck; see README "Tests") ----
+# One pg_regress suite per file in sql/ (expected output in expected/).
 REGRESS = $(basename $(notdir $(sort $(wildcard sql/*.sql))))
 REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
+# One isolation spec per file in specs/ (expected output in expected/ too), run by
+# PostgreSQL's isolation tester in the database isolation_regression.
+ISOLATION = $(basename $(notdir $(sort $(wildcard specs/*.spec))))
+ISOLATION_OPTS = --load-extension=$(EXTENSION)
+# TAP tests, test/t/*.pl, each on its own cluster (PostgreSQL::Test::Cluster, needs perl's
+# IPC::Run) made with the binaries of this PG_CONFIG's installation (make install first).
+# Debian's Makefile.global may say enable_tap_tests = no; the modules are shipped anyway.
+TAP_TESTS = 1
+PROVE_TESTS ?= test/t/*.pl
+override enable_tap_tests = yes
+# A selection on the command line runs only what it names: REGRESS=state one suite,
+# ISOLATION=stream_concurrency one spec, PROVE_TESTS=test/t/003_crash.pl one TAP test
+# (the kinds not named are then skipped).
+ifneq ($(filter command line,$(origin REGRESS) $(origin ISOLATION) $(origin PROVE_TESTS)),)
+ifneq ($(origin REGRESS),command line)
+REGRESS :=
+endif
+ifneq ($(origin ISOLATION),command line)
+ISOLATION :=
+endif
+ifneq ($(origin PROVE_TESTS),command line)
+TAP_TESTS :=
+endif
+endif
 
 PG_CONFIG ?= pg_config
 
@@ -53,6 +80,17 @@ $(OBJS): $(wildcard src/*.h src/*/*.h)
 
 $(EXTENSION)--$(EXTVERSION).sql: $(SQL_FRAGMENTS)
 	cat $^ > $@
+
+# prove through scripts/prove.sh: as root it runs prove as the postgres user (initdb refuses
+# root). One target per kind of test, as make installcheck runs them.
+PROVE = $(srcdir)/scripts/prove.sh
+.PHONY: installcheck-regress installcheck-isolation installcheck-tap
+installcheck-regress:
+	$(pg_regress_installcheck) $(REGRESS_OPTS) $(REGRESS)
+installcheck-isolation:
+	$(pg_isolation_regress_installcheck) $(ISOLATION_OPTS) $(ISOLATION)
+installcheck-tap:
+	$(prove_installcheck)
 
 # ---- C unit tests of src/core: plain C, no PostgreSQL ----
 CORE_SRC = $(sort $(wildcard src/core/*.c))

@@ -1,18 +1,18 @@
 #!/usr/bin/env bash
 # demo.sh - the main job, end to end, on a fresh Debian 12 machine (run as root or with sudo):
 # install what is needed, build and install the extension, start a throwaway server as the
-# unprivileged postgres user, load the bundled real series (data/), train a model on each
-# inside the database, forecast, and print the results next to naive forecasts. The server
-# and its temporary folder are removed at the end.
+# unprivileged postgres user (scripts/with-server.sh; with PGHOST or PGPORT set, the
+# caller's server is used instead), load the bundled real series (data/), train a model on
+# each inside the database, forecast, and print the results next to naive forecasts. The
+# throwaway server and its temporary folder are removed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh
+# The rest runs against a server: the caller's, or a throwaway one.
+[ -n "${PGHOST:-}${PGPORT:-}" ] || exec scripts/with-server.sh "$0" "$@"
 make -s
 make -s install >/dev/null
-eval "$(PGTMP_PORT=${PGTMP_PORT:-54331} scripts/pgtmp.sh start)"
-trap 'scripts/pgtmp.sh stop' EXIT
-export PGDATABASE=postgres
 
 echo "== 1. Train in the database and score one-step-ahead forecasts (test/train/evaluate.sh)"
 echo "   data/co2_weekly.csv (Mauna Loa CO2, weekly 1958-2001, 59 weeks missing) and"

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # install-deps.sh - the Debian 12 packages this project needs (run as root).
-#   scripts/install-deps.sh          build + test: PostgreSQL 15 server and headers, OpenBLAS
+#   scripts/install-deps.sh          build + test: PostgreSQL 15 server and headers, OpenBLAS,
+#                                    perl's IPC::Run (PostgreSQL's TAP test modules)
 #   scripts/install-deps.sh --torch  also PyTorch and numpy (benchmarks, fixture generators)
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
 packages=(build-essential pkg-config postgresql-15 postgresql-server-dev-15 postgresql-contrib
-          libopenblas-serial-dev)
+          libopenblas-serial-dev libipc-run-perl)
 if [ "${1:-}" = "--torch" ]; then
     packages+=(python3 python3-torch python3-numpy)
 fi

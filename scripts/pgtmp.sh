@@ -7,7 +7,9 @@
 #
 # As root the server runs as the unprivileged Debian user "postgres" (initdb and
 # postgres refuse to run as root); otherwise as the calling user. It listens only on a
-# Unix socket inside its folder. PGTMP_PORT picks the port (default 54329).
+# Unix socket inside its own folder, so servers started here never clash, even on one port.
+# PGTMP_PORT picks the port (default 54329, the one default of every script: they all get
+# their server through scripts/with-server.sh, which calls this).
 set -euo pipefail
 
 PGBIN=${PGBIN:-$(pg_config --bindir 2>/dev/null || echo /usr/lib/postgresql/15/bin)}

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # test.sh - the whole test suite on a fresh Debian 12 machine (run as root or with sudo):
-# installs what it needs, builds with -Werror, runs the C unit tests of src/core, starts a
-# throwaway PostgreSQL 15 server, runs every pg_regress suite (PyTorch parity included),
-# the pg_dump/restore check and the concurrency check, and stops the server.
+# installs what it needs, builds with -Werror and installs the extension into the PostgreSQL
+# that pg_config names, then runs the C unit tests of src/core, every pg_regress suite
+# (PyTorch parity included) and isolation spec against a server (the caller's when PGHOST or
+# PGPORT is set, otherwise a throwaway one: scripts/with-server.sh), and the TAP tests
+# (test/t, each on a cluster of its own; as root they run as the postgres user).
 # Ends with a line "N passed, M failed"; exits non-zero if anything failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -30,17 +32,14 @@ make -s install >/dev/null || { echo "install failed"; echo "0 passed, 1 failed"
 
 step "unit tests (src/core)" make -s unittest
 
-eval "$(PGTMP_PORT=${PGTMP_PORT:-54329} scripts/pgtmp.sh start)" || { echo "0 passed, 1 failed"; exit 1; }
-trap 'scripts/pgtmp.sh stop' EXIT
-
-regress() {
-    make -s installcheck || { cat regression.diffs 2>/dev/null | head -200; return 1; }
+# installcheck TARGET DIFFS: one make installcheck-* target against a server; on failure,
+# the differences.
+installcheck() {
+    scripts/with-server.sh make -s "$1" || { head -200 "$2" 2>/dev/null; return 1; }
 }
-step "pg_regress suites" regress
-step "pg_dump and restore keep models identical" test/dump_restore.sh
-for extra in test/*/check.sh; do
-    [ -x "$extra" ] && step "$extra" "$extra"
-done
+step "pg_regress suites" installcheck installcheck-regress regression.diffs
+step "isolation specs" installcheck installcheck-isolation output_iso/regression.diffs
+step "TAP tests (test/t)" make -s installcheck-tap
 
 echo
 if [ $failed -gt 0 ]; then

@@ -1,8 +1,10 @@
 -- lstm_forecast as an aggregate and as a window function: semantics and bad input.
 -- (Exactness against PyTorch is the parity suite.)
-\set tiny '{"input_size": 1, "hidden_size": 2, "num_layers": 1, "output_size": 1, "weights": {"weight_ih_l0": [[0.1], [0.2], [0.3], [0.4], [0.5], [0.6], [0.7], [0.8]], "weight_hh_l0": [[0.1, -0.2], [0.3, 0.4], [-0.5, 0.6], [0.7, 0.8], [0.9, 1.0], [-1.1, 1.2], [1.3, 1.4], [1.5, -1.6]], "bias_ih_l0": [0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.07, 0.08], "bias_hh_l0": [0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1], "head.weight": [[1.5, -0.25]], "head.bias": [0.5]}, "input_mean": [5], "input_std": [2], "output_mean": [5], "output_std": [2]}'
-CREATE TABLE m AS SELECT :'tiny'::lstm_model AS model;
-INSERT INTO lstm_models(name, model) SELECT 'tiny', model FROM m;
+\i test/sql/helpers.sql
+CREATE SCHEMA fc_test;
+SET search_path = fc_test, public;
+CREATE TABLE m AS SELECT :'tiny_scaled'::lstm_model AS model;
+INSERT INTO lstm_models(name, model) SELECT 'fc_tiny', model FROM m;
 
 CREATE TABLE readings (sensor int, ts int, value float8);
 INSERT INTO readings
@@ -17,7 +19,7 @@ FROM readings, m GROUP BY sensor ORDER BY sensor;
 -- The name overload reads lstm_models and gives the same numbers.
 SELECT bool_and(a = b) AS name_matches_value FROM (
     SELECT sensor, lstm_forecast(m.model, value ORDER BY ts) AS a,
-           lstm_forecast('tiny', value ORDER BY ts) AS b
+           lstm_forecast('fc_tiny', value ORDER BY ts) AS b
     FROM readings, m GROUP BY sensor) x;
 
 -- Order matters: the same values in another order give another forecast.
@@ -43,7 +45,7 @@ FROM (SELECT sensor, ts, lstm_forecast(m.model, value) OVER (PARTITION BY sensor
       FROM readings, m) r;
 -- Running forecasts of one series.
 SELECT ts, value IS NULL AS gap,
-       round(lstm_forecast('tiny', value) OVER (ORDER BY ts)::numeric, 6) AS forecast
+       round(lstm_forecast('fc_tiny', value) OVER (ORDER BY ts)::numeric, 6) AS forecast
 FROM readings WHERE sensor = 2 AND ts <= 8 ORDER BY ts;
 -- Peers (equal ORDER BY values) share the forecast made after the last of them.
 SELECT t, round(lstm_forecast(m.model, v) OVER (ORDER BY t)::numeric, 6) AS forecast
@@ -61,7 +63,7 @@ WITH h AS (SELECT lstm_forecast(m.model, value, 2 ORDER BY ts) AS h FROM reading
 SELECT (SELECT lstm_forecast(m.model, v ORDER BY t) FROM m,
           (SELECT ts AS t, value AS v FROM readings WHERE sensor = 1
            UNION ALL SELECT 21, h[1] FROM h) x) = (SELECT h[2] FROM h) AS horizon_feeds_back;
-SELECT lstm_forecast('tiny', value, 2 ORDER BY ts) IS NULL AS empty_horizon_is_null
+SELECT lstm_forecast('fc_tiny', value, 2 ORDER BY ts) IS NULL AS empty_horizon_is_null
 FROM readings WHERE false;
 
 -- Multivariate form with a one-input model: same as the scalar form.
@@ -71,12 +73,12 @@ FROM readings, m WHERE sensor = 1;
 
 -- A differenced model: the first row only records the value, so with h = 0 the forecast is
 -- last value + unscaled head bias = 7 + (0.5 * 2 + 5) = 13.
-SELECT lstm_forecast((:'tiny'::jsonb || '{"difference": true}')::lstm_model, v ORDER BY t) AS one_row
+SELECT lstm_forecast((:'tiny_scaled'::jsonb || '{"difference": true}')::lstm_model, v ORDER BY t) AS one_row
 FROM (VALUES (1, 7.0)) x(t, v);
 -- Differencing is transparent: a constant shift of the series shifts the forecast.
 SELECT round((lstm_forecast(d, v + 100 ORDER BY t) - lstm_forecast(d, v ORDER BY t))::numeric, 4)
        AS shift
-FROM (SELECT (:'tiny'::jsonb || '{"difference": true}')::lstm_model AS d) dm,
+FROM (SELECT (:'tiny_scaled'::jsonb || '{"difference": true}')::lstm_model AS d) dm,
      (SELECT ts AS t, value AS v FROM readings WHERE sensor = 1) x;
 
 -- A multivariate model (input 2, output 2).
@@ -84,8 +86,8 @@ FROM (SELECT (:'tiny'::jsonb || '{"difference": true}')::lstm_model AS d) dm,
 SELECT round(lstm_forecast(:'multi'::lstm_model, ARRAY[x, x * 2] ORDER BY x)::numeric, 6) AS multivariate
 FROM generate_series(1, 5) x;
 -- Horizons feed each forecast back as the next input, so they need output_size = input_size.
-SELECT lstm_forecast((:'tiny'::jsonb || '{"output_size": 2, "output_mean": [5, 5], "output_std": [2, 2]}'
-                      || jsonb_build_object('weights', (:'tiny'::jsonb -> 'weights') ||
+SELECT lstm_forecast((:'tiny_scaled'::jsonb || '{"output_size": 2, "output_mean": [5, 5], "output_std": [2, 2]}'
+                      || jsonb_build_object('weights', (:'tiny_scaled'::jsonb -> 'weights') ||
                          '{"head.weight": [[1.5, -0.25], [1, 1]], "head.bias": [0.5, 0.5]}'))::lstm_model,
                      x::float8, 2 ORDER BY x)
 FROM generate_series(1, 5) x;
@@ -120,8 +122,8 @@ SELECT lstm_forecast(m.model, v, t ORDER BY t) FROM m, (VALUES (1, 1.0), (2, 2.0
 SELECT lstm_forecast(model, v ORDER BY t) FROM (
     SELECT 1 AS t, 1.0 AS v, model FROM m
     UNION ALL
-    SELECT 2, 2.0, (:'tiny'::jsonb || '{"output_mean": [1]}')::lstm_model) x;
+    SELECT 2, 2.0, (:'tiny_scaled'::jsonb || '{"output_mean": [1]}')::lstm_model) x;
 -- The server is still up.
 SELECT 1 AS alive;
-DELETE FROM lstm_models WHERE name = 'tiny';
-DROP TABLE readings, m;
+DELETE FROM lstm_models WHERE name = 'fc_tiny';
+DROP SCHEMA fc_test CASCADE;

@@ -1,8 +1,8 @@
 -- The lstm_model type: JSON text form, jsonb casts, info, and bad input.
 -- (CREATE EXTENSION is done by pg_regress --load-extension.)
 
--- A small valid model: input 1, hidden 2, 1 layer, output 1.
-\set tiny '{"input_size": 1, "hidden_size": 2, "num_layers": 1, "output_size": 1, "weights": {"weight_ih_l0": [[0.1], [0.2], [0.3], [0.4], [0.5], [0.6], [0.7], [0.8]], "weight_hh_l0": [[0.1, -0.2], [0.3, 0.4], [-0.5, 0.6], [0.7, 0.8], [0.9, 1.0], [-1.1, 1.2], [1.3, 1.4], [1.5, -1.6]], "bias_ih_l0": [0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.07, 0.08], "bias_hh_l0": [0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1], "head.weight": [[1.5, -0.25]], "head.bias": [0.5]}}'
+-- :'tiny' (test/sql/helpers.sql), a small valid model: input 1, hidden 2, 1 layer, output 1.
+\i test/sql/helpers.sql
 
 -- Text output: PyTorch names and shapes, scaling filled in as identity.
 SELECT :'tiny'::lstm_model;

@@ -1,8 +1,10 @@
 -- Binary send/recv: COPY (FORMAT binary) round trips, and truncated or altered
 -- binary values are rejected with an error.
-\set tiny '{"input_size": 1, "hidden_size": 2, "num_layers": 1, "output_size": 1, "weights": {"weight_ih_l0": [[0.1], [0.2], [0.3], [0.4], [0.5], [0.6], [0.7], [0.8]], "weight_hh_l0": [[0.1, -0.2], [0.3, 0.4], [-0.5, 0.6], [0.7, 0.8], [0.9, 1.0], [-1.1, 1.2], [1.3, 1.4], [1.5, -1.6]], "bias_ih_l0": [0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.07, 0.08], "bias_hh_l0": [0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1], "head.weight": [[1.5, -0.25]], "head.bias": [0.5]}, "input_mean": [5], "input_std": [2], "output_mean": [5], "output_std": [2]}'
+\i test/sql/helpers.sql
+CREATE SCHEMA mb_test;
+SET search_path = mb_test, public;
 CREATE TABLE binmodels (id int, model lstm_model);
-INSERT INTO binmodels VALUES (1, :'tiny');
+INSERT INTO binmodels VALUES (1, :'tiny_scaled');
 
 -- A real COPY TO / COPY FROM in binary format round-trips exactly.
 SELECT '/tmp/lstm_regress_' || pg_backend_pid() || '.copy' AS copy_file \gset
@@ -29,7 +31,7 @@ BEGIN
     RETURN 'loaded';
 END
 $$;
-SELECT lstm_model_send(:'tiny') AS good \gset
+SELECT lstm_model_send(:'tiny_scaled') AS good \gset
 -- The unaltered bytes load.
 SELECT copy_model(:'good');
 
@@ -63,12 +65,11 @@ SELECT copy_model(overlay(:'good'::bytea placing '\x7fc00000' from 37));
 \set VERBOSITY default
 
 -- Only the two good rows are in the table; nothing corrupted got in.
-SELECT count(*) AS rows, bool_and(model::text = (:'tiny'::lstm_model)::text) AS all_intact FROM binmodels;
+SELECT count(*) AS rows, bool_and(model::text = (:'tiny_scaled'::lstm_model)::text) AS all_intact FROM binmodels;
 SELECT lo_unlink(oid) FROM pg_largeobject_metadata;
 -- The server is still up.
 SELECT 1 AS alive;
-DROP TABLE binmodels, binmodels2;
+DROP SCHEMA mb_test CASCADE;
 -- Remove the two files this suite wrote.
 SELECT format('rm -f %s %s', :'copy_file', '/tmp/lstm_regress_' || pg_backend_pid() || '.bin') AS rm_files \gset
 COPY (SELECT 1) TO PROGRAM :'rm_files';
-DROP FUNCTION copy_model(bytea);

@@ -10,6 +10,7 @@
 -- are printed; a failing value also raises a NOTICE naming the case and the
 -- error, so any failure shows up as a diff.
 --
+\i test/sql/helpers.sql
 \getenv abs_srcdir PG_ABS_SRCDIR
 \set fixtures `cat :abs_srcdir/test/parity/fixtures.json`
 CREATE TEMP TABLE parity_doc AS SELECT :'fixtures'::jsonb AS doc;
@@ -207,17 +208,17 @@ JOIN (SELECT pc.case_id, e.step, e.expected
 -- The same models by name from lstm_models (rolled back afterwards).
 BEGIN;
 INSERT INTO lstm_models (name, model)
-SELECT 'parity_' || pc.name, pm.model FROM parity_model pm JOIN parity_case pc USING (case_id);
+SELECT 'pa_' || pc.name, pm.model FROM parity_model pm JOIN parity_case pc USING (case_id);
 SELECT count(*) AS named_cases,
        bool_and(pg_temp.parity_close(g.got, pc.forecast)) AS named_ok
-FROM (SELECT r.case_id, lstm_forecast('parity_' || pc.name, r.features ORDER BY r.step) AS got
+FROM (SELECT r.case_id, lstm_forecast('pa_' || pc.name, r.features ORDER BY r.step) AS got
       FROM parity_row r JOIN parity_case pc USING (case_id) JOIN parity_model USING (case_id)
       GROUP BY r.case_id, pc.name) g
 JOIN parity_case pc USING (case_id);
 SELECT count(*) AS named_horizons,
        bool_and(pg_temp.parity_close_all(g.got, pc.horizon)) AS named_horizon_ok
 FROM (SELECT r.case_id,
-             lstm_forecast('parity_' || pc.name, r.features[1], cardinality(pc.horizon)
+             lstm_forecast('pa_' || pc.name, r.features[1], cardinality(pc.horizon)
                            ORDER BY r.step) AS got
       FROM parity_row r JOIN parity_case pc USING (case_id) JOIN parity_model USING (case_id)
       WHERE pc.horizon IS NOT NULL

@@ -1,49 +1,18 @@
 -- lstm_state: text and binary forms, lstm_state_agg / lstm_step / lstm_predict, the two
 -- invariants (bit for bit), model-name overloads, and bad input.
-CREATE SCHEMA state_test;
-SET search_path = state_test, public;
+\i test/sql/helpers.sql
+CREATE SCHEMA st_test;
+SET search_path = st_test, public;
 SET jit = off; -- the model generator below is cheap; JIT compiling it is not
 
--- A deterministic model of any shape (weights from sin/cos, 4 decimals).
-CREATE FUNCTION test_model(i int, h int, l int, o int, seed float8, diff bool DEFAULT false)
-RETURNS lstm_model LANGUAGE sql AS $$
-  SELECT jsonb_build_object('input_size', i, 'hidden_size', h, 'num_layers', l, 'output_size', o,
-                            'difference', diff, 'input_mean', (SELECT jsonb_agg(0.5) FROM generate_series(1, i)),
-                            'input_std', (SELECT jsonb_agg(2) FROM generate_series(1, i)),
-                            'weights', jsonb_object_agg(name, val))::lstm_model
-  FROM (
-    SELECT format('%s_l%s', kind, k) AS name,
-           CASE WHEN kind LIKE 'weight%' THEN
-             (SELECT jsonb_agg((SELECT jsonb_agg(round((0.5 * sin(seed * 1000 + k * 97 + r * 13.1 + c * 7.7 + length(kind)))::numeric, 4))
-                                FROM generate_series(1, CASE WHEN kind = 'weight_ih' AND k = 0 THEN i ELSE h END) c))
-              FROM generate_series(1, 4 * h) r)
-           ELSE (SELECT jsonb_agg(round((0.3 * cos(seed * 1000 + k * 31 + r * 5.3 + length(kind)))::numeric, 4))
-                 FROM generate_series(1, 4 * h) r) END AS val
-    FROM generate_series(0, l - 1) k, unnest(ARRAY['weight_ih', 'weight_hh', 'bias_ih', 'bias_hh']) kind
-    UNION ALL
-    SELECT 'head.weight', (SELECT jsonb_agg((SELECT jsonb_agg(round((0.6 * sin(seed * 77 + r * 3.3 + c * 1.9))::numeric, 4))
-                                             FROM generate_series(1, h) c)) FROM generate_series(1, o) r)
-    UNION ALL
-    SELECT 'head.bias', (SELECT jsonb_agg(round((0.1 * cos(seed + r))::numeric, 4)) FROM generate_series(1, o) r)
-  ) a
-$$;
--- try(sql): run a statement, report "ok" or its SQLSTATE and message.
-CREATE FUNCTION try(q text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE q;
-    RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE || ': ' || SQLERRM;
-END
-$$;
 
 CREATE TABLE models AS
-SELECT 'deep' AS name, test_model(1, 8, 2, 1, 0.1) AS model
-UNION ALL SELECT 'diff', test_model(1, 5, 1, 1, 0.2, true)
-UNION ALL SELECT 'tiny', test_model(1, 2, 1, 1, 0.3)
-UNION ALL SELECT 'multi', test_model(3, 4, 2, 3, 0.4)
-UNION ALL SELECT 'to_one', test_model(3, 4, 1, 1, 0.4);
-INSERT INTO lstm_models (name, model) SELECT 'state_' || name, model FROM models;
+SELECT 'deep' AS name, pg_temp.test_model(1, 8, 2, 1, 0.1) AS model
+UNION ALL SELECT 'diff', pg_temp.test_model(1, 5, 1, 1, 0.2, true)
+UNION ALL SELECT 'tiny', pg_temp.test_model(1, 2, 1, 1, 0.3)
+UNION ALL SELECT 'multi', pg_temp.test_model(3, 4, 2, 3, 0.4)
+UNION ALL SELECT 'to_one', pg_temp.test_model(3, 4, 1, 1, 0.4);
+INSERT INTO lstm_models (name, model) SELECT 'st_' || name, model FROM models;
 
 CREATE TABLE series (s int, t int, v float8, f float8[]);
 INSERT INTO series
@@ -58,14 +27,14 @@ SELECT m.name, bool_and(p = f) AS predict_equals_forecast, bool_and(pn = f) AS b
        count(*) AS series
 FROM models m CROSS JOIN LATERAL (
     SELECT lstm_predict(m.model, lstm_state_agg(m.model, s.v ORDER BY t)) AS p,
-           lstm_predict('state_' || m.name, lstm_state_agg('state_' || m.name, s.v ORDER BY t)) AS pn,
+           lstm_predict('st_' || m.name, lstm_state_agg('st_' || m.name, s.v ORDER BY t)) AS pn,
            lstm_forecast(m.model, s.v ORDER BY t) AS f
     FROM series s GROUP BY s.s) x
 WHERE m.name NOT IN ('multi', 'to_one') GROUP BY m.name ORDER BY m.name;
 SELECT bool_and(p = f) AS multi_predict_equals_forecast, bool_and(pn = f) AS by_name, count(*) AS series
 FROM models m CROSS JOIN LATERAL (
     SELECT lstm_predict(m.model, lstm_state_agg(m.model, s.f ORDER BY t)) AS p,
-           lstm_predict('state_multi', lstm_state_agg('state_multi', s.f ORDER BY t)) AS pn,
+           lstm_predict('st_multi', lstm_state_agg('st_multi', s.f ORDER BY t)) AS pn,
            lstm_forecast(m.model, s.f ORDER BY t) AS f
     FROM series s GROUP BY s.s) x
 WHERE m.name = 'multi';
@@ -75,8 +44,8 @@ FROM models m CROSS JOIN LATERAL (
     SELECT lstm_state_agg(m.model, v ORDER BY t) AS st, lstm_forecast(m.model, v, 5 ORDER BY t) AS h
     FROM series s GROUP BY s.s) x
 WHERE m.name NOT IN ('multi', 'to_one');
-SELECT (lstm_predict('state_multi', st, 3))[1] = lstm_predict('state_multi', st) AS multi_horizon_starts_one_step
-FROM (SELECT lstm_state_agg('state_multi', f ORDER BY t) AS st FROM series WHERE s = 1) x;
+SELECT (lstm_predict('st_multi', st, 3))[1] = lstm_predict('st_multi', st) AS multi_horizon_starts_one_step
+FROM (SELECT lstm_state_agg('st_multi', f ORDER BY t) AS st FROM series WHERE s = 1) x;
 
 -- Invariant 2: the state of rows 1..k stepped with rows k+1..n is the state of rows 1..n, for
 -- every k (k = 0 is a NULL state), compared in text and binary form. Series 2 has NULL values.
@@ -96,9 +65,9 @@ SELECT w.name, count(*) AS splits,
        bool_and(lstm_state_send(w.st) = lstm_state_send(whole.st)) AS same_binary
 FROM walk w JOIN whole USING (name, s) WHERE w.rn = 40 GROUP BY w.name ORDER BY w.name;
 -- The same with features and the name overloads.
-SELECT lstm_step('state_multi', lstm_state_agg('state_multi', f ORDER BY t) FILTER (WHERE t < 40),
+SELECT lstm_step('st_multi', lstm_state_agg('st_multi', f ORDER BY t) FILTER (WHERE t < 40),
                  (SELECT f FROM series WHERE s = 1 AND t = 40))::text =
-       lstm_state_agg('state_multi', f ORDER BY t)::text AS multi_step_matches
+       lstm_state_agg('st_multi', f ORDER BY t)::text AS multi_step_matches
 FROM series WHERE s = 1;
 
 -- A state made by lstm_step from NULL, one row at a time, in a table (the streaming pattern).
@@ -107,12 +76,12 @@ INSERT INTO saved VALUES (1, NULL);
 DO $$
 DECLARE r record;
 BEGIN
-    FOR r IN SELECT v FROM state_test.series WHERE s = 3 ORDER BY t LOOP
-        UPDATE state_test.saved SET st = lstm_step('state_diff', st, r.v) WHERE id = 1;
+    FOR r IN SELECT v FROM st_test.series WHERE s = 3 ORDER BY t LOOP
+        UPDATE st_test.saved SET st = lstm_step('st_diff', st, r.v) WHERE id = 1;
     END LOOP;
 END
 $$;
-SELECT st::text = (SELECT lstm_state_agg('state_diff', v ORDER BY t)::text FROM series WHERE s = 3)
+SELECT st::text = (SELECT lstm_state_agg('st_diff', v ORDER BY t)::text FROM series WHERE s = 3)
        AS stepped_equals_agg
 FROM saved;
 
@@ -128,9 +97,9 @@ FROM (SELECT jsonb_object_keys(lstm_state_agg(model, v ORDER BY t)::text::jsonb)
 -- forecast made before the last row.
 SELECT (lstm_state_info(st) ->> 'last_score')::float8 = score AS score_matches,
        (lstm_state_info(st) ->> 'last_forecast')::float8 = before AS forecast_matches
-FROM (SELECT lstm_state_agg('state_deep', v ORDER BY t) AS st,
-             lstm_anomaly_score('state_deep', v ORDER BY t) AS score,
-             lstm_forecast('state_deep', v ORDER BY t) FILTER (WHERE t < 40) AS before
+FROM (SELECT lstm_state_agg('st_deep', v ORDER BY t) AS st,
+             lstm_anomaly_score('st_deep', v ORDER BY t) AS score,
+             lstm_forecast('st_deep', v ORDER BY t) FILTER (WHERE t < 40) AS before
       FROM series WHERE s = 1) x;
 
 -- Text round trip is bit-exact, including -0 and subnormal numbers.
@@ -145,7 +114,7 @@ SELECT '{"model_fingerprint": "00000000000000ff", "input_size": 1, "hidden_size"
 
 -- Binary round trip through COPY (FORMAT binary).
 CREATE TABLE binstates (id int, st lstm_state);
-INSERT INTO binstates SELECT s, lstm_state_agg('state_multi', f ORDER BY t) FROM series GROUP BY s;
+INSERT INTO binstates SELECT s, lstm_state_agg('st_multi', f ORDER BY t) FROM series GROUP BY s;
 SELECT '/tmp/lstm_state_regress_' || pg_backend_pid() || '.copy' AS copy_file \gset
 COPY binstates TO :'copy_file' (FORMAT binary);
 CREATE TABLE binstates2 (id int, st lstm_state);
@@ -154,14 +123,14 @@ SELECT bool_and(a.st::text = b.st::text) AS copy_binary_round_trip, count(*)
 FROM binstates a JOIN binstates2 b USING (id);
 
 -- Empty input and NULL-only input give NULL; NULL values leave a state unchanged.
-SELECT lstm_state_agg('state_deep', v ORDER BY t) IS NULL AS empty_is_null FROM series WHERE s = 99;
-SELECT lstm_state_agg('state_deep', NULL::float8) IS NULL AS nulls_only_is_null FROM generate_series(1, 3);
-SELECT lstm_step('state_deep', NULL, NULL::float8) IS NULL AS null_state_null_value;
-SELECT lstm_step('state_deep', st, NULL::float8)::text = st::text AS null_value_unchanged
-FROM (SELECT lstm_state_agg('state_deep', v ORDER BY t) AS st FROM series WHERE s = 1) x;
-SELECT lstm_predict('state_deep', NULL) IS NULL AS predict_null_state;
+SELECT lstm_state_agg('st_deep', v ORDER BY t) IS NULL AS empty_is_null FROM series WHERE s = 99;
+SELECT lstm_state_agg('st_deep', NULL::float8) IS NULL AS nulls_only_is_null FROM generate_series(1, 3);
+SELECT lstm_step('st_deep', NULL, NULL::float8) IS NULL AS null_state_null_value;
+SELECT lstm_step('st_deep', st, NULL::float8)::text = st::text AS null_value_unchanged
+FROM (SELECT lstm_state_agg('st_deep', v ORDER BY t) AS st FROM series WHERE s = 1) x;
+SELECT lstm_predict('st_deep', NULL) IS NULL AS predict_null_state;
 -- A fresh state (no rows) predicts NULL.
-SELECT lstm_predict('state_tiny', ('{"model_fingerprint": "' || (lstm_model_info(model) ->> 'fingerprint') || '",
+SELECT lstm_predict('st_tiny', ('{"model_fingerprint": "' || (lstm_model_info(model) ->> 'fingerprint') || '",
     "input_size": 1, "hidden_size": 2, "num_layers": 1, "output_size": 1, "difference": false,
     "steps": 0, "last_value": 0, "residual_count": 0, "residual_mean": 0, "residual_variance": 0,
     "last_forecast": null, "last_score": null, "h": [[0, 0]], "c": [[0, 0]]}')::lstm_state) IS NULL AS fresh_predicts_null
@@ -172,41 +141,41 @@ FROM models WHERE name = 'tiny';
 -- ---------------------------------------------------------------------------
 SELECT lstm_state_agg(model, v ORDER BY t) AS good FROM models, series WHERE name = 'tiny' AND s = 1 \gset
 -- A state used with another model: other weights, other sizes, other differencing.
-SELECT try(format('SELECT lstm_step(%L::lstm_model, %L::lstm_state, 1.0)', test_model(1, 2, 1, 1, 0.9), :'good'));
-SELECT try(format('SELECT lstm_predict(%L, %L::lstm_state)', 'state_deep', :'good'));
+SELECT pg_temp.try(format('SELECT lstm_step(%L::lstm_model, %L::lstm_state, 1.0)', pg_temp.test_model(1, 2, 1, 1, 0.9), :'good'));
+SELECT pg_temp.try(format('SELECT lstm_predict(%L, %L::lstm_state)', 'st_deep', :'good'));
 -- (the full error once, with its detail)
-SELECT lstm_step('state_diff', :'good'::lstm_state, 1.0);
-SELECT try(format('SELECT lstm_predict(%L::lstm_model, %L::lstm_state, 2)', test_model(1, 2, 1, 1, 0.3, true), :'good'));
-SELECT try(format('SELECT lstm_step(%L, %L::lstm_state, NULL::float8)', 'state_diff', :'good'));
+SELECT lstm_step('st_diff', :'good'::lstm_state, 1.0);
+SELECT pg_temp.try(format('SELECT lstm_predict(%L::lstm_model, %L::lstm_state, 2)', pg_temp.test_model(1, 2, 1, 1, 0.3, true), :'good'));
+SELECT pg_temp.try(format('SELECT lstm_step(%L, %L::lstm_state, NULL::float8)', 'st_diff', :'good'));
 -- Models and values.
-SELECT try($$SELECT lstm_step(NULL::lstm_model, NULL, 1.0)$$);
-SELECT try($$SELECT lstm_step('no_such_model', NULL, 1.0)$$);
-SELECT try($$SELECT lstm_step('state_tiny', NULL, 'NaN'::float8)$$);
-SELECT try($$SELECT lstm_step('state_tiny', NULL, ARRAY[1.0, 2.0])$$);
-SELECT try($$SELECT lstm_step('state_multi', NULL, 1.0)$$);
-SELECT try($$SELECT lstm_step('state_multi', NULL, ARRAY[1.0, NULL, 2.0])$$);
-SELECT try($$SELECT lstm_step('state_multi', NULL, '{{1,2,3}}'::float8[])$$);
-SELECT try($$SELECT lstm_step('state_tiny', NULL, 1e300)$$);
-SELECT try($$SELECT lstm_state_agg('state_tiny', v ORDER BY t) FROM (VALUES (1, 1.0), (2, 'Infinity')) x(t, v)$$);
-SELECT try(format('SELECT lstm_predict(%L, %L::lstm_state, 0)', 'state_tiny', :'good'));
-SELECT try(format('SELECT lstm_predict(%L, %L::lstm_state, 100001)', 'state_tiny', :'good'));
-SELECT try(format('SELECT lstm_predict(%L, %L::lstm_state, 2)', 'state_to_one',
-                  lstm_state_agg('state_to_one', f ORDER BY t))) FROM series WHERE s = 1;
-SELECT try($$SELECT lstm_state_agg(model, v ORDER BY t) FROM (SELECT 1 AS t, 1.0 AS v, model FROM models WHERE name = 'deep'
+SELECT pg_temp.try($$SELECT lstm_step(NULL::lstm_model, NULL, 1.0)$$);
+SELECT pg_temp.try($$SELECT lstm_step('no_such_model', NULL, 1.0)$$);
+SELECT pg_temp.try($$SELECT lstm_step('st_tiny', NULL, 'NaN'::float8)$$);
+SELECT pg_temp.try($$SELECT lstm_step('st_tiny', NULL, ARRAY[1.0, 2.0])$$);
+SELECT pg_temp.try($$SELECT lstm_step('st_multi', NULL, 1.0)$$);
+SELECT pg_temp.try($$SELECT lstm_step('st_multi', NULL, ARRAY[1.0, NULL, 2.0])$$);
+SELECT pg_temp.try($$SELECT lstm_step('st_multi', NULL, '{{1,2,3}}'::float8[])$$);
+SELECT pg_temp.try($$SELECT lstm_step('st_tiny', NULL, 1e300)$$);
+SELECT pg_temp.try($$SELECT lstm_state_agg('st_tiny', v ORDER BY t) FROM (VALUES (1, 1.0), (2, 'Infinity')) x(t, v)$$);
+SELECT pg_temp.try(format('SELECT lstm_predict(%L, %L::lstm_state, 0)', 'st_tiny', :'good'));
+SELECT pg_temp.try(format('SELECT lstm_predict(%L, %L::lstm_state, 100001)', 'st_tiny', :'good'));
+SELECT pg_temp.try(format('SELECT lstm_predict(%L, %L::lstm_state, 2)', 'st_to_one',
+                  lstm_state_agg('st_to_one', f ORDER BY t))) FROM series WHERE s = 1;
+SELECT pg_temp.try($$SELECT lstm_state_agg(model, v ORDER BY t) FROM (SELECT 1 AS t, 1.0 AS v, model FROM models WHERE name = 'deep'
              UNION ALL SELECT 2, 2.0, model FROM models WHERE name = 'tiny') x$$);
 
 -- Text form: syntax, structure, keys, types, sizes, shapes and values.
 CREATE TABLE good AS SELECT :'good'::text AS st;
 CREATE FUNCTION bad_text(edit jsonb, drop_key text DEFAULT NULL) RETURNS text LANGUAGE sql AS $$
-    SELECT state_test.try(format('SELECT %L::lstm_state',
+    SELECT pg_temp.try(format('SELECT %L::lstm_state',
                                  ((st::jsonb || edit) - coalesce(drop_key, ''))::text))
-    FROM state_test.good
+    FROM st_test.good
 $$;
-SELECT try($$SELECT 'not json'::lstm_state$$);
-SELECT try($$SELECT '[1, 2]'::lstm_state$$);
-SELECT try($$SELECT '"a string"'::lstm_state$$);
-SELECT try(format('SELECT %L::lstm_state', :'good' || ' junk'));
-SELECT try(format('SELECT %L::lstm_state', replace(:'good', '"steps"', '"steps": 1, "steps"')));
+SELECT pg_temp.try($$SELECT 'not json'::lstm_state$$);
+SELECT pg_temp.try($$SELECT '[1, 2]'::lstm_state$$);
+SELECT pg_temp.try($$SELECT '"a string"'::lstm_state$$);
+SELECT pg_temp.try(format('SELECT %L::lstm_state', :'good' || ' junk'));
+SELECT pg_temp.try(format('SELECT %L::lstm_state', replace(:'good', '"steps"', '"steps": 1, "steps"')));
 SELECT bad_text('{"surprise": 1}');
 SELECT bad_text('{}', 'steps');
 SELECT bad_text('{}', 'h');
@@ -225,12 +194,12 @@ SELECT bad_text('{"steps": -1}');
 SELECT bad_text('{"steps": "40"}');
 SELECT bad_text('{"residual_count": 41}');
 SELECT bad_text('{"residual_variance": -1}');
-SELECT try(format('SELECT %L::lstm_state', regexp_replace(st, '"residual_mean": [^,]*', '"residual_mean": 1e999'))) FROM good;
+SELECT pg_temp.try(format('SELECT %L::lstm_state', regexp_replace(st, '"residual_mean": [^,]*', '"residual_mean": 1e999'))) FROM good;
 SELECT bad_text('{"last_score": 1.5}');
 SELECT bad_text('{"last_forecast": null}');
 SELECT bad_text('{"last_value": {"a": 1}}');
 SELECT bad_text('{"h": [[0.5, 1.5]]}');
-SELECT try(format('SELECT %L::lstm_state', regexp_replace(st, '"h": \[\[[^,]*', '"h": [[1e39'))) FROM good;
+SELECT pg_temp.try(format('SELECT %L::lstm_state', regexp_replace(st, '"h": \[\[[^,]*', '"h": [[1e39'))) FROM good;
 SELECT bad_text('{"h": [[0.5]]}');
 SELECT bad_text('{"h": [[0.5, 0.5], [0.5, 0.5]]}');
 SELECT bad_text('{"h": [0.5, 0.5]}');
@@ -250,7 +219,7 @@ BEGIN
                            || int2send(-1::int2));
     PERFORM lo_export(lo, path);
     PERFORM lo_unlink(lo);
-    RETURN state_test.try(format('COPY state_test.binstates (st) FROM %L (FORMAT binary)', path));
+    RETURN pg_temp.try(format('COPY st_test.binstates (st) FROM %L (FORMAT binary)', path));
 END
 $$;
 SELECT lstm_state_send(:'good') AS goodbin \gset
@@ -283,14 +252,14 @@ SELECT copy_state(overlay(:'goodbin'::bytea placing float4send(1.5) from 101));
 SELECT copy_state(overlay(:'goodbin'::bytea placing float4send('Infinity') from 105));
 -- A stored value that fails validation when read back (forced in with a binary-coercible cast).
 CREATE CAST (bytea AS lstm_state) WITHOUT FUNCTION;
-SELECT try($$SELECT lstm_state_info('\x0102'::bytea::lstm_state)$$);
-SELECT try($$SELECT lstm_predict('state_tiny', ('\x' || repeat('00', 112))::bytea::lstm_state)$$);
+SELECT pg_temp.try($$SELECT lstm_state_info('\x0102'::bytea::lstm_state)$$);
+SELECT pg_temp.try($$SELECT lstm_predict('st_tiny', ('\x' || repeat('00', 112))::bytea::lstm_state)$$);
 DROP CAST (bytea AS lstm_state);
 -- The server is still up.
 SELECT 1 AS alive;
 
-DELETE FROM lstm_models WHERE name LIKE 'state\_%';
-DROP SCHEMA state_test CASCADE;
+DELETE FROM lstm_models WHERE name LIKE 'st\_%';
+DROP SCHEMA st_test CASCADE;
 -- Remove the two files this suite wrote.
 SELECT format('rm -f %s %s', :'copy_file', '/tmp/lstm_state_regress_' || pg_backend_pid() || '.bin') AS rm_files \gset
 COPY (SELECT 1) TO PROGRAM :'rm_files';

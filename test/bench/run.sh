@@ -1,23 +1,22 @@
 #!/usr/bin/env bash
 # run.sh - `make bench`: lstm_forecast against sum() and PyTorch on the same weights and data.
 #
-#   bash test/bench/run.sh            (as root, or a user who can run scripts/pgtmp.sh)
+#   bash test/bench/run.sh            (as root, or a user who can run scripts/with-server.sh)
 #
-# Builds and installs the extension, starts a throwaway server (scripts/pgtmp.sh, port
-# PGTMP_PORT, default 54330), loads BENCH_SERIES x BENCH_ROWS readings (default 1,000 x
+# Builds and installs the extension, runs against the server in the PG* environment variables
+# when PGHOST or PGPORT is set, otherwise a throwaway one (scripts/with-server.sh), loads BENCH_SERIES x BENCH_ROWS readings (default 1,000 x
 # 1,000) and one model per hidden size in BENCH_HIDDEN (default "16 32 64 128"), and prints
 # one table: the time of the lstm_forecast query, of the same query with sum(), of PyTorch
 # per series and batched, their ratios and rows/s, and the largest difference between the
 # forecasts of lstm_forecast and PyTorch. It prints numbers; it never fails on a time.
 # BENCH_REPEAT (default 3) sets how many timed runs follow the warm-up.
-# The training and trigger benchmarks (train_bench.sh, trigger_bench.sh) run afterwards
-# when they exist and are executable.
+# The training and trigger benchmarks (train_bench.sh, trigger_bench.sh) run afterwards, on
+# the same server, when they exist and are executable.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 python=/usr/bin/python3
-export PGTMP_PORT=${PGTMP_PORT:-54330}
 export BENCH_SERIES=${BENCH_SERIES:-1000} BENCH_ROWS=${BENCH_ROWS:-1000}
 export BENCH_HIDDEN=${BENCH_HIDDEN:-16 32 64 128} BENCH_REPEAT=${BENCH_REPEAT:-3}
 
@@ -36,22 +35,17 @@ elif [ ! -e "$(pg_config --pkglibdir)/lstm.so" ]; then
 else
     echo "run.sh: not allowed to install; benchmarking the lstm already installed" >&2
 fi
+# The rest runs against a server: the caller's, or a throwaway one.
+[ -n "${PGHOST:-}${PGPORT:-}" ] || exec scripts/with-server.sh "$here/run.sh" "$@"
 
 work=$(mktemp -d)
 chmod 755 "$work" # the server reads the data files with COPY
-server_started=
-cleanup() {
-    if [ -n "$server_started" ]; then scripts/pgtmp.sh stop || true; fi
-    rm -rf "$work"
-}
-trap cleanup EXIT
+trap 'rm -rf "$work"' EXIT
 
 echo "== preparing $BENCH_SERIES series x $BENCH_ROWS rows and models (hidden $BENCH_HIDDEN)"
 "$python" "$here/forecast_bench.py" prepare "$work"
 chmod a+r "$work"/*
 
-eval "$(scripts/pgtmp.sh start)"
-server_started=1
 psql -X -q -v dir="$work" -f "$here/forecast_bench.sql"
 
 psql_value() {
@@ -98,9 +92,6 @@ done
 echo
 echo "== inference benchmark: $BENCH_SERIES series x $BENCH_ROWS rows, PostgreSQL $(psql_value 'SHOW server_version'), $(nproc) cores"
 "$python" "$here/forecast_bench.py" table "$work"
-
-scripts/pgtmp.sh stop
-server_started=
 
 # The other benchmarks, when present.
 for other in train_bench.sh trigger_bench.sh; do

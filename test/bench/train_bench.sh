@@ -13,8 +13,9 @@
 # whole lstm_train call, which also reads and sorts the table and scales the data, is
 # printed next to it. Prints numbers; never fails on a time.
 #
-# Starts a throwaway server with scripts/pgtmp.sh (port TRAIN_BENCH_PORT, default 54331)
-# unless TRAIN_BENCH_USE_SERVER=1, which uses the server in the PG* environment variables.
+# Uses the server in the PG* environment variables when PGHOST or PGPORT is set (schema
+# lstm_train_bench, models lstm_train_bench_h*, removed at the end), otherwise a throwaway
+# one (scripts/with-server.sh).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -28,10 +29,7 @@ bptt=32
 batch=32
 
 cd "$root"
-if [ "${TRAIN_BENCH_USE_SERVER:-0}" != 1 ]; then
-    eval "$(PGTMP_PORT=${TRAIN_BENCH_PORT:-54331} scripts/pgtmp.sh start)"
-    trap 'scripts/pgtmp.sh stop' EXIT
-fi
+[ -n "${PGHOST:-}${PGPORT:-}" ] || exec scripts/with-server.sh "$here/train_bench.sh" "$@"
 export PGOPTIONS="-c client_min_messages=warning"
 
 sql() {

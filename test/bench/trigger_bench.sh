@@ -13,8 +13,8 @@
 # between runs). Every series already has a saved state before timing starts. Prints both
 # rates and their ratio (target: scored >= 50 % of plain at hidden 32); never fails on a time.
 #
-# Starts a throwaway server with scripts/pgtmp.sh (port TRIGGER_BENCH_PORT, default 54332)
-# unless TRIGGER_BENCH_USE_SERVER=1, which uses the server in the PG* environment variables.
+# Uses the server in the PG* environment variables when PGHOST or PGPORT is set (it creates
+# and drops the database lstm_trigger_bench), otherwise a throwaway one (scripts/with-server.sh).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -26,16 +26,13 @@ series=${TRIGGER_BENCH_SERIES:-100}
 repeat=${TRIGGER_BENCH_REPEAT:-2}
 
 cd "$root"
-if [ "${TRIGGER_BENCH_USE_SERVER:-0}" != 1 ]; then
-    eval "$(PGTMP_PORT=${TRIGGER_BENCH_PORT:-54332} scripts/pgtmp.sh start)"
-    trap 'scripts/pgtmp.sh stop' EXIT
-fi
+[ -n "${PGHOST:-}${PGPORT:-}" ] || exec scripts/with-server.sh "$here/trigger_bench.sh" "$@"
 export PGOPTIONS="-c client_min_messages=warning"
 db=lstm_trigger_bench
 dropdb --if-exists "$db" >/dev/null 2>&1 || true
 createdb "$db"
 work=$(mktemp -d)
-trap 'rm -rf "$work"; dropdb --if-exists "$db" >/dev/null 2>&1 || true; if [ "${TRIGGER_BENCH_USE_SERVER:-0}" != 1 ]; then scripts/pgtmp.sh stop; fi' EXIT
+trap 'rm -rf "$work"; dropdb --if-exists "$db" >/dev/null 2>&1 || true' EXIT
 
 # A model with PyTorch's default initialisation scale (uniform in +-1/sqrt(H)).
 psql -X -q -v ON_ERROR_STOP=1 -v hidden="$hidden" -v series="$series" -d "$db" <<'SQL'

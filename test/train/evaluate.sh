@@ -10,15 +10,12 @@
 # before), and print the RMSE next to the naive forecasts: the last value, and the value
 # one season earlier (52 weeks for CO2, 11 years for sunspots).
 #
-# Uses the server in the PG* environment variables when PGHOST is set (tables go to a
-# schema lstm_eval, models to lstm_models as eval_co2_weekly and eval_sunspots_yearly);
-# otherwise starts a throwaway server with scripts/pgtmp.sh and stops it at the end.
+# Uses the server in the PG* environment variables when PGHOST or PGPORT is set (tables go
+# to a schema lstm_eval, models to lstm_models as eval_co2_weekly and eval_sunspots_yearly);
+# otherwise runs against a throwaway server (scripts/with-server.sh).
 # Needs the extension installed (make install).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-if [ -z "${PGHOST:-}" ]; then
-    eval "$(scripts/pgtmp.sh start)"
-    trap 'scripts/pgtmp.sh stop' EXIT
-fi
+[ -n "${PGHOST:-}${PGPORT:-}" ] || exec scripts/with-server.sh "$0" "$@"
 psql -X -q -v ON_ERROR_STOP=1 -f test/train/evaluate.sql

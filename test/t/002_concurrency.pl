@@ -1,0 +1,79 @@
+# 002_concurrency.pl - lstm_score_trigger under concurrent inserts (pgbench).
+#
+# Four clients insert into the same three series at once, in transactions of two rows, a
+# quarter of them rolled back. Afterwards every series' saved step count must equal its
+# committed rows: no update lost, none applied twice, none kept from a rolled-back
+# transaction, and no saved state for a series without committed rows.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $clients      = 4;
+my $transactions = 150;    # per client
+
+my $node = PostgreSQL::Test::Cluster->new('concurrency');
+$node->init;
+$node->start;
+
+$node->safe_psql('postgres', q{
+CREATE EXTENSION lstm;
+INSERT INTO lstm_models (name, model)
+SELECT 'cc_m', jsonb_build_object(
+    'input_size', 1, 'hidden_size', 8, 'num_layers', 1, 'output_size', 1,
+    'weights', jsonb_build_object(
+        'weight_ih_l0', (SELECT jsonb_agg(jsonb_build_array(0.3 * sin(r))) FROM generate_series(1, 32) r),
+        'weight_hh_l0', (SELECT jsonb_agg((SELECT jsonb_agg(0.2 * cos(r * 8 + c)) FROM generate_series(1, 8) c))
+                         FROM generate_series(1, 32) r),
+        'bias_ih_l0', (SELECT jsonb_agg(0.01 * r) FROM generate_series(1, 32) r),
+        'bias_hh_l0', (SELECT jsonb_agg(0.0) FROM generate_series(1, 32) r),
+        'head.weight', jsonb_build_array((SELECT jsonb_agg(0.1 * c) FROM generate_series(1, 8) c)),
+        'head.bias', jsonb_build_array(0.0)))::lstm_model;
+CREATE TABLE cc_readings (s int, v float8, forecast float8, score float8);
+CREATE TRIGGER score BEFORE INSERT ON cc_readings FOR EACH ROW
+    EXECUTE FUNCTION lstm_score_trigger('cc_m', 'v', 's', 'forecast', 'score');
+});
+
+$node->pgbench(
+	"-n -c $clients -j 2 -t $transactions",
+	0,
+	[qr{number of transactions actually processed: @{[$clients * $transactions]}/}],
+	[qr{^$}],
+	'pgbench: concurrent scored inserts, committed and rolled back',
+	{
+		'commit.sql@3' => q{
+\set s random(1, 3)
+BEGIN;
+INSERT INTO cc_readings (s, v) VALUES (:s, random());
+INSERT INTO cc_readings (s, v) VALUES (:s, random());
+COMMIT;
+},
+		'rollback.sql@1' => q{
+\set s random(1, 3)
+BEGIN;
+INSERT INTO cc_readings (s, v) VALUES (:s, random());
+INSERT INTO cc_readings (s, v) VALUES (:s, random());
+ROLLBACK;
+}
+	});
+
+# One line per series (on either side): rows, saved steps.
+my $result = $node->safe_psql('postgres', q{
+SELECT coalesce(r.s::text, st.series), coalesce(r.n, 0), (lstm_state_info(st.state) ->> 'steps')::bigint
+FROM (SELECT s, count(*) AS n FROM cc_readings GROUP BY s) r
+FULL JOIN (SELECT * FROM lstm_stream_states WHERE model_name = 'cc_m') st ON st.series = r.s::text
+ORDER BY 1});
+note "series|committed rows|saved steps\n$result";
+my @series = split /\n/, $result;
+ok(@series >= 1 && @series <= 3, 'between one and three series');
+for my $line (@series)
+{
+	my ($s, $rows, $steps) = split /\|/, $line;
+	is($steps, $rows, "series $s: saved steps = committed rows");
+}
+my $committed = $node->safe_psql('postgres', 'SELECT count(*) FROM cc_readings');
+cmp_ok($committed, '>', 0, 'some transactions committed');
+
+$node->stop;
+done_testing();
