@@ -12,30 +12,24 @@
  * forecast and anomaly score of the last row consumed. src/core/stream.h has
  * the layout and the arithmetic; this file is the SQL glue.
  *
- * Text form: JSON, floats and doubles printed as the shortest decimal that
- * reads back identically, parsed with PostgreSQL's JSON parser (number tokens
- * read from their text, so even -0 round-trips). Binary form: the header
- * fields as network-order integers, float8 and float4.
+ * Text form: JSON, read and written by types/json.h (bit-identical round
+ * trips, -0 included). Binary form: the header fields as network-order
+ * integers, float8 and float4, with the steps shared in types/binary.h.
  */
 #include "types/lstm_state.h"
 
 #include <errno.h>
 #include <inttypes.h>
-#include <limits.h>
-#include <math.h>
 #include <stdlib.h>
 
-#include "catalog/pg_type.h"
-#include "common/jsonapi.h"
-#include "common/shortest_dec.h"
 #include "lib/stringinfo.h"
 #include "libpq/pqformat.h"
-#include "mb/pg_wchar.h"
-#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
-#include "utils/jsonfuncs.h"
-#include "utils/lsyscache.h"
+
+#include "core/runner.h"
+#include "types/binary.h"
+#include "types/json.h"
 
 PG_FUNCTION_INFO_V1(lstm_state_in);
 PG_FUNCTION_INFO_V1(lstm_state_out);
@@ -114,364 +108,115 @@ struct varlena *lstm_state_make(const LstmStream *stream, const LstmDims *dims, 
     return state;
 }
 
-/* ---------- the text form: reading JSON with PostgreSQL's parser ---------- */
+/* ---------- the text form: reading ---------- */
 
 /* Keys of the text form, in the order the output writes them. */
-typedef enum StateKey {
-    KEY_FORMAT_VERSION,
-    KEY_MODEL_FINGERPRINT,
-    KEY_INPUT_SIZE,
-    KEY_HIDDEN_SIZE,
-    KEY_NUM_LAYERS,
-    KEY_OUTPUT_SIZE,
-    KEY_DIFFERENCE,
-    KEY_STEPS,
-    KEY_LAST_VALUE,
-    KEY_RESIDUAL_COUNT,
-    KEY_RESIDUAL_MEAN,
-    KEY_RESIDUAL_VARIANCE,
-    KEY_LAST_FORECAST,
-    KEY_LAST_SCORE,
-    KEY_H,
-    KEY_C,
-    STATE_NKEYS
-} StateKey;
+static const char *const state_keys[] = {"format_version",
+                                         "model_fingerprint",
+                                         "input_size",
+                                         "hidden_size",
+                                         "num_layers",
+                                         "output_size",
+                                         "difference",
+                                         "steps",
+                                         "last_value",
+                                         "residual_count",
+                                         "residual_mean",
+                                         "residual_variance",
+                                         "last_forecast",
+                                         "last_score",
+                                         "h",
+                                         "c"};
 
-static const char *const state_keys[STATE_NKEYS] = {"format_version",
-                                                    "model_fingerprint",
-                                                    "input_size",
-                                                    "hidden_size",
-                                                    "num_layers",
-                                                    "output_size",
-                                                    "difference",
-                                                    "steps",
-                                                    "last_value",
-                                                    "residual_count",
-                                                    "residual_mean",
-                                                    "residual_variance",
-                                                    "last_forecast",
-                                                    "last_score",
-                                                    "h",
-                                                    "c"};
-
-/* One of the two (L, H) matrices being read. */
-typedef struct StateMatrix {
-    float *values; /* row-major, grown as rows arrive */
-    int count;     /* values read */
-    int rows;      /* rows (layers) read */
-    int row_len;   /* length of the first row, -1 before it */
-    int current;   /* values in the row being read */
-} StateMatrix;
-
-/* What the JSON callbacks collect. */
-typedef struct StateParse {
-    int depth;                       /* 1 inside the top-level object */
-    int key;                         /* key whose value is being read, or -1 */
-    bool seen[STATE_NKEYS];          /* keys present */
-    char *token[STATE_NKEYS];        /* scalar value text */
-    JsonTokenType type[STATE_NKEYS]; /* scalar value type */
-    StateMatrix matrix[2];           /* h and c */
-} StateParse;
-
-static void state_text_error(const char *message, const char *detail) pg_attribute_noreturn();
-
-/* Raise a text-input error about the JSON form. */
-static void state_text_error(const char *message, const char *detail)
+/* The model fingerprint: 16 hexadecimal digits. */
+static uint64 state_fingerprint(const LstmJson *doc)
 {
-    ereport(ERROR,
-            (errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-             errmsg("invalid lstm_state: %s", message), detail ? errdetail("%s", detail) : 0));
-    pg_unreachable();
-}
-
-/* The key's name, for messages. */
-static const char *key_name(const StateParse *p)
-{
-    return p->key >= 0 ? state_keys[p->key] : "value";
-}
-
-/* The h/c matrix the current key is, or NULL. */
-static StateMatrix *current_matrix(StateParse *p)
-{
-    if (p->key == KEY_H)
-        return &p->matrix[0];
-    if (p->key == KEY_C)
-        return &p->matrix[1];
-    return NULL;
-}
-
-/* JSON callback: an object starts; only the top level may be one. */
-static void state_object_start(void *arg)
-{
-    StateParse *p = arg;
-    if (p->depth > 0)
-        state_text_error(psprintf("\"%s\" must not be an object", key_name(p)), NULL);
-    p->depth++;
-}
-
-/* JSON callback: an object ends. */
-static void state_object_end(void *arg)
-{
-    ((StateParse *)arg)->depth--;
-}
-
-/* JSON callback: a key of the top-level object. */
-static void state_field_start(void *arg, char *fname, bool isnull)
-{
-    StateParse *p = arg;
-    p->key = -1;
-    for (int k = 0; k < STATE_NKEYS; k++) {
-        if (strcmp(fname, state_keys[k]) == 0)
-            p->key = k;
-    }
-    if (p->key < 0)
-        state_text_error(psprintf("unexpected key \"%s\"", fname),
-                         "An lstm_state has the keys that its output form shows.");
-    if (p->seen[p->key])
-        state_text_error(psprintf("duplicate key \"%s\"", fname), NULL);
-    p->seen[p->key] = true;
-}
-
-/* JSON callback: an array starts: h or c, or one layer's row of them. */
-static void state_array_start(void *arg)
-{
-    StateParse *p = arg;
-    StateMatrix *m = current_matrix(p);
-
-    if (p->depth == 0)
-        state_text_error("the text form must be a JSON object", NULL);
-    if (m == NULL)
-        state_text_error(psprintf("\"%s\" must not be an array", key_name(p)), NULL);
-    if (p->depth == 2)
-        m->current = 0;
-    else if (p->depth >= 3)
-        state_text_error(psprintf("%s[%d] must be an array of numbers", key_name(p), m->rows),
-                         psprintf("\"%s\" is (num_layers, hidden_size): an array of one array "
-                                  "of numbers per layer.",
-                                  key_name(p)));
-    p->depth++;
-}
-
-/* JSON callback: an array ends; a finished row must match the first one. */
-static void state_array_end(void *arg)
-{
-    StateParse *p = arg;
-    StateMatrix *m = current_matrix(p);
-
-    p->depth--;
-    if (p->depth == 2 && m != NULL) {
-        if (m->row_len < 0)
-            m->row_len = m->current;
-        else if (m->current != m->row_len)
-            state_text_error(psprintf("%s[%d] has %d elements but %s[0] has %d", key_name(p),
-                                      m->rows, m->current, key_name(p), m->row_len),
-                             NULL);
-        m->rows++;
-    }
-}
-
-/* JSON callback: a scalar: a top-level value, or one element of h or c. */
-static void state_scalar(void *arg, char *token, JsonTokenType type)
-{
-    StateParse *p = arg;
-    StateMatrix *m = current_matrix(p);
-
-    if (p->depth == 0)
-        state_text_error("the text form must be a JSON object", NULL);
-    if (p->depth == 1) {
-        if (m != NULL)
-            state_text_error(psprintf("\"%s\" must be an array", key_name(p)),
-                             psprintf("\"%s\" is (num_layers, hidden_size): an array of one "
-                                      "array of numbers per layer.",
-                                      key_name(p)));
-        p->token[p->key] = token;
-        p->type[p->key] = type;
-        return;
-    }
-    if (p->depth == 2)
-        state_text_error(psprintf("%s[%d] must be an array of numbers", key_name(p), m->rows),
-                         NULL);
-    if (type != JSON_TOKEN_NUMBER)
-        state_text_error(psprintf("%s[%d][%d] must be a number", key_name(p), m->rows, m->current),
-                         NULL);
-    if (m->count >= LSTM_MAX_LAYERS * LSTM_MAX_HIDDEN)
-        ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-                        errmsg("invalid lstm_state: \"%s\" has more than %d values", key_name(p),
-                               LSTM_MAX_LAYERS * LSTM_MAX_HIDDEN),
-                        errdetail("A model has at most %d layers of at most %d hidden units.",
-                                  LSTM_MAX_LAYERS, LSTM_MAX_HIDDEN)));
-    if (m->values == NULL)
-        m->values = palloc(sizeof(float) * 64);
-    else if ((m->count & (m->count - 1)) == 0 && m->count >= 64)
-        m->values = repalloc(m->values, sizeof(float) * 2 * (size_t)m->count);
-    {
-        char *end;
-        float value;
-        errno = 0;
-        value = strtof(token, &end);
-        if (*end != '\0' || !isfinite(value))
-            state_text_error(psprintf("%s[%d][%d] = %s is out of range for float32", key_name(p),
-                                      m->rows, m->current, token),
-                             NULL);
-        m->values[m->count++] = value;
-        m->current++;
-    }
-}
-
-/* The scalar under key, which must be present. */
-static const char *required_token(StateParse *p, StateKey key, JsonTokenType type)
-{
-    if (!p->seen[key])
-        state_text_error(psprintf("missing \"%s\"", state_keys[key]),
-                         "An lstm_state has the keys that its output form shows.");
-    if (p->type[key] != type) {
-        const char *what = type == JSON_TOKEN_NUMBER   ? "a number"
-                           : type == JSON_TOKEN_STRING ? "a string"
-                                                       : "a boolean";
-        state_text_error(psprintf("\"%s\" must be %s", state_keys[key], what), NULL);
-    }
-    return p->token[key];
-}
-
-/* An integer field (no fraction or exponent) within [min, max]. */
-static int64 token_integer(StateParse *p, StateKey key, int64 min, int64 max, bool is_size)
-{
-    const char *text = required_token(p, key, JSON_TOKEN_NUMBER);
+    const char *text = lstm_json_string(doc, &doc->root, "model_fingerprint");
     char *end;
-    long long value;
+    uint64 fingerprint;
 
     errno = 0;
-    value = strtoll(text, &end, 10);
-    if (*end != '\0')
-        state_text_error(psprintf("\"%s\" must be an integer, not %s", state_keys[key], text),
-                         NULL);
-    if (errno == ERANGE || value < min || value > max) {
-        if (is_size)
-            ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-                            errmsg("invalid lstm_state: \"%s\" %s is out of range", state_keys[key],
-                                   text)));
-        state_text_error(psprintf("\"%s\" %s is out of range", state_keys[key], text), NULL);
-    }
-    return (int64)value;
+    fingerprint = strtoull(text, &end, 16);
+    if (strlen(text) != 16 || *end != '\0' || errno != 0 ||
+        strspn(text, "0123456789abcdefABCDEF") != 16)
+        lstm_json_error(doc, NULL,
+                        "\"model_fingerprint\" must be 16 hexadecimal digits, not \"%s\"", text);
+    return fingerprint;
 }
 
-/* A finite double field; null gives *present = false when allowed. */
-static double token_double(StateParse *p, StateKey key, bool nullable, bool *present)
+/* The header fields of the text form: sizes (checked), fingerprint, counters, statistics. */
+static LstmStateHeader state_header(const LstmJson *doc)
 {
-    const char *text;
-    char *end;
-    double value;
-
-    if (nullable && p->seen[key] && p->type[key] == JSON_TOKEN_NULL) {
-        *present = false;
-        return 0.0;
-    }
-    text = required_token(p, key, JSON_TOKEN_NUMBER);
-    errno = 0;
-    value = strtod(text, &end);
-    if (*end != '\0' || !isfinite(value))
-        state_text_error(psprintf("\"%s\" = %s is out of range for float8", state_keys[key], text),
-                         NULL);
-    if (present)
-        *present = true;
-    return value;
-}
-
-/* Check that h or c has the shape (L, H). */
-static void check_matrix(StateParse *p, StateKey key, const StateMatrix *m, int L, int H)
-{
-    if (!p->seen[key])
-        state_text_error(psprintf("missing \"%s\"", state_keys[key]), NULL);
-    if (m->rows != L || (L > 0 && m->row_len != H))
-        state_text_error(psprintf("\"%s\" has shape (%d, %d), expected (%d, %d)", state_keys[key],
-                                  m->rows, m->row_len < 0 ? 0 : m->row_len, L, H),
-                         "Its shape is (num_layers, hidden_size).");
-}
-
-/* Build and validate a state from its JSON text form. */
-static struct varlena *state_from_text(char *text)
-{
-    JsonLexContext *lex =
-        makeJsonLexContextCstringLen(text, strlen(text), GetDatabaseEncoding(), true);
-    JsonSemAction sem;
-    JsonParseErrorType result;
-    StateParse p;
+    const LstmJsonNode *root = &doc->root;
     LstmStateHeader hd;
     LstmDims dims;
     LstmError err;
     char message[LSTM_ERRMSG_LEN];
-    const char *fingerprint;
-    char *end;
-    bool present;
-    size_t nbytes, n;
-    struct varlena *state;
-
-    memset(&p, 0, sizeof(p));
-    p.key = -1;
-    p.matrix[0].row_len = p.matrix[1].row_len = -1;
-    memset(&sem, 0, sizeof(sem));
-    sem.semstate = &p;
-    sem.object_start = state_object_start;
-    sem.object_end = state_object_end;
-    sem.array_start = state_array_start;
-    sem.array_end = state_array_end;
-    sem.object_field_start = state_field_start;
-    sem.scalar = state_scalar;
-    result = pg_parse_json(lex, &sem);
-    if (result != JSON_SUCCESS)
-        json_ereport_error(result, lex);
 
     memset(&hd, 0, sizeof(hd));
     hd.magic = LSTM_STATE_MAGIC;
     hd.version = LSTM_STATE_VERSION;
-    if (p.seen[KEY_FORMAT_VERSION] &&
-        token_integer(&p, KEY_FORMAT_VERSION, 0, INT_MAX, false) != LSTM_STATE_VERSION)
-        state_text_error(psprintf("unsupported format_version %s (expected %d)",
-                                  p.token[KEY_FORMAT_VERSION], LSTM_STATE_VERSION),
-                         NULL);
-    hd.input_size = (int32)token_integer(&p, KEY_INPUT_SIZE, INT_MIN, INT_MAX, true);
-    hd.hidden_size = (int32)token_integer(&p, KEY_HIDDEN_SIZE, INT_MIN, INT_MAX, true);
-    hd.num_layers = (int32)token_integer(&p, KEY_NUM_LAYERS, INT_MIN, INT_MAX, true);
-    hd.output_size = (int32)token_integer(&p, KEY_OUTPUT_SIZE, INT_MIN, INT_MAX, true);
-    if (!p.seen[KEY_DIFFERENCE] ||
-        (p.type[KEY_DIFFERENCE] != JSON_TOKEN_TRUE && p.type[KEY_DIFFERENCE] != JSON_TOKEN_FALSE))
-        state_text_error("\"difference\" must be a boolean", NULL);
-    hd.model_flags = p.type[KEY_DIFFERENCE] == JSON_TOKEN_TRUE ? LSTM_FLAG_DIFFERENCE : 0;
+    lstm_json_check_version(doc, root, LSTM_STATE_VERSION);
+    hd.input_size = lstm_json_size(doc, root, "input_size");
+    hd.hidden_size = lstm_json_size(doc, root, "hidden_size");
+    hd.num_layers = lstm_json_size(doc, root, "num_layers");
+    hd.output_size = lstm_json_size(doc, root, "output_size");
+    hd.model_flags = lstm_json_boolean(doc, root, "difference") ? LSTM_FLAG_DIFFERENCE : 0;
     dims = lstm_state_dims(&hd);
     err = lstm_dims_check(&dims, message);
     if (err != LSTM_OK)
         lstm_report_state_error(err, message, LSTM_FROM_TEXT);
 
-    fingerprint = required_token(&p, KEY_MODEL_FINGERPRINT, JSON_TOKEN_STRING);
-    errno = 0;
-    hd.model_fingerprint = strtoull(fingerprint, &end, 16);
-    if (strlen(fingerprint) != 16 || *end != '\0' || errno != 0 ||
-        strspn(fingerprint, "0123456789abcdefABCDEF") != 16)
-        state_text_error(psprintf("\"model_fingerprint\" must be 16 hexadecimal digits, not "
-                                  "\"%s\"",
-                                  fingerprint),
-                         NULL);
-    hd.steps = token_integer(&p, KEY_STEPS, 0, PG_INT64_MAX, false);
-    hd.residual_count = token_integer(&p, KEY_RESIDUAL_COUNT, 0, PG_INT64_MAX, false);
-    hd.last_value = token_double(&p, KEY_LAST_VALUE, false, NULL);
-    hd.residual_mean = token_double(&p, KEY_RESIDUAL_MEAN, false, NULL);
-    hd.residual_variance = token_double(&p, KEY_RESIDUAL_VARIANCE, false, NULL);
-    hd.last_forecast = token_double(&p, KEY_LAST_FORECAST, true, &present);
-    if (present)
+    hd.model_fingerprint = state_fingerprint(doc);
+    hd.steps =
+        lstm_json_integer(doc, root, "steps", 0, PG_INT64_MAX, ERRCODE_INVALID_TEXT_REPRESENTATION);
+    hd.residual_count = lstm_json_integer(doc, root, "residual_count", 0, PG_INT64_MAX,
+                                          ERRCODE_INVALID_TEXT_REPRESENTATION);
+    lstm_json_float8(doc, root, "last_value", false, &hd.last_value);
+    lstm_json_float8(doc, root, "residual_mean", false, &hd.residual_mean);
+    lstm_json_float8(doc, root, "residual_variance", false, &hd.residual_variance);
+    if (lstm_json_float8(doc, root, "last_forecast", true, &hd.last_forecast))
         hd.flags |= LSTM_STATE_HAS_FORECAST;
-    hd.last_score = token_double(&p, KEY_LAST_SCORE, true, &present);
-    if (present)
+    if (lstm_json_float8(doc, root, "last_score", true, &hd.last_score))
         hd.flags |= LSTM_STATE_HAS_SCORE;
-    check_matrix(&p, KEY_H, &p.matrix[0], dims.num_layers, dims.hidden_size);
-    check_matrix(&p, KEY_C, &p.matrix[1], dims.num_layers, dims.hidden_size);
+    return hd;
+}
+
+/* Build and validate a state from its JSON text form. */
+static struct varlena *state_from_text(char *text)
+{
+    LstmJson doc;
+    LstmStateHeader hd;
+    LstmDims dims;
+    LstmError err;
+    char message[LSTM_ERRMSG_LEN];
+    size_t nbytes, n;
+    struct varlena *state;
+    float *h, *c; /* (L, H) each */
+
+    lstm_json_parse(&doc, text, "lstm_state",
+                    "An lstm_state has the keys that its output form shows.");
+    if (doc.root.kind != LSTM_JSON_OBJECT)
+        lstm_json_error(&doc, NULL, "the text form must be a JSON object");
+    lstm_json_check_keys(&doc, &doc.root, state_keys, lengthof(state_keys), NULL,
+                         "An lstm_state has the keys that its output form shows.");
+    hd = state_header(&doc);
+    dims = lstm_state_dims(&hd);
+    n = (size_t)dims.num_layers * (size_t)dims.hidden_size;
+    h = palloc(n * sizeof(float));
+    c = palloc(n * sizeof(float));
+    lstm_json_float4_array(&doc, lstm_json_require(&doc, &doc.root, "h"), "h", dims.num_layers,
+                           dims.hidden_size, h);
+    lstm_json_float4_array(&doc, lstm_json_require(&doc, &doc.root, "c"), "c", dims.num_layers,
+                           dims.hidden_size, c);
+    lstm_json_free(&doc);
 
     nbytes = lstm_state_nbytes(&dims);
-    n = (size_t)dims.num_layers * (size_t)dims.hidden_size;
     state = (struct varlena *)palloc(VARHDRSZ + nbytes);
     SET_VARSIZE(state, VARHDRSZ + nbytes);
     memcpy(VARDATA(state), &hd, sizeof(hd));
-    memcpy(VARDATA(state) + sizeof(hd), p.matrix[0].values, n * sizeof(float));
-    memcpy(VARDATA(state) + sizeof(hd) + n * sizeof(float), p.matrix[1].values, n * sizeof(float));
+    memcpy(VARDATA(state) + sizeof(hd), h, n * sizeof(float));
+    memcpy(VARDATA(state) + sizeof(hd) + n * sizeof(float), c, n * sizeof(float));
     err = lstm_state_validate(VARDATA(state), nbytes, message);
     if (err != LSTM_OK)
         lstm_report_state_error(err, message, LSTM_FROM_TEXT);
@@ -479,40 +224,6 @@ static struct varlena *state_from_text(char *text)
 }
 
 /* ---------- the text form: writing ---------- */
-
-/* Append a float32 as the shortest decimal that reads back identically. */
-static void append_float(StringInfo out, float value)
-{
-    char buf[FLOAT_SHORTEST_DECIMAL_LEN];
-    int len = float_to_shortest_decimal_bufn(value, buf);
-    appendBinaryStringInfo(out, buf, len);
-}
-
-/* Append a double as the shortest decimal that reads back identically. */
-static void append_double(StringInfo out, double value)
-{
-    char buf[DOUBLE_SHORTEST_DECIMAL_LEN];
-    int len = double_to_shortest_decimal_bufn(value, buf);
-    appendBinaryStringInfo(out, buf, len);
-}
-
-/* Append one (L, H) matrix of floats as an array of rows. */
-static void append_matrix(StringInfo out, const float *values, int L, int H)
-{
-    appendStringInfoChar(out, '[');
-    for (int k = 0; k < L; k++) {
-        appendStringInfoString(out, k == 0 ? "[" : ", [");
-        for (int j = 0; j < H; j++) {
-            float v;
-            memcpy(&v, values + (size_t)k * H + j, sizeof(float));
-            if (j > 0)
-                appendStringInfoString(out, ", ");
-            append_float(out, v);
-        }
-        appendStringInfoChar(out, ']');
-    }
-    appendStringInfoChar(out, ']');
-}
 
 /* Append the fields every summary shows: format, fingerprint, sizes, counters. */
 static void append_summary(StringInfo out, const LstmStateHeader *hd)
@@ -525,20 +236,20 @@ static void append_summary(StringInfo out, const LstmStateHeader *hd)
                      (int)hd->version, hd->model_fingerprint, hd->input_size, hd->hidden_size,
                      hd->num_layers, hd->output_size,
                      (hd->model_flags & LSTM_FLAG_DIFFERENCE) ? "true" : "false", hd->steps);
-    append_double(out, hd->last_value);
+    lstm_json_append_float8(out, hd->last_value);
     appendStringInfo(out,
                      ", \"residual_count\": %" PRId64 ", \"residual_mean\": ", hd->residual_count);
-    append_double(out, hd->residual_mean);
+    lstm_json_append_float8(out, hd->residual_mean);
     appendStringInfoString(out, ", \"residual_variance\": ");
-    append_double(out, hd->residual_variance);
+    lstm_json_append_float8(out, hd->residual_variance);
     appendStringInfoString(out, ", \"last_forecast\": ");
     if (hd->flags & LSTM_STATE_HAS_FORECAST)
-        append_double(out, hd->last_forecast);
+        lstm_json_append_float8(out, hd->last_forecast);
     else
         appendStringInfoString(out, "null");
     appendStringInfoString(out, ", \"last_score\": ");
     if (hd->flags & LSTM_STATE_HAS_SCORE)
-        append_double(out, hd->last_score);
+        lstm_json_append_float8(out, hd->last_score);
     else
         appendStringInfoString(out, "null");
 }
@@ -556,7 +267,7 @@ Datum lstm_state_out(PG_FUNCTION_ARGS)
 {
     struct varlena *state = lstm_state_from_datum(PG_GETARG_DATUM(0));
     LstmStateHeader hd;
-    const float *floats = (const float *)(VARDATA(state) + sizeof(LstmStateHeader));
+    const char *floats = VARDATA(state) + sizeof(LstmStateHeader); /* h, then c: (L, H) each */
     size_t n;
     StringInfoData out;
 
@@ -566,35 +277,20 @@ Datum lstm_state_out(PG_FUNCTION_ARGS)
     appendStringInfoChar(&out, '{');
     append_summary(&out, &hd);
     appendStringInfoString(&out, ", \"h\": ");
-    append_matrix(&out, floats, hd.num_layers, hd.hidden_size);
+    lstm_json_append_float4_array(&out, floats, hd.num_layers, hd.hidden_size);
     appendStringInfoString(&out, ", \"c\": ");
-    append_matrix(&out, floats + n, hd.num_layers, hd.hidden_size);
+    lstm_json_append_float4_array(&out, floats + n * sizeof(float), hd.num_layers, hd.hidden_size);
     appendStringInfoChar(&out, '}');
     PG_RETURN_CSTRING(out.data);
 }
 
-/*
- * lstm_state_recv(internal): the binary form. The header is read and its
- * sizes checked before anything is allocated; the rest must be exactly the
- * h and c floats those sizes need.
- */
-Datum lstm_state_recv(PG_FUNCTION_ARGS)
-{
-    StringInfo buf = (StringInfo)PG_GETARG_POINTER(0);
-    LstmStateHeader hd;
-    LstmDims dims;
-    LstmError err;
-    char message[LSTM_ERRMSG_LEN];
-    size_t nfloats, nbytes;
-    struct varlena *state;
-    char *floats;
+/* ---------- the binary form ---------- */
 
-    if (buf->len - buf->cursor < (int)sizeof(LstmStateHeader))
-        lstm_report_state_error(LSTM_ERR_FORMAT,
-                                psprintf("binary value is %d bytes, shorter than the %d-byte "
-                                         "header",
-                                         buf->len - buf->cursor, (int)sizeof(LstmStateHeader)),
-                                LSTM_FROM_BINARY);
+/* Read the header fields, network order, into header; what recv checks into fields. */
+static void state_read_header(StringInfo buf, void *header, LstmBinaryHeader *fields)
+{
+    LstmStateHeader hd;
+
     memset(&hd, 0, sizeof(hd));
     hd.magic = (uint32)pq_getmsgint(buf, 4);
     hd.version = (uint16)pq_getmsgint(buf, 2);
@@ -614,78 +310,65 @@ Datum lstm_state_recv(PG_FUNCTION_ARGS)
     hd.residual_variance = pq_getmsgfloat8(buf);
     hd.last_forecast = pq_getmsgfloat8(buf);
     hd.last_score = pq_getmsgfloat8(buf);
+    memcpy(header, &hd, sizeof(hd));
+    fields->magic = hd.magic;
+    fields->version = hd.version;
+    fields->dims = lstm_state_dims(&hd);
+}
 
-    if (hd.magic != LSTM_STATE_MAGIC)
-        lstm_report_state_error(LSTM_ERR_FORMAT, psprintf("bad magic number 0x%08x", hd.magic),
-                                LSTM_FROM_BINARY);
-    if (hd.version != LSTM_STATE_VERSION)
-        lstm_report_state_error(LSTM_ERR_FORMAT,
-                                psprintf("unsupported format version %u (expected %d)",
-                                         (unsigned)hd.version, LSTM_STATE_VERSION),
-                                LSTM_FROM_BINARY);
-    dims = lstm_state_dims(&hd);
-    err = lstm_dims_check(&dims, message);
-    if (err != LSTM_OK)
-        lstm_report_state_error(err, message, LSTM_FROM_BINARY);
-    nfloats = lstm_series_nfloats(&dims);
-    if ((size_t)(buf->len - buf->cursor) != nfloats * sizeof(float))
-        lstm_report_state_error(LSTM_ERR_FORMAT,
-                                psprintf("binary value has %d bytes of h and c but its sizes "
-                                         "need %zu",
-                                         buf->len - buf->cursor, nfloats * sizeof(float)),
-                                LSTM_FROM_BINARY);
+/* Append the header fields (unaligned in the value) in network order; the sizes into dims. */
+static void state_write_header(StringInfo buf, const void *header, LstmDims *dims)
+{
+    LstmStateHeader hd;
 
-    nbytes = lstm_state_nbytes(&dims);
-    state = (struct varlena *)palloc(VARHDRSZ + nbytes);
-    SET_VARSIZE(state, VARHDRSZ + nbytes);
-    memcpy(VARDATA(state), &hd, sizeof(hd));
-    floats = VARDATA(state) + sizeof(hd);
-    for (size_t i = 0; i < nfloats; i++) {
-        float v = pq_getmsgfloat4(buf);
-        memcpy(floats + i * sizeof(float), &v, sizeof(float));
-    }
-    err = lstm_state_validate(VARDATA(state), nbytes, message);
-    if (err != LSTM_OK)
-        lstm_report_state_error(err, message, LSTM_FROM_BINARY);
-    PG_RETURN_POINTER(state);
+    lstm_state_read_header(header, &hd);
+    pq_sendint32(buf, hd.magic);
+    pq_sendint16(buf, hd.version);
+    pq_sendint16(buf, hd.flags);
+    pq_sendint16(buf, hd.model_flags);
+    pq_sendint16(buf, hd.reserved0);
+    pq_sendint32(buf, hd.input_size);
+    pq_sendint32(buf, hd.hidden_size);
+    pq_sendint32(buf, hd.num_layers);
+    pq_sendint32(buf, hd.output_size);
+    pq_sendint32(buf, hd.reserved1);
+    pq_sendint64(buf, hd.model_fingerprint);
+    pq_sendint64(buf, hd.steps);
+    pq_sendint64(buf, hd.residual_count);
+    pq_sendfloat8(buf, hd.last_value);
+    pq_sendfloat8(buf, hd.residual_mean);
+    pq_sendfloat8(buf, hd.residual_variance);
+    pq_sendfloat8(buf, hd.last_forecast);
+    pq_sendfloat8(buf, hd.last_score);
+    *dims = lstm_state_dims(&hd);
+}
+
+/* The binary form: the header, then h and c as float4. */
+static const LstmBinaryForm state_binary = {.type_name = "lstm_state",
+                                            .header_size = sizeof(LstmStateHeader),
+                                            .magic = LSTM_STATE_MAGIC,
+                                            .version = LSTM_STATE_VERSION,
+                                            .floats_name = "h and c",
+                                            .read_header = state_read_header,
+                                            .write_header = state_write_header,
+                                            .float_count = lstm_series_nfloats,
+                                            .validate = lstm_state_validate};
+
+/*
+ * lstm_state_recv(internal): the binary form. The header is read and its
+ * sizes checked before anything is allocated; the rest must be exactly the
+ * h and c floats those sizes need.
+ */
+Datum lstm_state_recv(PG_FUNCTION_ARGS)
+{
+    PG_RETURN_POINTER(lstm_binary_recv(&state_binary, (StringInfo)PG_GETARG_POINTER(0)));
 }
 
 /* lstm_state_send(lstm_state): the binary form read by lstm_state_recv. */
 Datum lstm_state_send(PG_FUNCTION_ARGS)
 {
     struct varlena *state = lstm_state_from_datum(PG_GETARG_DATUM(0));
-    LstmStateHeader hd;
-    const char *floats = VARDATA(state) + sizeof(LstmStateHeader);
-    size_t nfloats;
-    StringInfoData buf;
-
-    lstm_state_read_header(VARDATA(state), &hd);
-    nfloats = 2 * (size_t)hd.num_layers * (size_t)hd.hidden_size;
-    pq_begintypsend(&buf);
-    pq_sendint32(&buf, hd.magic);
-    pq_sendint16(&buf, hd.version);
-    pq_sendint16(&buf, hd.flags);
-    pq_sendint16(&buf, hd.model_flags);
-    pq_sendint16(&buf, hd.reserved0);
-    pq_sendint32(&buf, hd.input_size);
-    pq_sendint32(&buf, hd.hidden_size);
-    pq_sendint32(&buf, hd.num_layers);
-    pq_sendint32(&buf, hd.output_size);
-    pq_sendint32(&buf, hd.reserved1);
-    pq_sendint64(&buf, hd.model_fingerprint);
-    pq_sendint64(&buf, hd.steps);
-    pq_sendint64(&buf, hd.residual_count);
-    pq_sendfloat8(&buf, hd.last_value);
-    pq_sendfloat8(&buf, hd.residual_mean);
-    pq_sendfloat8(&buf, hd.residual_variance);
-    pq_sendfloat8(&buf, hd.last_forecast);
-    pq_sendfloat8(&buf, hd.last_score);
-    for (size_t i = 0; i < nfloats; i++) {
-        float v;
-        memcpy(&v, floats + i * sizeof(float), sizeof(float));
-        pq_sendfloat4(&buf, v);
-    }
-    PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
+    PG_RETURN_BYTEA_P(lstm_binary_send(&state_binary, VARDATA(state)));
 }
 
 /* lstm_state_info(lstm_state): everything but h and c, plus the byte size. */
