@@ -1,7 +1,10 @@
 -- Security and tenancy: models belong to their owners (row-level security on lstm_models),
 -- a replaced model is never used by name, and the extension's code ignores the caller's
 -- search_path. Every object here is prefixed sec_; roles are regress_lstm_sec_*.
-\set tiny '{"input_size": 1, "hidden_size": 2, "num_layers": 1, "output_size": 1, "weights": {"weight_ih_l0": [[0.1], [0.2], [0.3], [0.4], [0.5], [0.6], [0.7], [0.8]], "weight_hh_l0": [[0.1, -0.2], [0.3, 0.4], [-0.5, 0.6], [0.7, 0.8], [0.9, 1.0], [-1.1, 1.2], [1.3, 1.4], [1.5, -1.6]], "bias_ih_l0": [0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.07, 0.08], "bias_hh_l0": [0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1], "head.weight": [[1.5, -0.25]], "head.bias": [0.5]}, "input_mean": [5], "input_std": [2], "output_mean": [5], "output_std": [2]}'
+\i test/sql/helpers.sql
+CREATE SCHEMA sec_test;
+SET search_path = sec_test, public;
+\set tiny :tiny_scaled
 \set other '{"input_size": 1, "hidden_size": 1, "num_layers": 1, "output_size": 1, "weights": {"weight_ih_l0": [[0.5], [0.25], [-0.5], [1.0]], "weight_hh_l0": [[0.1], [0.2], [0.3], [0.4]], "bias_ih_l0": [0, 0, 0, 0], "bias_hh_l0": [0, 0, 0, 0], "head.weight": [[2.0]], "head.bias": [1.0]}}'
 
 CREATE ROLE regress_lstm_sec_alice;
@@ -10,6 +13,9 @@ CREATE ROLE regress_lstm_sec_team;
 GRANT regress_lstm_sec_team TO regress_lstm_sec_alice;
 -- The README's grants: scoring and training roles get table privileges; rows stay private.
 GRANT SELECT, INSERT, UPDATE, DELETE ON lstm_models TO regress_lstm_sec_alice, regress_lstm_sec_bob;
+GRANT SELECT, INSERT, UPDATE, DELETE ON lstm_stream_states
+    TO regress_lstm_sec_alice, regress_lstm_sec_bob;
+GRANT USAGE ON SCHEMA sec_test TO regress_lstm_sec_alice, regress_lstm_sec_bob;
 
 -- ---- Models belong to the role that stores them ----
 SET ROLE regress_lstm_sec_alice;
@@ -117,9 +123,94 @@ SELECT lstm_forecast(m, v, 100000 ORDER BY t) FROM sec_big, (VALUES (1, 1.0)) AS
 RESET statement_timeout;
 DROP TABLE sec_big;
 
+-- ---- Saved states belong to the scored table ----
+-- Two teams score their own tables with one shared model and the same series values.
+INSERT INTO lstm_models (name, model) VALUES ('sec_shared', :'tiny');
+SELECT lstm_model_share('sec_shared', 'public');
+CREATE TABLE sec_a (sensor int, ts int, v float8, forecast float8, score float8);
+CREATE TABLE sec_b (LIKE sec_a);
+CREATE TRIGGER sec_score BEFORE INSERT ON sec_a FOR EACH ROW
+    EXECUTE FUNCTION lstm_score_trigger('sec_shared', 'v', 'sensor', 'forecast', 'score', 'ts');
+CREATE TRIGGER sec_score BEFORE INSERT ON sec_b FOR EACH ROW
+    EXECUTE FUNCTION lstm_score_trigger('sec_shared', 'v', 'sensor', 'forecast', 'score', 'ts');
+GRANT SELECT, INSERT ON sec_a TO regress_lstm_sec_alice;
+GRANT SELECT, INSERT ON sec_b TO regress_lstm_sec_bob;
+SET ROLE regress_lstm_sec_alice;
+INSERT INTO sec_a (sensor, ts, v) SELECT 1, t, 5 + sin(t) FROM generate_series(1, 5) AS t;
+SET ROLE regress_lstm_sec_bob;
+INSERT INTO sec_b (sensor, ts, v) SELECT 1, t, 5 + cos(t) FROM generate_series(1, 3) AS t;
+-- Bob's inserts did not advance Alice's series: each table has its own state ...
+RESET ROLE;
+SELECT source, series, lstm_state_info(state) -> 'steps' AS steps
+FROM lstm_stream_states WHERE model_name = 'sec_shared' ORDER BY source::text;
+-- ... and each equals lstm_state_agg over that table's rows.
+SELECT s.source, s.state::text = (SELECT lstm_state_agg('sec_shared', v ORDER BY ts)::text FROM sec_a)
+       AS a_equals_agg
+FROM lstm_stream_states s WHERE model_name = 'sec_shared' AND source = 'sec_a'::regclass;
+-- Bob cannot read, poison, move, plant, delete or rebuild Alice's state.
+SET ROLE regress_lstm_sec_bob;
+SELECT source, series FROM lstm_stream_states WHERE model_name = 'sec_shared';
+UPDATE lstm_stream_states SET last_time = NULL WHERE source = 'sec_a'::regclass;
+UPDATE lstm_stream_states SET state = (SELECT state FROM lstm_stream_states LIMIT 1)
+WHERE source = 'sec_a'::regclass;
+SELECT pg_temp.try($$UPDATE lstm_stream_states SET source = 'sec_test.sec_a' WHERE source = 'sec_test.sec_b'::regclass$$);
+SELECT pg_temp.try($$INSERT INTO lstm_stream_states (model_name, source, series, state)
+                     SELECT model_name, 'sec_test.sec_a', '2', state FROM lstm_stream_states$$);
+DELETE FROM lstm_stream_states WHERE source = 'sec_a'::regclass;
+SELECT lstm_stream_reset('sec_shared') AS bob_reset;
+SELECT pg_temp.try($$SELECT lstm_stream_rebuild('sec_shared', 'sec_test.sec_a', 'v', 'sensor', 'ts')$$);
+RESET ROLE;
+SELECT source, series, lstm_state_info(state) -> 'steps' AS steps
+FROM lstm_stream_states WHERE model_name = 'sec_shared' ORDER BY source::text;
+-- Alice may reset and rebuild her own table's states, and only those.
+SET ROLE regress_lstm_sec_alice;
+SELECT lstm_stream_rebuild('sec_shared', 'sec_a', 'v', 'sensor', 'ts') AS alice_rebuilt;
+SELECT lstm_stream_reset('sec_shared', source => 'sec_a') AS alice_reset;
+RESET ROLE;
+
+-- ---- A series key is the same whatever the session's settings ----
+CREATE TABLE sec_keys (at timestamptz, x float8, ts int, v float8);
+CREATE TRIGGER sec_by_time BEFORE INSERT ON sec_keys FOR EACH ROW
+    EXECUTE FUNCTION lstm_score_trigger('sec_shared', 'v', 'at', NULL, NULL, 'ts');
+SET TimeZone = 'UTC';
+INSERT INTO sec_keys VALUES ('2024-01-01 00:00+00', 0.1, 1, 1.0);
+SET TimeZone = 'America/New_York';
+SET DateStyle = 'SQL, DMY';
+INSERT INTO sec_keys VALUES ('2024-01-01 00:00+00', 0.1, 2, 2.0);
+SELECT series, lstm_state_info(state) -> 'steps' AS steps
+FROM lstm_stream_states WHERE source = 'sec_keys'::regclass;
+SELECT lstm_series_key('2024-01-01 00:00+00'::timestamptz) AS tz_key,
+       lstm_series_key('2024-01-31'::date) AS date_key,
+       lstm_series_key('1 day 02:00'::interval) AS interval_key;
+RESET TimeZone;
+RESET DateStyle;
+DROP TRIGGER sec_by_time ON sec_keys;
+CREATE TRIGGER sec_by_float BEFORE INSERT ON sec_keys FOR EACH ROW
+    EXECUTE FUNCTION lstm_score_trigger('sec_shared', 'v', 'x', NULL, NULL, 'ts');
+SET extra_float_digits = 0;
+INSERT INTO sec_keys VALUES (NULL, 0.1::float8 + 0.2::float8, 3, 3.0), (NULL, 0.3, 4, 4.0);
+SET bytea_output = 'escape';
+SELECT lstm_series_key(0.1::float8 + 0.2::float8) AS float_key, lstm_series_key(0.3::float8) AS other_key,
+       lstm_series_key('\x00ff'::bytea) AS bytea_key;
+RESET extra_float_digits;
+RESET bytea_output;
+SELECT series, lstm_state_info(state) -> 'steps' AS steps
+FROM lstm_stream_states WHERE source = 'sec_keys'::regclass AND series NOT LIKE '2024%'
+ORDER BY series;
+
+-- ---- A damaged last_time is data corruption (XX001), not a protocol violation ----
+INSERT INTO sec_b (sensor, ts, v) VALUES (1, 9, 1.0);
+UPDATE lstm_stream_states SET last_time = '\x01'::bytea WHERE source = 'sec_b'::regclass;
+SELECT pg_temp.try($$INSERT INTO sec_test.sec_b (sensor, ts, v) VALUES (1, 10, 1.0)$$);
+UPDATE lstm_stream_states SET last_time = '\x0000000000000001ff'::bytea
+WHERE source = 'sec_b'::regclass;
+SELECT pg_temp.try($$INSERT INTO sec_test.sec_b (sensor, ts, v) VALUES (1, 11, 1.0)$$);
+DROP TABLE sec_a, sec_b, sec_keys;
+
 -- ---- Clean up ----
 DELETE FROM lstm_models WHERE name LIKE 'sec\_%';
-REVOKE ALL ON lstm_models FROM regress_lstm_sec_alice, regress_lstm_sec_bob;
+REVOKE ALL ON lstm_models, lstm_stream_states FROM regress_lstm_sec_alice, regress_lstm_sec_bob;
+DROP SCHEMA sec_test CASCADE;
 DROP ROLE regress_lstm_sec_alice;
 DROP ROLE regress_lstm_sec_bob;
 DROP ROLE regress_lstm_sec_team;

@@ -43,3 +43,9 @@ char *lstm_extension_relation(const char *relname)
     char *schema = get_namespace_name(lstm_extension_schema());
     return psprintf("%s.%s", quote_identifier(schema), quote_identifier(relname));
 }
+
+/* Quoted, schema-qualified name of one of the extension's own functions. */
+char *lstm_extension_function(const char *name)
+{
+    return lstm_extension_relation(name);
+}

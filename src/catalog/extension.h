@@ -16,4 +16,10 @@ Oid lstm_extension_schema(void);
  */
 char *lstm_extension_relation(const char *relname);
 
+/*
+ * lstm_extension_function: the quoted, schema-qualified name of one of the
+ * extension's functions (for example "public".lstm_series_key), for SPI.
+ */
+char *lstm_extension_function(const char *name);
+
 #endif /* LSTM_CATALOG_EXTENSION_H */

@@ -7,7 +7,7 @@
  *       'series column' | NULL, 'forecast column' | NULL, 'score column' | NULL
  *       [, 'time column']);
  *
- * Per row: lock the series' saved state (model name, series key) in
+ * Per row: lock the series' saved state (model name, scored table, series key) in
  * lstm_stream_states, creating it on the series' first row; write into the
  * new row the forecast that the state made BEFORE this value and the row's
  * anomaly score; advance the state by the row and save it. The arithmetic is
@@ -97,9 +97,8 @@ static void prepare_plans(Oid schema, Oid state_type)
 {
     char *states = lstm_extension_relation("lstm_stream_states");
     char *models = lstm_extension_relation("lstm_models");
-    Oid lock_args[2] = {TEXTOID, TEXTOID};
-    Oid insert_args[5] = {TEXTOID, TEXTOID, state_type, BYTEAOID, REGTYPEOID};
-    Oid update_args[5] = {TEXTOID, TEXTOID, state_type, BYTEAOID, REGTYPEOID};
+    Oid key_args[3] = {TEXTOID, REGCLASSOID, TEXTOID}; /* model_name, source, series */
+    Oid save_args[6] = {TEXTOID, REGCLASSOID, TEXTOID, state_type, BYTEAOID, REGTYPEOID};
     SPIPlanPtr *all[5] = {&plans.lock, &plans.model, &plans.insert, &plans.update, &plans.late};
 
     for (int i = 0; i < 5; i++) {
@@ -112,32 +111,34 @@ static void prepare_plans(Oid schema, Oid state_type)
                                     "m.model FROM %s s JOIN %s m "
                                     "ON m.name OPERATOR(pg_catalog.=) s.model_name "
                                     "WHERE s.model_name OPERATOR(pg_catalog.=) $1 "
-                                    "AND s.series OPERATOR(pg_catalog.=) $2 "
+                                    "AND s.source OPERATOR(pg_catalog.=) $2 "
+                                    "AND s.series OPERATOR(pg_catalog.=) $3 "
                                     "FOR NO KEY UPDATE OF s",
                                     states, models),
-                           2, lock_args);
-    plans.model =
-        keep_plan(psprintf("SELECT model FROM %s WHERE name OPERATOR(pg_catalog.=) $1", models), 1,
-                  lock_args);
+                           3, key_args);
+    plans.model = keep_plan(
+        psprintf("SELECT model FROM %s WHERE name OPERATOR(pg_catalog.=) $1", models), 1, key_args);
     plans.insert =
-        keep_plan(psprintf("INSERT INTO %s (model_name, series, state, last_time, "
-                           "last_time_type, updated_at) VALUES ($1, $2, $3, $4, $5, "
-                           "pg_catalog.now()) ON CONFLICT (model_name, series) DO NOTHING",
+        keep_plan(psprintf("INSERT INTO %s (model_name, source, series, state, last_time, "
+                           "last_time_type, updated_at) VALUES ($1, $2, $3, $4, $5, $6, "
+                           "pg_catalog.now()) ON CONFLICT (model_name, source, series) DO NOTHING",
                            states),
-                  5, insert_args);
+                  6, save_args);
     /* By key, not ctid: a TID scan asks the kernel for the relation's size every time. */
-    plans.update = keep_plan(psprintf("UPDATE %s SET state = $3, last_time = $4, "
-                                      "last_time_type = $5, updated_at = pg_catalog.now() "
+    plans.update = keep_plan(psprintf("UPDATE %s SET state = $4, last_time = $5, "
+                                      "last_time_type = $6, updated_at = pg_catalog.now() "
                                       "WHERE model_name OPERATOR(pg_catalog.=) $1 "
-                                      "AND series OPERATOR(pg_catalog.=) $2",
+                                      "AND source OPERATOR(pg_catalog.=) $2 "
+                                      "AND series OPERATOR(pg_catalog.=) $3",
                                       states),
-                             5, update_args);
+                             6, save_args);
     plans.late = keep_plan(psprintf("UPDATE %s SET late_rows = late_rows OPERATOR(pg_catalog.+) 1, "
                                     "updated_at = pg_catalog.now() "
                                     "WHERE model_name OPERATOR(pg_catalog.=) $1 "
-                                    "AND series OPERATOR(pg_catalog.=) $2",
+                                    "AND source OPERATOR(pg_catalog.=) $2 "
+                                    "AND series OPERATOR(pg_catalog.=) $3",
                                     states),
-                           2, lock_args);
+                           3, key_args);
     plans.schema = schema;
     plans.state_type = state_type;
 }
@@ -205,6 +206,7 @@ typedef struct ScoreConfig {
     Oid state_type;   /* lstm_state's OID */
     char *model_name; /* argument 1 */
     Datum model_name_text;
+    Oid source;               /* the scored relation: the root of the trigger's table */
     LstmColumn value;         /* argument 2 */
     LstmColumn series;        /* argument 3; attnum 0 for a single series */
     LstmColumn forecast;      /* argument 4; attnum 0 for none */
@@ -277,6 +279,7 @@ static ScoreConfig *score_config(FunctionCallInfo fcinfo, TriggerData *td)
     cfg->model_name = pstrdup(td->tg_trigger->tgargs[0]);
     cfg->model_name_text = PointerGetDatum(cstring_to_text(cfg->model_name));
     resolve_columns(cfg, td->tg_relation, td->tg_trigger);
+    cfg->source = lstm_source_root(RelationGetRelid(td->tg_relation));
 
     /* The extension's schema and state type, to check the saved plans. */
     cfg->schema = get_func_namespace(fcinfo->flinfo->fn_oid);
@@ -309,7 +312,7 @@ static void prepare_scratch(ScoreConfig *cfg, MemoryContext context, const LstmD
 typedef struct SeriesRow {
     HeapTuple tuple;
     TupleDesc desc;
-    Datum key[2];            /* model name, series key (text): the state's primary key */
+    Datum key[3];            /* model name, source, series key: the state's primary key */
     const char *series_name; /* the series key, for messages */
     Datum time;              /* the row's time, with a time column */
     Datum time_bytes;        /* its stored form */
@@ -473,18 +476,19 @@ static void step(ScoreConfig *cfg, const LstmDecoded *model, ScoreResult *result
 static uint64 save_state(ScoreConfig *cfg, SPIPlanPtr plan, const SeriesRow *row,
                          const LstmDecoded *model)
 {
-    Datum args[5];
-    char nulls[5] = {' ', ' ', ' ', ' ', ' '};
+    Datum args[6];
+    char nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
     int rc;
 
     args[0] = row->key[0];
     args[1] = row->key[1];
-    args[2] =
+    args[2] = row->key[2];
+    args[3] =
         PointerGetDatum(lstm_state_make(&cfg->stream, &model->runner.dims, model->fingerprint));
-    args[3] = row->time_bytes;
-    args[4] = ObjectIdGetDatum(cfg->time_codec.type);
+    args[4] = row->time_bytes;
+    args[5] = ObjectIdGetDatum(cfg->time_codec.type);
     if (cfg->time.attnum == 0)
-        nulls[3] = nulls[4] = 'n';
+        nulls[4] = nulls[5] = 'n';
     rc = SPI_execute_plan(plan, args, nulls, false, 0);
     if (rc != SPI_OK_INSERT && rc != SPI_OK_UPDATE)
         elog(ERROR, "lstm_score_trigger: saving the state failed: %s", SPI_result_code_string(rc));
@@ -596,7 +600,8 @@ static bool series_row(ScoreConfig *cfg, FunctionCallInfo fcinfo, HeapTuple tupl
         row->series_name = lstm_series_key_text(&cfg->series_key, series);
     }
     row->key[0] = cfg->model_name_text;
-    row->key[1] = PointerGetDatum(cstring_to_text(row->series_name));
+    row->key[1] = ObjectIdGetDatum(cfg->source);
+    row->key[2] = PointerGetDatum(cstring_to_text(row->series_name));
     if (cfg->time.attnum != 0) {
         row->time = heap_getattr(tuple, cfg->time.attnum, desc, &isnull);
         if (isnull)

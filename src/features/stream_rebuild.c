@@ -9,15 +9,13 @@
  * What lstm_score_trigger would have saved had every row arrived in time
  * order: the columns are resolved with the trigger's rules
  * (runtime/column_spec.h), the table is locked in SHARE mode so that no
- * insert is scored against a state being replaced, the model's states (all,
- * or the one series) are deleted, and the rows are read through a cursor with
- * the caller's privileges, ordered by series key and time, each series
- * stepped with the core step lstm_state_agg runs (so the states are the same
- * bit for bit) and saved with the time of its last applied row encoded as
- * the trigger encodes it. Rows with a NULL series key or time are left out;
- * rows with a NULL value are skipped; a series with no value gets no state.
- * Returns the number of series saved. Memory is bounded by one fetch of rows
- * and one series' state.
+ * insert is scored against a state being replaced, the model's states of the
+ * table (all its series, or the one series) are deleted, and the rows are read through a cursor
+ * with the caller's privileges, ordered by series key and time, each series stepped with the core
+ * step lstm_state_agg runs (so the states are the same bit for bit) and saved with the time of its
+ * last applied row encoded as the trigger encodes it. Rows with a NULL series key or time are left
+ * out; rows with a NULL value are skipped; a series with no value gets no state. Returns the number
+ * of series saved. Memory is bounded by one fetch of rows and one series' state.
  */
 #include "lstm.h"
 
@@ -28,9 +26,12 @@
 #include "types/lstm_state.h"
 
 #include "catalog/pg_class.h"
+#include "catalog/pg_inherits.h"
+#include "catalog/objectaddress.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/lsyscache.h"
@@ -47,6 +48,7 @@ typedef struct Rebuild {
     char *model_name; /* argument 1 */
     Datum model_name_text;
     Oid relid;         /* argument 2 */
+    Oid source;        /* the states' source: the root of relid (lstm_source_root) */
     char *relation;    /* schema-qualified, quoted: for SQL */
     LstmColumn value;  /* argument 3 */
     LstmColumn series; /* argument 4; attnum 0 for a single series */
@@ -96,6 +98,7 @@ static void read_arguments(FunctionCallInfo fcinfo, Rebuild *rb)
     if (get_rel_name(rb->relid) == NULL)
         ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
                         errmsg("relation with OID %u does not exist", rb->relid)));
+    rb->source = lstm_source_root(rb->relid);
     rb->only_series = PG_ARGISNULL(5) ? NULL : PG_GETARG_TEXT_PP(5);
 }
 
@@ -151,26 +154,34 @@ static void resolve_columns(FunctionCallInfo fcinfo, Rebuild *rb)
 /* ---------- the table and the states table ---------- */
 
 /*
- * Lock the source in SHARE mode (with the caller's privileges, children and
- * a view's tables included, as LOCK TABLE does). The statement names the
- * relation by the schema and name its OID has; once it is locked, that name
- * must still be the OID's.
+ * Lock the source in SHARE mode, and a table's partitions and children with
+ * it, so that no insert is scored against a state being replaced. The lock
+ * is taken by OID: rebuilding needs SELECT on the source (the rows are read
+ * with the caller's privileges) and INSERT on it (row-level security on
+ * lstm_stream_states), not the UPDATE or DELETE that LOCK TABLE ... IN SHARE
+ * MODE would ask for. A view is locked with LOCK TABLE, which locks the
+ * tables it reads. Once locked, the schema and name the queries use must
+ * still be the OID's.
  */
 static void lock_source(Rebuild *rb)
 {
     Oid namespace = get_rel_namespace(rb->relid);
     char *schema = get_namespace_name(namespace);
     char *name = get_rel_name(rb->relid);
-    int rc;
 
     if (schema == NULL || name == NULL)
         ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
                         errmsg("relation with OID %u does not exist", rb->relid)));
     rb->relation = quote_qualified_identifier(schema, name);
-    rc = SPI_execute(psprintf("LOCK TABLE %s IN SHARE MODE", rb->relation), false, 0);
-    if (rc != SPI_OK_UTILITY)
-        elog(ERROR, "lstm_stream_rebuild: locking the source failed: %s",
-             SPI_result_code_string(rc));
+    if (pg_class_aclcheck(rb->relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+        aclcheck_error(ACLCHECK_NO_PRIV, get_relkind_objtype(get_rel_relkind(rb->relid)), name);
+    if (get_rel_relkind(rb->relid) == RELKIND_VIEW) {
+        int rc = SPI_execute(psprintf("LOCK TABLE %s IN SHARE MODE", rb->relation), false, 0);
+        if (rc != SPI_OK_UTILITY)
+            elog(ERROR, "lstm_stream_rebuild: locking the source failed: %s",
+                 SPI_result_code_string(rc));
+    } else
+        list_free(find_all_inheritors(rb->relid, ShareLock, NULL));
     if (get_rel_namespace(rb->relid) != namespace || get_rel_name(rb->relid) == NULL ||
         strcmp(get_rel_name(rb->relid), name) != 0)
         ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -179,16 +190,18 @@ static void lock_source(Rebuild *rb)
                                rb->relation)));
 }
 
-/* Delete the model's saved states: all series, or the one to rebuild. */
+/* Delete the model's saved states of this source: all series, or the one to rebuild. */
 static void delete_states(Rebuild *rb)
 {
     char *query = psprintf("DELETE FROM %s WHERE model_name OPERATOR(pg_catalog.=) $1 "
-                           "AND ($2::pg_catalog.text IS NULL OR series OPERATOR(pg_catalog.=) $2)",
+                           "AND source OPERATOR(pg_catalog.=) $2 "
+                           "AND ($3::pg_catalog.text IS NULL OR series OPERATOR(pg_catalog.=) $3)",
                            lstm_extension_relation("lstm_stream_states"));
-    Oid argtypes[2] = {TEXTOID, TEXTOID};
-    Datum args[2] = {rb->model_name_text, PointerGetDatum(rb->only_series)};
-    char nulls[2] = {' ', rb->only_series == NULL ? 'n' : ' '};
-    int rc = SPI_execute_with_args(query, 2, argtypes, args, nulls, false, 0);
+    Oid argtypes[3] = {TEXTOID, REGCLASSOID, TEXTOID};
+    Datum args[3] = {rb->model_name_text, ObjectIdGetDatum(rb->source),
+                     PointerGetDatum(rb->only_series)};
+    char nulls[3] = {' ', ' ', rb->only_series == NULL ? 'n' : ' '};
+    int rc = SPI_execute_with_args(query, 3, argtypes, args, nulls, false, 0);
 
     if (rc != SPI_OK_DELETE)
         elog(ERROR, "lstm_stream_rebuild: deleting the states failed: %s",
@@ -200,15 +213,15 @@ static void prepare_insert(Rebuild *rb)
 {
     Oid state_type = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid, CStringGetDatum("lstm_state"),
                                      ObjectIdGetDatum(lstm_extension_schema()));
-    Oid argtypes[5] = {TEXTOID, TEXTOID, state_type, BYTEAOID, REGTYPEOID};
-    char *query = psprintf("INSERT INTO %s (model_name, series, state, last_time, "
+    Oid argtypes[6] = {TEXTOID, REGCLASSOID, TEXTOID, state_type, BYTEAOID, REGTYPEOID};
+    char *query = psprintf("INSERT INTO %s (model_name, source, series, state, last_time, "
                            "last_time_type, late_rows, updated_at) "
-                           "VALUES ($1, $2, $3, $4, $5, 0, pg_catalog.now())",
+                           "VALUES ($1, $2, $3, $4, $5, $6, 0, pg_catalog.now())",
                            lstm_extension_relation("lstm_stream_states"));
 
     if (!OidIsValid(state_type))
         elog(ERROR, "type lstm_state not found in the extension's schema");
-    rb->insert = SPI_prepare(query, 5, argtypes);
+    rb->insert = SPI_prepare(query, 6, argtypes);
     if (rb->insert == NULL)
         elog(ERROR, "lstm_stream_rebuild could not prepare \"%s\": %s", query,
              SPI_result_code_string(SPI_result));
@@ -220,16 +233,17 @@ static void prepare_insert(Rebuild *rb)
 static void save_series(Rebuild *rb)
 {
     const LstmDims *dims = &rb->model->runner.dims;
-    Datum args[5];
+    Datum args[6];
     int rc;
 
     if (rb->key == NULL || rb->stream.series.steps == 0)
         return;
     args[0] = rb->model_name_text;
-    args[1] = PointerGetDatum(rb->key);
-    args[2] = PointerGetDatum(lstm_state_make(&rb->stream, dims, rb->model->fingerprint));
-    args[3] = PointerGetDatum(lstm_time_encode(&rb->time_codec, rb->last_time));
-    args[4] = ObjectIdGetDatum(rb->time_codec.type);
+    args[1] = ObjectIdGetDatum(rb->source);
+    args[2] = PointerGetDatum(rb->key);
+    args[3] = PointerGetDatum(lstm_state_make(&rb->stream, dims, rb->model->fingerprint));
+    args[4] = PointerGetDatum(lstm_time_encode(&rb->time_codec, rb->last_time));
+    args[5] = ObjectIdGetDatum(rb->time_codec.type);
     rc = SPI_execute_plan(rb->insert, args, NULL, false, 0);
     if (rc != SPI_OK_INSERT)
         elog(ERROR, "lstm_stream_rebuild: saving the state failed: %s", SPI_result_code_string(rc));

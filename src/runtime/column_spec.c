@@ -9,12 +9,24 @@
 
 #include <math.h>
 
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/indexing.h"
+#include "catalog/pg_inherits.h"
 #include "catalog/pg_type.h"
 #include "common/shortest_dec.h"
+#include "utils/fmgroids.h"
 #include "lib/stringinfo.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/date.h"
+#include "utils/datetime.h"
 #include "utils/lsyscache.h"
+#include "utils/timestamp.h"
 #include "utils/typcache.h"
+
+#include "catalog/extension.h"
 
 /* ---------- the rules ---------- */
 
@@ -267,26 +279,150 @@ Datum lstm_column_output_datum(const LstmColumn *column, double value, const cha
 
 /* ---------- the series key ---------- */
 
-/* Set key up for the series column. */
-void lstm_series_key_init(LstmSeriesKey *key, const LstmColumn *series, MemoryContext context)
+/*
+ * Set key up for values of type (domains count as their base type). Types
+ * whose output depends on session settings get a fixed form instead (see
+ * lstm_series_key_text); every other type uses its output function.
+ */
+void lstm_series_key_init_type(LstmSeriesKey *key, Oid type, MemoryContext context)
 {
-    Oid output;
+    Oid base = getBaseType(type), output;
     bool varlena;
 
-    getTypeOutputInfo(series->type, &output, &varlena);
+    switch (base) {
+    case FLOAT4OID:
+    case FLOAT8OID:
+    case DATEOID:
+    case TIMESTAMPOID:
+    case TIMESTAMPTZOID:
+    case INTERVALOID:
+    case BYTEAOID:
+        key->form = base;
+        break;
+    default:
+        key->form = InvalidOid;
+        break;
+    }
+    getTypeOutputInfo(type, &output, &varlena);
     fmgr_info_cxt(output, &key->output, context);
 }
 
-/* The key of a non-NULL series value: its output function's text. */
-char *lstm_series_key_text(LstmSeriesKey *key, Datum value)
+/* Set key up for the series column. */
+void lstm_series_key_init(LstmSeriesKey *key, const LstmColumn *series, MemoryContext context)
 {
-    return OutputFunctionCall(&key->output, value);
+    lstm_series_key_init_type(key, series->type, context);
 }
 
-/* The same key in SQL: format('%s') calls the type's output function. */
+/* bytea as \x and lowercase hex, whatever bytea_output says. */
+static char *bytea_key(bytea *bytes)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *data = (const unsigned char *)VARDATA_ANY(bytes);
+    int n = VARSIZE_ANY_EXHDR(bytes);
+    char *out = palloc(3 + 2 * (Size)n), *p = out;
+
+    *p++ = '\\';
+    *p++ = 'x';
+    for (int i = 0; i < n; i++) {
+        *p++ = hex[data[i] >> 4];
+        *p++ = hex[data[i] & 15];
+    }
+    *p = '\0';
+    return out;
+}
+
+/*
+ * The key of a non-NULL series value, the same in every session: floats as
+ * the shortest decimal that reads back exactly (whatever extra_float_digits
+ * says), dates and timestamps in ISO form (whatever DateStyle says),
+ * timestamptz in UTC with "+00" (whatever TimeZone says), intervals in the
+ * postgres style (whatever IntervalStyle says), bytea in hex (whatever
+ * bytea_output says); other types through their output function.
+ */
+char *lstm_series_key_text(LstmSeriesKey *key, Datum value)
+{
+    char buf[MAXDATELEN + 1];
+    struct pg_tm tm;
+    fsec_t fsec;
+
+    switch (key->form) {
+    case FLOAT4OID:
+        float_to_shortest_decimal_buf(DatumGetFloat4(value), buf);
+        return pstrdup(buf);
+    case FLOAT8OID:
+        double_to_shortest_decimal_buf(DatumGetFloat8(value), buf);
+        return pstrdup(buf);
+    case DATEOID: {
+        DateADT date = DatumGetDateADT(value);
+        if (DATE_NOT_FINITE(date))
+            EncodeSpecialDate(date, buf);
+        else {
+            j2date(date + POSTGRES_EPOCH_JDATE, &tm.tm_year, &tm.tm_mon, &tm.tm_mday);
+            EncodeDateOnly(&tm, USE_ISO_DATES, buf);
+        }
+        return pstrdup(buf);
+    }
+    case TIMESTAMPOID:
+    case TIMESTAMPTZOID: {
+        Timestamp ts = DatumGetTimestamp(value);
+        if (TIMESTAMP_NOT_FINITE(ts))
+            EncodeSpecialTimestamp(ts, buf);
+        else if (timestamp2tm(ts, NULL, &tm, &fsec, NULL, NULL) != 0)
+            ereport(ERROR, (errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+                            errmsg("timestamp out of range")));
+        else {
+            tm.tm_isdst = 0; /* UTC: EncodeDateTime prints no zone for an unknown isdst */
+            EncodeDateTime(&tm, fsec, key->form == TIMESTAMPTZOID, 0, NULL, USE_ISO_DATES, buf);
+        }
+        return pstrdup(buf);
+    }
+    case INTERVALOID: {
+        struct pg_itm itm;
+        interval2itm(*DatumGetIntervalP(value), &itm);
+        EncodeInterval(&itm, INTSTYLE_POSTGRES, buf);
+        return pstrdup(buf);
+    }
+    case BYTEAOID:
+        return bytea_key(DatumGetByteaPP(value));
+    default:
+        return OutputFunctionCall(&key->output, value);
+    }
+}
+
+/* The same key in SQL: the extension's lstm_series_key(), schema-qualified. */
 char *lstm_series_key_sql(const LstmColumn *series)
 {
-    return psprintf("pg_catalog.format('%%s', %s)", series->quoted);
+    return psprintf("%s(%s)", lstm_extension_function("lstm_series_key"), series->quoted);
+}
+
+/* ---------- the scored relation ---------- */
+
+/* The first parent of relid in pg_inherits (lowest inhseqno), or InvalidOid. */
+static Oid first_parent(Oid relid)
+{
+    Relation inherits = table_open(InheritsRelationId, AccessShareLock);
+    ScanKeyData key;
+    SysScanDesc scan;
+    HeapTuple tuple;
+    Oid parent = InvalidOid;
+
+    ScanKeyInit(&key, Anum_pg_inherits_inhrelid, BTEqualStrategyNumber, F_OIDEQ,
+                ObjectIdGetDatum(relid));
+    scan = systable_beginscan(inherits, InheritsRelidSeqnoIndexId, true, NULL, 1, &key);
+    tuple = systable_getnext(scan);
+    if (HeapTupleIsValid(tuple))
+        parent = ((Form_pg_inherits)GETSTRUCT(tuple))->inhparent;
+    systable_endscan(scan);
+    table_close(inherits, AccessShareLock);
+    return parent;
+}
+
+/* The root of relid's inheritance tree (relid itself when it has no parent). */
+Oid lstm_source_root(Oid relid)
+{
+    for (Oid parent = first_parent(relid); OidIsValid(parent); parent = first_parent(relid))
+        relid = parent;
+    return relid;
 }
 
 /* ---------- the time's encoding ---------- */
@@ -316,17 +452,42 @@ bytea *lstm_time_encode(LstmTimeCodec *codec, Datum time)
 /* Read a stored last_time back (of the codec's type). */
 static Datum time_decode(LstmTimeCodec *codec, Datum last_time)
 {
+    MemoryContext caller = CurrentMemoryContext;
     bytea *stored = DatumGetByteaPP(last_time);
     StringInfoData buf;
-    Datum previous;
+    volatile Datum previous = (Datum)0;
 
     initStringInfo(&buf);
     appendBinaryStringInfo(&buf, VARDATA_ANY(stored), VARSIZE_ANY_EXHDR(stored));
-    previous = ReceiveFunctionCall(&codec->recv, &buf, codec->ioparam, codec->typmod);
+    /*
+     * A receive function reports bad bytes as a protocol violation (08P01),
+     * which would blame the client; a stored value that does not read back is
+     * data corruption, whatever the receive function said.
+     */
+    PG_TRY();
+    {
+        previous = ReceiveFunctionCall(&codec->recv, &buf, codec->ioparam, codec->typmod);
+    }
+    PG_CATCH();
+    {
+        ErrorData *error;
+        MemoryContextSwitchTo(caller);
+        error = CopyErrorData();
+        if (error->sqlerrcode == ERRCODE_QUERY_CANCELED ||
+            error->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
+            PG_RE_THROW();
+        FlushErrorState();
+        ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
+                        errmsg("lstm_stream_states.last_time is not a valid %s",
+                               format_type_be(codec->type)),
+                        errdetail("Reading it back failed: %s", error->message)));
+    }
+    PG_END_TRY();
     if (buf.cursor != buf.len)
         ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
                         errmsg("lstm_stream_states.last_time is not a valid %s",
-                               format_type_be(codec->type))));
+                               format_type_be(codec->type)),
+                        errdetail("%d bytes follow the value.", buf.len - buf.cursor)));
     return previous;
 }
 

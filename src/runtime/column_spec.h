@@ -12,8 +12,7 @@
  *   - a time column needs a btree ordering (and, for streaming, a binary
  *     send/receive form to store it);
  *   - a value read as raw doubles from a datum;
- *   - the series key as text: the type's output function, which is what
- *     pg_catalog.format('%s', column) gives in SQL;
+ *   - the series key as text, the same in every session (lstm_series_key());
  *   - the time's encoding in lstm_stream_states: the binary (send) form in
  *     last_time, the column's type in last_time_type.
  */
@@ -91,13 +90,20 @@ void lstm_column_read_features(const LstmColumn *value, Datum datum, double *fea
  */
 Datum lstm_column_output_datum(const LstmColumn *column, double value, const char *function);
 
-/* The series key of a column: its type's output function. */
+/*
+ * The series key of a column's values: text that is the same whatever the
+ * session's settings (README "Streaming": the canonical form).
+ */
 typedef struct LstmSeriesKey {
-    FmgrInfo output;
+    Oid form;        /* the base type when it has a fixed form, else InvalidOid */
+    FmgrInfo output; /* the type's output function, for every other type */
 } LstmSeriesKey;
 
 /* lstm_series_key_init: set key up for the series column (fmgr data in context). */
 void lstm_series_key_init(LstmSeriesKey *key, const LstmColumn *series, MemoryContext context);
+
+/* lstm_series_key_init_type: set key up for values of type (fmgr data in context). */
+void lstm_series_key_init_type(LstmSeriesKey *key, Oid type, MemoryContext context);
 
 /* lstm_series_key_text: the key of a non-NULL series value, as a C string. */
 char *lstm_series_key_text(LstmSeriesKey *key, Datum value);
@@ -107,6 +113,14 @@ char *lstm_series_key_text(LstmSeriesKey *key, Datum value);
  * lstm_series_key_text for the series column (schema-qualified).
  */
 char *lstm_series_key_sql(const LstmColumn *series);
+
+/*
+ * lstm_source_root: the relation whose saved states a row of relid uses: the
+ * root of its inheritance tree (a partition's partitioned table, a child's
+ * first parent, a TimescaleDB chunk's hypertable), or relid itself. A series
+ * keeps one state across all the partitions its rows fall into.
+ */
+Oid lstm_source_root(Oid relid);
 
 /* How a time column's values are stored in lstm_stream_states and compared. */
 typedef struct LstmTimeCodec {

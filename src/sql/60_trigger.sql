@@ -1,6 +1,7 @@
 -- ---------------------------------------------------------------------------
 -- Streaming: lstm_score_trigger scores rows as they are inserted, keeping each
--- series' lstm_state in lstm_stream_states (one row per model and series).
+-- series' lstm_state in lstm_stream_states (one row per model, scored table and
+-- series).
 -- ---------------------------------------------------------------------------
 
 CREATE TABLE lstm_stream_states (
@@ -10,18 +11,48 @@ CREATE TABLE lstm_stream_states (
     last_time bytea,
     last_time_type regtype,
     late_rows bigint NOT NULL DEFAULT 0,
-    updated_at timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (model_name, series)
+    updated_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    source regclass NOT NULL,
+    PRIMARY KEY (model_name, source, series)
 );
 COMMENT ON TABLE lstm_stream_states IS
     'Saved state of every series scored by lstm_score_trigger: the lstm_state, the newest time '
     'applied (binary form of the time column''s type), and the count of late rows left unscored';
 COMMENT ON COLUMN lstm_stream_states.series IS
-    'The series column''s value as text (its output function); '''' for a single series';
+    'The series column''s value as lstm_series_key() gives it (the same in every session); '
+    ''''' for a single series';
 COMMENT ON COLUMN lstm_stream_states.last_time IS
     'Newest time applied to the state, in the binary (send) form of last_time_type; NULL when '
     'the trigger has no time column';
+COMMENT ON COLUMN lstm_stream_states.source IS
+    'The scored table (the root of a partitioned or inherited table): states belong to it';
 SELECT pg_catalog.pg_extension_config_dump('lstm_stream_states', '');
+
+-- Row-level security, created with the extension (pg_dump/restore and ALTER
+-- EXTENSION UPDATE keep it): a saved state belongs to the table it scores.
+-- Reading one needs SELECT or INSERT on that table; creating, changing or
+-- deleting one needs INSERT on it (the right to feed the series). A state
+-- whose table no longer exists is visible to the table's owner and
+-- superusers only.
+ALTER TABLE lstm_stream_states ENABLE ROW LEVEL SECURITY;
+CREATE POLICY lstm_stream_states_read ON lstm_stream_states FOR SELECT
+    USING (pg_catalog.has_table_privilege(source, 'SELECT')
+           OR pg_catalog.has_table_privilege(source, 'INSERT'));
+CREATE POLICY lstm_stream_states_create ON lstm_stream_states FOR INSERT
+    WITH CHECK (pg_catalog.has_table_privilege(source, 'INSERT'));
+CREATE POLICY lstm_stream_states_change ON lstm_stream_states FOR UPDATE
+    USING (pg_catalog.has_table_privilege(source, 'INSERT'))
+    WITH CHECK (pg_catalog.has_table_privilege(source, 'INSERT'));
+CREATE POLICY lstm_stream_states_delete ON lstm_stream_states FOR DELETE
+    USING (pg_catalog.has_table_privilege(source, 'INSERT'));
+
+-- The series key: what lstm_stream_states.series holds for a series value.
+CREATE FUNCTION lstm_series_key(value anyelement) RETURNS text
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION lstm_series_key(anyelement) IS
+    'The text under which lstm_stream_states keeps the state of a series value: the same in '
+    'every session (floats shortest-exact, dates ISO, timestamptz in UTC, intervals postgres '
+    'style, bytea hex; other types their output)';
 
 CREATE FUNCTION lstm_score_trigger() RETURNS trigger
     AS 'MODULE_PATHNAME' LANGUAGE C;
@@ -30,19 +61,25 @@ COMMENT ON FUNCTION lstm_score_trigger() IS
     'NULL, forecast column or NULL, score column or NULL[, time column]. Fills the forecast made '
     'before the row and its anomaly score, then advances the series'' saved state';
 
--- Forget saved states: every series of a model, or one series.
-CREATE FUNCTION lstm_stream_reset(model text, series text DEFAULT NULL) RETURNS bigint
+-- Forget saved states: every series of a model, or one series, of every
+-- scored table (or of one: source); row-level security limits it to the
+-- tables the caller may insert into.
+CREATE FUNCTION lstm_stream_reset(model text, series text DEFAULT NULL,
+                                  source regclass DEFAULT NULL) RETURNS bigint
 LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
     WITH gone AS (
         DELETE FROM @extschema@.lstm_stream_states s
         WHERE s.model_name OPERATOR(pg_catalog.=) lstm_stream_reset.model
           AND (lstm_stream_reset.series IS NULL
                OR s.series OPERATOR(pg_catalog.=) lstm_stream_reset.series)
+          AND (lstm_stream_reset.source IS NULL
+               OR s.source OPERATOR(pg_catalog.=) lstm_stream_reset.source)
         RETURNING 1)
     SELECT pg_catalog.count(*) FROM gone
 $$;
-COMMENT ON FUNCTION lstm_stream_reset(text, text) IS
-    'Delete the saved streaming states of a model (all series, or one); returns how many';
+COMMENT ON FUNCTION lstm_stream_reset(text, text, regclass) IS
+    'Delete the saved streaming states of a model (all series, or one; of every scored table, '
+    'or of one); returns how many';
 
 -- Recompute saved states from a table's history, in time order: what the
 -- trigger would have saved had every row arrived in order. Takes a SHARE lock
