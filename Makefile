@@ -65,7 +65,7 @@ BLAS_CFLAGS ?= $(shell PKG_CONFIG_PATH=$(BLAS_DIR)/pkgconfig pkg-config --cflags
 BLAS_LIBS ?= -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas
 SHLIB_LINK = $(BLAS_LIBS) -lm
 
-EXTRA_CLEAN = test/core/*.o $(UNIT_TESTS) results regression.diffs \
+EXTRA_CLEAN = test/core/*.o $(UNIT_TESTS) test/fuzz/fuzz_inputs results regression.diffs \
               regression.out
 
 # LLVM bitcode for JIT inlining is not needed.
@@ -109,3 +109,18 @@ unittest: $(UNIT_TESTS)
 
 bench:
 	bash test/bench/run.sh
+
+# ---- Fuzz run of the lstm_model and lstm_state inputs (text and binary) against a server ----
+FUZZ_ITERATIONS ?= 10000
+FUZZ_SEED ?= 20261130
+test/fuzz/fuzz_inputs: test/fuzz/fuzz_inputs.c
+	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror $(shell pkg-config --cflags libpq) -o $@ $< \
+	    $(shell pkg-config --libs libpq)
+
+.PHONY: installcheck-fuzz
+installcheck-fuzz: test/fuzz/fuzz_inputs
+	$(bindir)/dropdb --if-exists lstm_fuzz
+	$(bindir)/createdb lstm_fuzz
+	$(bindir)/psql -Xq -d lstm_fuzz -c 'CREATE EXTENSION lstm'
+	PGDATABASE=lstm_fuzz test/fuzz/fuzz_inputs $(FUZZ_ITERATIONS) $(FUZZ_SEED); status=$$?; \
+	    $(bindir)/dropdb lstm_fuzz; exit $$status

@@ -87,3 +87,154 @@ END
 $$;
 COMMENT ON FUNCTION @extschema@.lstm_model_unshare(text, text) IS
     'Stop sharing a model with a role (or public); only the model''s owner may';
+
+-- ---------------------------------------------------------------------------
+-- lstm_stream_states: a saved state belongs to the table it scores (source),
+-- with row-level security; series keys the same in every session.
+-- ---------------------------------------------------------------------------
+ALTER TABLE @extschema@.lstm_stream_states
+    ALTER COLUMN updated_at SET DEFAULT pg_catalog.now(),
+    DROP CONSTRAINT lstm_stream_states_pkey,
+    ADD COLUMN source regclass;
+
+CREATE FUNCTION @extschema@.lstm_series_key(value anyelement) RETURNS text
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.lstm_series_key(anyelement) IS
+    'The text under which lstm_stream_states keeps the state of a series value: the same in '
+    'every session (floats shortest-exact, dates ISO, timestamptz in UTC, intervals postgres '
+    'style, bytea hex; other types their output)';
+
+-- In 0.1 a state was keyed by model and series only. Each state goes to every table whose
+-- lstm_score_trigger scores with its model (the root of a partitioned or inherited table),
+-- a copy for each when several did share it; its key is rewritten in the canonical form of
+-- the series column's type where that form differs. A state of a model that no trigger uses
+-- is kept with source 0 ('-'): readable by the table's owner, to delete or reassign.
+DO $upgrade$
+DECLARE
+    scored record;
+    assigned bigint := 0;
+BEGIN
+    FOR scored IN
+        WITH RECURSIVE triggers AS (
+            SELECT t.tgrelid AS relid,
+                   (pg_catalog.string_to_array(pg_catalog.encode(t.tgargs, 'escape'), '\000'))
+                       AS args
+            FROM pg_catalog.pg_trigger t
+            WHERE t.tgfoid OPERATOR(pg_catalog.=) '@extschema@.lstm_score_trigger()'::pg_catalog.regprocedure
+              AND NOT t.tgisinternal),
+        up (leaf, relid) AS (
+            SELECT relid, relid FROM triggers
+            UNION
+            SELECT up.leaf, i.inhparent FROM up JOIN pg_catalog.pg_inherits i
+                ON i.inhrelid OPERATOR(pg_catalog.=) up.relid
+               AND i.inhseqno OPERATOR(pg_catalog.=) 1),
+        roots AS (
+            SELECT up.leaf, up.relid AS root FROM up
+            WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_inherits i
+                              WHERE i.inhrelid OPERATOR(pg_catalog.=) up.relid))
+        SELECT DISTINCT t.args[1] AS model, r.root,
+               (SELECT a.atttypid FROM pg_catalog.pg_attribute a
+                WHERE a.attrelid OPERATOR(pg_catalog.=) t.relid
+                  AND a.attname OPERATOR(pg_catalog.=) t.args[3]
+                  AND NOT a.attisdropped) AS series_type
+        FROM triggers t JOIN roots r ON r.leaf OPERATOR(pg_catalog.=) t.relid
+    LOOP
+        INSERT INTO @extschema@.lstm_stream_states
+            (model_name, series, state, last_time, last_time_type, late_rows, updated_at, source)
+        SELECT s.model_name, s.series, s.state, s.last_time, s.last_time_type, s.late_rows,
+               s.updated_at, scored.root
+        FROM @extschema@.lstm_stream_states s
+        WHERE s.model_name OPERATOR(pg_catalog.=) scored.model AND s.source IS NULL;
+        GET DIAGNOSTICS assigned = ROW_COUNT;
+        IF assigned OPERATOR(pg_catalog.>) 0
+           AND (SELECT CASE WHEN t.typtype OPERATOR(pg_catalog.=) 'd' THEN t.typbasetype
+                            ELSE t.oid END
+                FROM pg_catalog.pg_type t WHERE t.oid OPERATOR(pg_catalog.=) scored.series_type)
+               OPERATOR(pg_catalog.=) ANY ('{real,"double precision",date,
+                   "timestamp without time zone","timestamp with time zone",interval,
+                   bytea}'::pg_catalog.regtype[])
+        THEN
+            BEGIN
+                EXECUTE pg_catalog.format(
+                    'UPDATE @extschema@.lstm_stream_states SET series = '
+                    '@extschema@.lstm_series_key(series::%s) '
+                    'WHERE model_name OPERATOR(pg_catalog.=) $1 '
+                    'AND source OPERATOR(pg_catalog.=) $2 '
+                    'AND series OPERATOR(pg_catalog.<>) ''''',
+                    pg_catalog.format_type(scored.series_type, NULL))
+                USING scored.model, scored.root;
+            EXCEPTION WHEN OTHERS THEN
+                RAISE WARNING 'lstm: the series keys of model "%" on % keep their 0.1 form: %',
+                    scored.model, scored.root, SQLERRM;
+            END;
+        END IF;
+    END LOOP;
+    DELETE FROM @extschema@.lstm_stream_states s
+    WHERE s.source IS NULL AND EXISTS (
+        SELECT FROM @extschema@.lstm_stream_states o
+        WHERE o.model_name OPERATOR(pg_catalog.=) s.model_name AND o.source IS NOT NULL);
+    UPDATE @extschema@.lstm_stream_states SET source = 0 WHERE source IS NULL;
+    -- Keys that 0.1 wrote differently for one value (a timestamptz seen from two time zones)
+    -- are one key now: the state updated last is kept.
+    DELETE FROM @extschema@.lstm_stream_states s
+    USING @extschema@.lstm_stream_states o
+    WHERE o.model_name OPERATOR(pg_catalog.=) s.model_name
+      AND o.source OPERATOR(pg_catalog.=) s.source
+      AND o.series OPERATOR(pg_catalog.=) s.series
+      AND (s.updated_at OPERATOR(pg_catalog.<) o.updated_at
+           OR (s.updated_at OPERATOR(pg_catalog.=) o.updated_at
+               AND s.ctid OPERATOR(pg_catalog.<) o.ctid));
+    GET DIAGNOSTICS assigned = ROW_COUNT;
+    IF assigned OPERATOR(pg_catalog.>) 0 THEN
+        RAISE WARNING 'lstm: % saved states had the key of a newer one and were dropped', assigned;
+    END IF;
+END
+$upgrade$;
+
+ALTER TABLE @extschema@.lstm_stream_states
+    ALTER COLUMN source SET NOT NULL,
+    ADD PRIMARY KEY (model_name, source, series);
+COMMENT ON COLUMN @extschema@.lstm_stream_states.series IS
+    'The series column''s value as lstm_series_key() gives it (the same in every session); '
+    ''''' for a single series';
+COMMENT ON COLUMN @extschema@.lstm_stream_states.source IS
+    'The scored table (the root of a partitioned or inherited table): states belong to it';
+
+ALTER TABLE @extschema@.lstm_stream_states ENABLE ROW LEVEL SECURITY;
+CREATE POLICY lstm_stream_states_read ON @extschema@.lstm_stream_states FOR SELECT
+    USING (pg_catalog.has_table_privilege(source, 'SELECT')
+           OR pg_catalog.has_table_privilege(source, 'INSERT'));
+CREATE POLICY lstm_stream_states_create ON @extschema@.lstm_stream_states FOR INSERT
+    WITH CHECK (pg_catalog.has_table_privilege(source, 'INSERT'));
+CREATE POLICY lstm_stream_states_change ON @extschema@.lstm_stream_states FOR UPDATE
+    USING (pg_catalog.has_table_privilege(source, 'INSERT'))
+    WITH CHECK (pg_catalog.has_table_privilege(source, 'INSERT'));
+CREATE POLICY lstm_stream_states_delete ON @extschema@.lstm_stream_states FOR DELETE
+    USING (pg_catalog.has_table_privilege(source, 'INSERT'));
+
+DROP FUNCTION @extschema@.lstm_stream_reset(text, text);
+
+CREATE FUNCTION @extschema@.lstm_stream_reset(model text, series text DEFAULT NULL,
+                                  source regclass DEFAULT NULL) RETURNS bigint
+LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
+    WITH gone AS (
+        DELETE FROM @extschema@.lstm_stream_states s
+        WHERE s.model_name OPERATOR(pg_catalog.=) lstm_stream_reset.model
+          AND (lstm_stream_reset.series IS NULL
+               OR s.series OPERATOR(pg_catalog.=) lstm_stream_reset.series)
+          AND (lstm_stream_reset.source IS NULL
+               OR s.source OPERATOR(pg_catalog.=) lstm_stream_reset.source)
+        RETURNING 1)
+    SELECT pg_catalog.count(*) FROM gone
+$$;
+COMMENT ON FUNCTION @extschema@.lstm_stream_reset(text, text, regclass) IS
+    'Delete the saved streaming states of a model (all series, or one; of every scored table, '
+    'or of one); returns how many';
+
+CREATE OR REPLACE FUNCTION @extschema@.lstm_stream_rebuild(model text, source regclass, value_column text,
+                                    series_column text, time_column text,
+                                    series text DEFAULT NULL) RETURNS bigint
+    AS 'MODULE_PATHNAME' LANGUAGE C;
+COMMENT ON FUNCTION @extschema@.lstm_stream_rebuild(text, regclass, text, text, text, text) IS
+    'Recompute the saved streaming states of a model (all series, or one) from a table''s rows '
+    'in time order, as lstm_score_trigger would have saved them; returns the number of series';

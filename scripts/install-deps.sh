@@ -7,7 +7,7 @@ set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
 packages=(build-essential pkg-config postgresql-15 postgresql-server-dev-15 postgresql-contrib
-          libopenblas-serial-dev libipc-run-perl)
+          libopenblas-serial-dev libipc-run-perl libpq-dev)
 if [ "${1:-}" = "--torch" ]; then
     packages+=(python3 python3-torch python3-numpy)
 fi

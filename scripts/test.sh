@@ -39,6 +39,7 @@ installcheck() {
 }
 step "pg_regress suites" installcheck installcheck-regress regression.diffs
 step "isolation specs" installcheck installcheck-isolation output_iso/regression.diffs
+step "fuzz run of the type inputs (test/fuzz)" installcheck installcheck-fuzz /dev/null
 step "TAP tests (test/t)" make -s installcheck-tap
 
 echo

@@ -94,8 +94,10 @@ static Oid stored_owner(Relation rel, const char *name)
     HeapTuple tuple;
     Oid owner = InvalidOid;
 
-    if (owner_att == InvalidAttrNumber || !OidIsValid(index))
-        elog(ERROR, "lstm_models has no owner column or primary key");
+    if (owner_att == InvalidAttrNumber)
+        return InvalidOid; /* the 0.1 table, before ALTER EXTENSION UPDATE: no owners */
+    if (!OidIsValid(index))
+        elog(ERROR, "lstm_models has no primary key");
     ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_TEXTEQ, CStringGetTextDatum(name));
     scan = systable_beginscan(rel, index, true, GetActiveSnapshot(), 1, &key);
     tuple = systable_getnext(scan);

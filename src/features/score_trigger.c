@@ -107,6 +107,14 @@ static void prepare_plans(Oid schema, Oid state_type)
         *all[i] = NULL;
     }
     plans.schema = InvalidOid;
+    if (get_attnum(get_relname_relid("lstm_stream_states", schema), "source") == InvalidAttrNumber)
+        ereport(ERROR,
+                (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                 errmsg("lstm_score_trigger needs the extension's version 0.2 objects"),
+                 errdetail("The installed library keeps saved states per scored table; the "
+                           "extension's tables in this database are still those of an older "
+                           "version."),
+                 errhint("Run ALTER EXTENSION lstm UPDATE.")));
     plans.lock = keep_plan(psprintf("SELECT s.state, s.last_time, s.last_time_type, "
                                     "m.model FROM %s s JOIN %s m "
                                     "ON m.name OPERATOR(pg_catalog.=) s.model_name "
