@@ -207,6 +207,68 @@ WHERE source = 'sec_b'::regclass;
 SELECT pg_temp.try($$INSERT INTO sec_test.sec_b (sensor, ts, v) VALUES (1, 11, 1.0)$$);
 DROP TABLE sec_a, sec_b, sec_keys;
 
+-- ---- Nothing the extension runs can be hijacked through search_path ----
+-- A schema ahead of pg_catalog plants functions and operators that raise; plain SQL finds them,
+-- but no entry point of the extension calls them (the trigger, rebuild and reset are in the
+-- stream_rebuild suite too).
+CREATE SCHEMA sec_evil;
+CREATE FUNCTION sec_evil.planted() RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN RAISE EXCEPTION 'a planted object ran'; END $$;
+CREATE FUNCTION sec_evil.now() RETURNS timestamptz LANGUAGE sql AS 'SELECT NULL::timestamptz WHERE sec_evil.planted()';
+CREATE FUNCTION sec_evil.format(text, text) RETURNS text LANGUAGE sql AS 'SELECT NULL::text WHERE sec_evil.planted()';
+CREATE FUNCTION sec_evil.lower(text) RETURNS text LANGUAGE sql AS 'SELECT NULL::text WHERE sec_evil.planted()';
+CREATE FUNCTION sec_evil.quote_ident(text) RETURNS text LANGUAGE sql AS 'SELECT NULL::text WHERE sec_evil.planted()';
+CREATE FUNCTION sec_evil.to_regrole(text) RETURNS regrole LANGUAGE sql AS 'SELECT NULL::regrole WHERE sec_evil.planted()';
+CREATE FUNCTION sec_evil.pg_has_role(oid, text) RETURNS boolean LANGUAGE sql AS 'SELECT sec_evil.planted()';
+CREATE FUNCTION sec_evil.has_table_privilege(oid, text) RETURNS boolean LANGUAGE sql AS 'SELECT sec_evil.planted()';
+CREATE FUNCTION sec_evil.count() RETURNS bigint LANGUAGE sql AS 'SELECT NULL::bigint WHERE sec_evil.planted()';
+CREATE FUNCTION sec_evil.text_eq(text, text) RETURNS boolean LANGUAGE sql AS 'SELECT sec_evil.planted()';
+CREATE OPERATOR sec_evil.= (LEFTARG = text, RIGHTARG = text, FUNCTION = sec_evil.text_eq);
+CREATE FUNCTION sec_evil.oid_eq(oid, oid) RETURNS boolean LANGUAGE sql AS 'SELECT sec_evil.planted()';
+CREATE OPERATOR sec_evil.= (LEFTARG = oid, RIGHTARG = oid, FUNCTION = sec_evil.oid_eq);
+CREATE FUNCTION sec_evil.jsonb_cat(jsonb, jsonb) RETURNS jsonb LANGUAGE sql AS 'SELECT NULL::jsonb WHERE sec_evil.planted()';
+CREATE OPERATOR sec_evil.|| (LEFTARG = jsonb, RIGHTARG = jsonb, FUNCTION = sec_evil.jsonb_cat);
+CREATE TABLE sec_h (sensor text, ts int, v float8, forecast float8, score float8);
+CREATE TRIGGER sec_score BEFORE INSERT ON sec_h FOR EACH ROW
+    EXECUTE FUNCTION lstm_score_trigger('sec_shared', 'v', 'sensor', 'forecast', 'score', 'ts');
+INSERT INTO sec_h (sensor, ts, v) SELECT 's' || t % 2, t, 5 + sin(t) FROM generate_series(1, 20) t;
+SET search_path = sec_evil, pg_catalog, sec_test, public;
+SELECT pg_temp.try($$SELECT 'a'::text = 'a'::text$$) AS plain_equals,
+       pg_temp.try($$SELECT now()$$) AS plain_now;
+-- Every entry point that runs SQL (the statements here name their own operators), as a
+-- superuser and as a non-superuser:
+SELECT pg_temp.try($$INSERT INTO lstm_models (name, model) SELECT 'sec_h2', model FROM lstm_models WHERE name OPERATOR(pg_catalog.=) 'sec_shared'$$)
+       AS insert_model;
+SELECT pg_temp.try($$UPDATE lstm_models SET info = '{"a": 1}' WHERE name OPERATOR(pg_catalog.=) 'sec_h2'$$)
+       AS update_model;
+SELECT pg_temp.try($$SELECT lstm_model_by_name('sec_h2')$$) AS by_name,
+       pg_temp.try($$SELECT lstm_forecast('sec_h2', v ORDER BY ts) FROM sec_test.sec_h$$) AS forecast,
+       pg_temp.try($$SELECT lstm_predict('sec_h2', lstm_step('sec_h2', NULL::lstm_state, 1.0), 3)$$) AS predict,
+       pg_temp.try($$SELECT lstm_anomaly_score('sec_h2', v ORDER BY ts) FROM sec_test.sec_h$$) AS anomaly;
+SELECT pg_temp.try($$SELECT lstm_model_share('sec_h2', 'regress_lstm_sec_bob')$$) AS share,
+       pg_temp.try($$SELECT lstm_model_unshare('sec_h2', 'public')$$) AS unshare;
+SELECT pg_temp.try($$INSERT INTO sec_test.sec_h (sensor, ts, v) VALUES ('s0', 21, 5.0), ('s9', 1, 5.0)$$)
+       AS trigger_insert;
+SELECT pg_temp.try($$SELECT lstm_stream_rebuild('sec_shared', 'sec_test.sec_h', 'v', 'sensor', 'ts')$$) AS rebuild,
+       pg_temp.try($$SELECT lstm_stream_reset('sec_shared', 's1')$$) AS reset;
+SET client_min_messages = warning;
+SELECT pg_temp.try($$SELECT lstm_train('sec_h3', 'sec_test.sec_h', 'v', time_column => 'ts', series => 'sensor', epochs => 1)$$)
+       AS train,
+       pg_temp.try($$SELECT lstm_train('sec_h3', 'sec_test.sec_h', 'v', time_column => 'ts', series => 'sensor', epochs => 1)$$)
+       AS train_again;
+RESET client_min_messages;
+SET ROLE regress_lstm_sec_alice;
+SELECT pg_temp.try($$SELECT lstm_forecast('sec_shared', v ORDER BY t) FROM (VALUES (1, 1.0)) s (t, v)$$)
+       AS alice_forecast,
+       pg_temp.try($$INSERT INTO lstm_models (name, model) SELECT 'sec_h4', model FROM lstm_models WHERE name OPERATOR(pg_catalog.=) 'sec_shared'$$)
+       AS alice_insert,
+       pg_temp.try($$SELECT lstm_model_share('sec_h4', 'regress_lstm_sec_bob')$$) AS alice_share;
+RESET ROLE;
+SET search_path = sec_test, public;
+SELECT name, info ->> 'a' AS a, owner FROM lstm_models WHERE name LIKE 'sec\_h%' ORDER BY name;
+DROP SCHEMA sec_evil CASCADE;
+DROP TABLE sec_h;
+
 -- ---- Clean up ----
 DELETE FROM lstm_models WHERE name LIKE 'sec\_%';
 REVOKE ALL ON lstm_models, lstm_stream_states FROM regress_lstm_sec_alice, regress_lstm_sec_bob;
