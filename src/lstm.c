@@ -1,30 +1,9 @@
 /*
- * lstm.c - module entry: load-time set-up (_PG_init calls each module's
- * init) and the mapping from core check failures to SQLSTATEs.
+ * lstm.c - the one rule every glue layer shares: the SQLSTATE of a failed
+ * core check of an lstm_model or lstm_state value, by where its bytes came
+ * from. (The module entry, _PG_init, is src/module.c.)
  */
 #include "lstm.h"
-
-#include "utils/guc.h"
-
-#include "features/train.h"
-
-#include <cblas.h>
-
-PG_MODULE_MAGIC;
-
-void _PG_init(void);
-
-/*
- * _PG_init: a backend is one process serving one query at a time, so
- * OpenBLAS runs single-threaded inside it (parallelism comes from running
- * more backends, one per series or partition); defines the lstm.* settings.
- */
-void _PG_init(void)
-{
-    openblas_set_num_threads(1);
-    lstm_train_init();
-    MarkGUCPrefixReserved("lstm");
-}
 
 /*
  * Turn a failed core check of a value of type type_name (lstm_model or

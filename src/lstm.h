@@ -1,7 +1,8 @@
 /*
- * lstm.h - the module entry's one shared rule: how a failed check of an
+ * lstm.h - the one rule every glue layer shares: how a failed check of an
  * lstm_model or lstm_state value becomes an ERROR (which SQLSTATE, from where
  * the bytes came). Every glue layer includes it; it includes nothing of them.
+ * The module entry (_PG_init) is src/module.c, above every layer.
  *
  * Glue layers (each only calls the ones below it):
  *   features/  lstm_forecast, stream functions, the scoring trigger, lstm_train
