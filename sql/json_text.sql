@@ -1,11 +1,13 @@
 -- The JSON text form of lstm_model and lstm_state (src/types/json.c): numbers are
 -- read from their own text, so -0.0 keeps its sign through every text form and
 -- decimals round once; duplicate keys are errors; random models round-trip bit
--- for bit. Self-contained: every object is named jt_* and dropped at the end.
+-- for bit. Everything it creates lives in schema jt_test, dropped at the end.
+\i test/sql/helpers.sql
+CREATE SCHEMA jt_test;
+SET search_path = jt_test, public;
 
--- A small valid model: input 1, hidden 2, 1 layer, output 1; head.bias is float 42
--- of the binary form (the weights start at byte 37).
-\set jt_tiny '{"input_size": 1, "hidden_size": 2, "num_layers": 1, "output_size": 1, "weights": {"weight_ih_l0": [[0.1], [0.2], [0.3], [0.4], [0.5], [0.6], [0.7], [0.8]], "weight_hh_l0": [[0.1, -0.2], [0.3, 0.4], [-0.5, 0.6], [0.7, 0.8], [0.9, 1.0], [-1.1, 1.2], [1.3, 1.4], [1.5, -1.6]], "bias_ih_l0": [0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.07, 0.08], "bias_hh_l0": [0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1], "head.weight": [[1.5, -0.25]], "head.bias": [0.5]}}'
+-- The model is :'tiny' of test/sql/helpers.sql (input 1, hidden 2, 1 layer, output 1);
+-- head.bias is float 42 of the binary form (the weights start at byte 37).
 CREATE TABLE jt_models (name text, model lstm_model);
 
 -- jt_copy_model(name, payload): load one binary lstm_model value with a real
@@ -34,7 +36,7 @@ LANGUAGE sql AS $$
 $$;
 
 -- -0.0 from binary input: head.bias[0] = 0x80000000.
-SELECT jt_copy_model('binary', overlay(lstm_model_send(:'jt_tiny') placing '\x80000000' from 37 + 4 * 42));
+SELECT jt_copy_model('binary', overlay(lstm_model_send(:'tiny') placing '\x80000000' from 37 + 4 * 42));
 SELECT (model::text)::json -> 'weights' -> 'head.bias' AS head_bias,
        substring(lstm_model_send(model::text::lstm_model) from 37 + 4 * 42 for 4) AS bits_after_text
 FROM jt_models WHERE name = 'binary';
@@ -42,23 +44,23 @@ SELECT (jt_same(model)).* FROM jt_models WHERE name = 'binary';
 
 -- -0.0 from text: "-0", and "-1e-50", which float32 cannot hold (a zero of its sign).
 INSERT INTO jt_models
-SELECT 'text ' || v, replace(:'jt_tiny', '"head.bias": [0.5]', format('"head.bias": [%s]', v))::lstm_model
+SELECT 'text ' || v, replace(:'tiny', '"head.bias": [0.5]', format('"head.bias": [%s]', v))::lstm_model
 FROM unnest(ARRAY['-0', '-1e-50', '-0.0e7', '1e-50']) v;
 SELECT name, (model::text)::json -> 'weights' -> 'head.bias' AS head_bias,
        substring(lstm_model_send(model) from 37 + 4 * 42 for 4) AS bits, (jt_same(model)).*
 FROM jt_models WHERE name LIKE 'text %' ORDER BY name;
 -- A -0.0 among the weights of a matrix, too.
-SELECT (jt_same(replace(:'jt_tiny', '[0.9, 1.0]', '[-0, -1e-46]')::lstm_model)).*;
+SELECT (jt_same(replace(:'tiny', '[0.9, 1.0]', '[-0, -1e-46]')::lstm_model)).*;
 
 -- Through jsonb: jsonb's numeric keeps -1e-50 (so it reads as -0.0) but has no -0,
 -- so "-0" reaches lstm_model as 0 through the jsonb cast.
-SELECT substring(lstm_model_send(jsonb_set(:'jt_tiny'::jsonb, '{weights,head.bias}', v::jsonb)::lstm_model)
+SELECT substring(lstm_model_send(jsonb_set(:'tiny'::jsonb, '{weights,head.bias}', v::jsonb)::lstm_model)
                  from 37 + 4 * 42 for 4) AS bits_via_jsonb, v
 FROM unnest(ARRAY['[-1e-50]', '[-0]']) v;
 
 -- Numbers are read from their text: a decimal just above the midpoint between two
 -- float32 values rounds up (reading it as a double first would round it down).
-SELECT (replace(:'jt_tiny', '"head.bias": [0.5]', '"head.bias": [1.00000005960464477550]')::lstm_model::text)::json
+SELECT (replace(:'tiny', '"head.bias": [0.5]', '"head.bias": [1.00000005960464477550]')::lstm_model::text)::json
        -> 'weights' -> 'head.bias' AS rounds_once;
 
 -- lstm_state: -0.0 in h and c (float32) and in the statistics (float8), read back bit for bit.
@@ -71,8 +73,8 @@ SELECT lstm_state_send(:'jt_state') = lstm_state_send(:'jt_state'::lstm_state::t
 
 -- Duplicate keys are an error in both types, at the top level and inside "weights".
 \set VERBOSITY terse
-SELECT replace(:'jt_tiny', '"hidden_size": 2', '"hidden_size": 2, "hidden_size": 2')::lstm_model;
-SELECT replace(:'jt_tiny', '"head.bias": [0.5]', '"head.bias": [0.5], "head.bias": [0.5]')::lstm_model;
+SELECT replace(:'tiny', '"hidden_size": 2', '"hidden_size": 2, "hidden_size": 2')::lstm_model;
+SELECT replace(:'tiny', '"head.bias": [0.5]', '"head.bias": [0.5], "head.bias": [0.5]')::lstm_model;
 SELECT replace(:'jt_state', '"h":', '"c": [[0, 0]], "h":')::lstm_state;
 \set VERBOSITY default
 
@@ -115,9 +117,4 @@ SELECT count(*) AS models, bool_and(send_equal) AS send_equal, bool_and(fingerpr
        bool_or(model::text LIKE '%-0,%' OR model::text LIKE '%-0]%') AS some_negative_zero
 FROM jt_models, jt_same(model) WHERE name LIKE 'random %';
 
-DROP FUNCTION jt_random_model(int, int, int, int);
-DROP FUNCTION jt_array(int, int);
-DROP FUNCTION jt_number();
-DROP FUNCTION jt_same(lstm_model);
-DROP FUNCTION jt_copy_model(text, bytea);
-DROP TABLE jt_models;
+DROP SCHEMA jt_test CASCADE;

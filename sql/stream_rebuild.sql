@@ -1,41 +1,15 @@
 -- lstm_stream_rebuild: states rebuilt from a table's history equal lstm_state_agg over the same
 -- rows in time order, bit for bit, for every kind of time column the trigger accepts; one
 -- series; no series column; bad arguments; and no function or operator of the caller's
--- search_path runs inside rebuild, reset or the trigger.
+-- search_path runs inside rebuild, reset or the trigger. Everything it creates lives in schema
+-- sr_test (the planted objects too), dropped at the end.
+\i test/sql/helpers.sql
+CREATE SCHEMA sr_test;
+SET search_path = sr_test, public;
 SET jit = off;
 
--- A deterministic model (weights from sin/cos).
-CREATE FUNCTION sr_model(h int, seed float8) RETURNS lstm_model LANGUAGE sql AS $$
-  SELECT jsonb_build_object('input_size', 1, 'hidden_size', h, 'num_layers', 1, 'output_size', 1,
-                            'input_mean', jsonb_build_array(0.5), 'input_std', jsonb_build_array(2),
-                            'weights', jsonb_object_agg(name, val))::lstm_model
-  FROM (
-    SELECT kind || '_l0' AS name,
-           CASE WHEN kind LIKE 'weight%' THEN
-             (SELECT jsonb_agg((SELECT jsonb_agg(round((0.5 * sin(seed * 1000 + r * 13.1 + c * 7.7 + length(kind)))::numeric, 4))
-                                FROM generate_series(1, CASE WHEN kind = 'weight_ih' THEN 1 ELSE h END) c))
-              FROM generate_series(1, 4 * h) r)
-           ELSE (SELECT jsonb_agg(round((0.3 * cos(seed * 1000 + r * 5.3 + length(kind)))::numeric, 4))
-                 FROM generate_series(1, 4 * h) r) END AS val
-    FROM unnest(ARRAY['weight_ih', 'weight_hh', 'bias_ih', 'bias_hh']) kind
-    UNION ALL
-    SELECT 'head.weight', (SELECT jsonb_agg((SELECT jsonb_agg(round((0.6 * sin(seed * 77 + c * 1.9))::numeric, 4))
-                                             FROM generate_series(1, h) c)))
-    UNION ALL
-    SELECT 'head.bias', jsonb_build_array(0.05)
-  ) a
-$$;
-INSERT INTO lstm_models (name, model) VALUES ('sr_m', sr_model(6, 0.4));
-
--- try(sql): run a statement, report "ok" or its SQLSTATE and message.
-CREATE FUNCTION sr_try(q text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE q;
-    RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE || ': ' || SQLERRM;
-END
-$$;
+-- The model: input 1, hidden 6, one layer, output 1 (pg_temp.test_model of test/sql/helpers.sql).
+INSERT INTO lstm_models (name, model) VALUES ('sr_m', pg_temp.test_model(1, 6, 1, 1, 0.4));
 
 -- Four series (grp 4 has only NULL values, so it gets no state), a row without a series, and
 -- one time column of every kind; some times are NULL. The boolean column has ties: rows with
@@ -115,39 +89,40 @@ SELECT lstm_stream_rebuild('sr_m', 'sr_src', 'v', '', 't_int', '') AS rebuilt;
 SELECT count(*) AS states FROM lstm_stream_states WHERE model_name = 'sr_m';
 
 -- Bad arguments.
-SELECT sr_try($$SELECT lstm_stream_rebuild('sr_no_such_model', 'sr_src', 'v', 'grp', 't_int')$$);
-SELECT sr_try($$SELECT lstm_stream_rebuild(NULL, 'sr_src', 'v', 'grp', 't_int')$$);
-SELECT sr_try($$SELECT lstm_stream_rebuild('sr_m', 'sr_no_such_table', 'v', 'grp', 't_int')$$);
-SELECT sr_try($$SELECT lstm_stream_rebuild('sr_m', 'sr_src', 'value', 'grp', 't_int')$$);
-SELECT sr_try($$SELECT lstm_stream_rebuild('sr_m', 'sr_src', 'V', 'grp', 't_int')$$);
-SELECT sr_try($$SELECT lstm_stream_rebuild('sr_m', 'sr_src', 'v', 'group', 't_int')$$);
-SELECT sr_try($$SELECT lstm_stream_rebuild('sr_m', 'sr_src', 'v', 'grp', 'time')$$);
-SELECT sr_try($$SELECT lstm_stream_rebuild('sr_m', 'sr_src', NULL, 'grp', 't_int')$$);
-SELECT sr_try($$SELECT lstm_stream_rebuild('sr_m', 'sr_src', 'label', 'grp', 't_int')$$);
-SELECT sr_try($$SELECT lstm_stream_rebuild('sr_m', 'sr_src', 't_uuid', 'grp', 't_int')$$);
-SELECT sr_try($$SELECT lstm_stream_rebuild('sr_m', 'sr_src', 'ctid', 'grp', 't_int')$$);
-SELECT sr_try($$SELECT lstm_stream_rebuild('sr_m', 'sr_src', 'v', 'grp', NULL)$$);
-SELECT sr_try($$SELECT lstm_stream_rebuild('sr_m', 'sr_src', 'v', 'grp', '')$$);
-SELECT sr_try($$SELECT lstm_stream_rebuild('sr_m', 'sr_src', 'v', 'grp', 'p')$$);
+SELECT pg_temp.try($$SELECT lstm_stream_rebuild('sr_no_such_model', 'sr_src', 'v', 'grp', 't_int')$$);
+SELECT pg_temp.try($$SELECT lstm_stream_rebuild(NULL, 'sr_src', 'v', 'grp', 't_int')$$);
+SELECT pg_temp.try($$SELECT lstm_stream_rebuild('sr_m', 'sr_no_such_table', 'v', 'grp', 't_int')$$);
+SELECT pg_temp.try($$SELECT lstm_stream_rebuild('sr_m', 'sr_src', 'value', 'grp', 't_int')$$);
+SELECT pg_temp.try($$SELECT lstm_stream_rebuild('sr_m', 'sr_src', 'V', 'grp', 't_int')$$);
+SELECT pg_temp.try($$SELECT lstm_stream_rebuild('sr_m', 'sr_src', 'v', 'group', 't_int')$$);
+SELECT pg_temp.try($$SELECT lstm_stream_rebuild('sr_m', 'sr_src', 'v', 'grp', 'time')$$);
+SELECT pg_temp.try($$SELECT lstm_stream_rebuild('sr_m', 'sr_src', NULL, 'grp', 't_int')$$);
+SELECT pg_temp.try($$SELECT lstm_stream_rebuild('sr_m', 'sr_src', 'label', 'grp', 't_int')$$);
+SELECT pg_temp.try($$SELECT lstm_stream_rebuild('sr_m', 'sr_src', 't_uuid', 'grp', 't_int')$$);
+SELECT pg_temp.try($$SELECT lstm_stream_rebuild('sr_m', 'sr_src', 'ctid', 'grp', 't_int')$$);
+SELECT pg_temp.try($$SELECT lstm_stream_rebuild('sr_m', 'sr_src', 'v', 'grp', NULL)$$);
+SELECT pg_temp.try($$SELECT lstm_stream_rebuild('sr_m', 'sr_src', 'v', 'grp', '')$$);
+SELECT pg_temp.try($$SELECT lstm_stream_rebuild('sr_m', 'sr_src', 'v', 'grp', 'p')$$);
 -- A failed rebuild leaves the saved states as they were.
 SELECT count(*) AS states FROM lstm_stream_states WHERE model_name = 'sr_m';
 
--- The caller's search_path changes nothing: with public ahead of pg_catalog, a format(text, text),
--- a text = operator and a now() that raise are planted; plain SQL now finds them ...
-CREATE FUNCTION public.format(text, text) RETURNS text LANGUAGE plpgsql AS $$
+-- The caller's search_path changes nothing: with sr_test ahead of pg_catalog, a
+-- format(text, text), a text = operator and a now() that raise are planted; plain SQL now finds
+-- them ...
+CREATE FUNCTION sr_test.format(text, text) RETURNS text LANGUAGE plpgsql AS $$
 BEGIN RAISE EXCEPTION 'planted format() called'; END $$;
-CREATE FUNCTION public.now() RETURNS timestamptz LANGUAGE plpgsql AS $$
+CREATE FUNCTION sr_test.now() RETURNS timestamptz LANGUAGE plpgsql AS $$
 BEGIN RAISE EXCEPTION 'planted now() called'; END $$;
-CREATE FUNCTION public.sr_text_eq(text, text) RETURNS boolean LANGUAGE plpgsql AS $$
+CREATE FUNCTION sr_test.sr_text_eq(text, text) RETURNS boolean LANGUAGE plpgsql AS $$
 BEGIN RAISE EXCEPTION 'planted = called'; END $$;
-CREATE OPERATOR public.= (LEFTARG = text, RIGHTARG = text, FUNCTION = public.sr_text_eq);
+CREATE OPERATOR sr_test.= (LEFTARG = text, RIGHTARG = text, FUNCTION = sr_test.sr_text_eq);
 CREATE TABLE sr_feed (sensor text, ts int, v float8, forecast float8, score float8);
 CREATE TRIGGER sr_score BEFORE INSERT ON sr_feed FOR EACH ROW
     EXECUTE FUNCTION lstm_score_trigger('sr_m', 'v', 'sensor', 'forecast', 'score', 'ts');
-SET search_path = public, pg_catalog;
-SELECT sr_try($$SELECT 'a'::text = 'a'::text$$) AS plain_equals,
-       sr_try($$SELECT now()$$) AS plain_now,
-       sr_try($$SELECT format('%s', 'a'::text)$$) AS plain_format;
+SET search_path = sr_test, public, pg_catalog;
+SELECT pg_temp.try($$SELECT 'a'::text = 'a'::text$$) AS plain_equals,
+       pg_temp.try($$SELECT now()$$) AS plain_now,
+       pg_temp.try($$SELECT format('%s', 'a'::text)$$) AS plain_format;
 -- ... but the trigger (first row of a series, next rows, a late row), rebuild (all series, one
 -- series) and reset never call them.
 INSERT INTO sr_feed (sensor, ts, v)
@@ -162,16 +137,12 @@ SELECT series, lstm_predict('sr_m', state) IS NOT NULL AS predicted
 FROM lstm_stream_states WHERE model_name OPERATOR(pg_catalog.=) 'sr_m' ORDER BY series;
 SELECT lstm_stream_reset('sr_m', 's0') AS reset_one;
 SELECT lstm_stream_reset('sr_m') AS reset_all;
-DROP OPERATOR public.= (text, text);
-DROP FUNCTION public.sr_text_eq(text, text);
-DROP FUNCTION public.format(text, text);
-DROP FUNCTION public.now();
-RESET search_path;
+DROP OPERATOR sr_test.= (text, text);
+DROP FUNCTION sr_test.sr_text_eq(text, text);
+DROP FUNCTION sr_test.format(text, text);
+DROP FUNCTION sr_test.now();
+SET search_path = sr_test, public;
 
-DROP TABLE sr_feed, sr_src;
-DROP DOMAIN sr_reading;
-DROP FUNCTION sr_compare(text, text, bool);
-DROP FUNCTION sr_try(text);
 DELETE FROM lstm_models WHERE name = 'sr_m';
-DROP FUNCTION sr_model(int, float8);
+DROP SCHEMA sr_test CASCADE;
 SELECT count(*) AS states_left FROM lstm_stream_states WHERE model_name = 'sr_m';
