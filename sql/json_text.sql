@@ -118,3 +118,6 @@ SELECT count(*) AS models, bool_and(send_equal) AS send_equal, bool_and(fingerpr
 FROM jt_models, jt_same(model) WHERE name LIKE 'random %';
 
 DROP SCHEMA jt_test CASCADE;
+-- The file jt_copy_model wrote goes away with the suite.
+SELECT format('rm -f /tmp/lstm_json_text_%s.bin', pg_backend_pid()) AS rm_file \gset
+COPY (SELECT 1) TO PROGRAM :'rm_file';
