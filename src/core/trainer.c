@@ -484,6 +484,39 @@ static void check_interrupt(const LstmTrainer *tr)
         tr->interrupt(tr->interrupt_arg);
 }
 
+/* Multiply-adds one uninterrupted block of a product may take (~0.1 s single-threaded). */
+#define GEMM_BLOCK_MACS 500000000.0
+/* Floats of C one block may write (64 MB). */
+#define GEMM_BLOCK_FLOATS (16 * 1024 * 1024)
+
+/*
+ * gemm: C (M, N) = alpha op(A) (M, K) . op(B) (K, N) + beta C, row-major, as
+ * cblas_sgemm, but in blocks of rows of C with a check for interrupts before
+ * each, so that no single call of a large model runs for seconds. Each row of
+ * C is computed exactly as one call computes it (the blocking never splits K),
+ * so the result does not depend on the block size.
+ */
+static void gemm(const LstmTrainer *tr, enum CBLAS_TRANSPOSE trans_a, enum CBLAS_TRANSPOSE trans_b,
+                 int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,
+                 float beta, float *C, int ldc)
+{
+    double per_row = (double)N * K;
+    int rows = per_row > 0 ? (int)(GEMM_BLOCK_MACS / per_row) : M;
+
+    if (N > 0 && rows > GEMM_BLOCK_FLOATS / N)
+        rows = GEMM_BLOCK_FLOATS / N; /* first writes to C fault its pages in: bound them too */
+    if (rows < 1)
+        rows = 1;
+    for (int m0 = 0; m0 < M; m0 += rows) {
+        int m = M - m0 < rows ? M - m0 : rows;
+        /* Rows m0.. of op(A): rows of A, or columns of A when it is transposed. */
+        const float *a = trans_a == CblasNoTrans ? A + (size_t)m0 * lda : A + m0;
+        check_interrupt(tr);
+        cblas_sgemm(CblasRowMajor, trans_a, trans_b, m, N, K, alpha, a, lda, B, ldb, beta,
+                    C + (size_t)m0 * ldc, ldc);
+    }
+}
+
 /*
  * lstm_layer_forward: one LSTM layer over a chunk.
  *   x      (T, B, in) layer input
@@ -499,8 +532,8 @@ static void lstm_layer_forward(const LstmTrainer *tr, LstmTrainLayerActs *acts, 
     for (int j = 0; j < G; j++)
         bias[j] = w->bias_ih[j] + w->bias_hh[j];
     /* gates (T*B, 4H) = x (T*B, in) . weight_ih^T (in, 4H) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T * B, G, in, 1.0f, x, in, w->weight_ih,
-                in, 0.0f, acts->gates, G);
+    gemm(tr, CblasNoTrans, CblasTrans, T * B, G, in, 1.0f, x, in, w->weight_ih, in, 0.0f,
+         acts->gates, G);
     for (int t = 0; t < T; t++) {
         float *gates = acts->gates + (size_t)t * B * G;         /* (B, 4H) */
         const float *h_prev = acts->hidden + (size_t)t * B * H; /* (B, H) */
@@ -511,8 +544,8 @@ static void lstm_layer_forward(const LstmTrainer *tr, LstmTrainLayerActs *acts, 
 
         check_interrupt(tr);
         /* gates (B, 4H) += h_prev (B, H) . weight_hh^T (H, 4H) */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, G, H, 1.0f, h_prev, H, w->weight_hh,
-                    H, 1.0f, gates, G);
+        gemm(tr, CblasNoTrans, CblasTrans, B, G, H, 1.0f, h_prev, H, w->weight_hh, H, 1.0f, gates,
+             G);
         for (int b = 0; b < B; b++) {
             size_t bh = (size_t)b * H;
             cell_forward_pointwise(gates + (size_t)b * G, bias, c_prev + bh, c + bh, tanh_c + bh,
@@ -552,33 +585,32 @@ static void lstm_layer_backward(const LstmTrainer *tr, LstmTrainLayer *dw, float
         }
         /* dh_next (B, H) = dgates_t (B, 4H) . weight_hh (4H, H) */
         if (t > 0)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, H, G, 1.0f, dg, G,
-                        w->weight_hh, H, 0.0f, dh_next, H);
+            gemm(tr, CblasNoTrans, CblasNoTrans, B, H, G, 1.0f, dg, G, w->weight_hh, H, 0.0f,
+                 dh_next, H);
     }
     /* dweight_hh (4H, H) += dgates^T (4H, T*B) . h_{t-1} (T*B, H) */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, G, H, T * B, 1.0f, dgates, G, acts->hidden,
-                H, 1.0f, dw->weight_hh, H);
+    gemm(tr, CblasTrans, CblasNoTrans, G, H, T * B, 1.0f, dgates, G, acts->hidden, H, 1.0f,
+         dw->weight_hh, H);
     /* dweight_ih (4H, in) += dgates^T (4H, T*B) . x (T*B, in) */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, G, in, T * B, 1.0f, dgates, G, x, in, 1.0f,
-                dw->weight_ih, in);
+    gemm(tr, CblasTrans, CblasNoTrans, G, in, T * B, 1.0f, dgates, G, x, in, 1.0f, dw->weight_ih,
+         in);
     /* dbias_ih, dbias_hh (4H) += column sums of dgates */
     column_sums(dw->bias_ih, dgates, (size_t)T * B, G);
     column_sums(dw->bias_hh, dgates, (size_t)T * B, G);
     /* dx (T*B, in) += dgates (T*B, 4H) . weight_ih (4H, in) */
     if (dx)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T * B, in, G, 1.0f, dgates, G,
-                    w->weight_ih, in, 1.0f, dx, in);
+        gemm(tr, CblasNoTrans, CblasNoTrans, T * B, in, G, 1.0f, dgates, G, w->weight_ih, in, 1.0f,
+             dx, in);
 }
 
 /*
  * head_forward: output (N, O) = h (N, H) . head_weight^T (H, O) + head_bias,
  * for N = T*B rows.
  */
-static void head_forward(float *output, const float *h, const float *weight, const float *bias,
-                         int N, int H, int O)
+static void head_forward(const LstmTrainer *tr, float *output, const float *h, const float *weight,
+                         const float *bias, int N, int H, int O)
 {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, O, H, 1.0f, h, H, weight, H, 0.0f,
-                output, O);
+    gemm(tr, CblasNoTrans, CblasTrans, N, O, H, 1.0f, h, H, weight, H, 0.0f, output, O);
     for (size_t r = 0; r < (size_t)N; r++)
         for (int o = 0; o < O; o++)
             output[r * O + o] += bias[o];
@@ -588,16 +620,15 @@ static void head_forward(float *output, const float *h, const float *weight, con
  * head_backward: adds into dweight (O, H), dbias (O); sets dh (N, H) =
  * doutput (N, O) . weight (O, H).
  */
-static void head_backward(float *dweight, float *dbias, float *dh, const float *doutput,
-                          const float *h, const float *weight, int N, int H, int O)
+static void head_backward(const LstmTrainer *tr, float *dweight, float *dbias, float *dh,
+                          const float *doutput, const float *h, const float *weight, int N, int H,
+                          int O)
 {
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, O, H, N, 1.0f, doutput, O, h, H, 1.0f,
-                dweight, H);
+    gemm(tr, CblasTrans, CblasNoTrans, O, H, N, 1.0f, doutput, O, h, H, 1.0f, dweight, H);
     for (size_t r = 0; r < (size_t)N; r++)
         for (int o = 0; o < O; o++)
             dbias[o] += doutput[r * O + o];
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, H, O, 1.0f, doutput, O, weight, H,
-                0.0f, dh, H);
+    gemm(tr, CblasNoTrans, CblasNoTrans, N, H, O, 1.0f, doutput, O, weight, H, 0.0f, dh, H);
 }
 
 /*
@@ -657,7 +688,7 @@ double lstm_trainer_forward(LstmTrainer *tr)
         lstm_layer_forward(tr, &tr->acts[k], x, &tr->w.layer[k], tr->bias, B, T, H);
         x = tr->acts[k].hidden + (size_t)B * H; /* h_1..h_T feed the layer above */
     }
-    head_forward(tr->output, x, tr->w.head_weight, tr->w.head_bias, T * B, H, O);
+    head_forward(tr, tr->output, x, tr->w.head_weight, tr->w.head_bias, T * B, H, O);
     return mse_forward(tr->output, tr->target, tr->kind, T * B, O, &tr->chunk_sse_train,
                        &tr->chunk_sse_valid, &tr->chunk_train, &tr->chunk_valid);
 }
@@ -671,8 +702,8 @@ void lstm_trainer_backward(LstmTrainer *tr)
     float *dh = tr->dhidden, *dx = tr->dinput;
 
     mse_backward(tr->doutput, tr->output, tr->target, tr->kind, T * B, O, tr->chunk_train);
-    head_backward(tr->dw.head_weight, tr->dw.head_bias, dh, tr->doutput, h_top, tr->w.head_weight,
-                  T * B, H, O);
+    head_backward(tr, tr->dw.head_weight, tr->dw.head_bias, dh, tr->doutput, h_top,
+                  tr->w.head_weight, T * B, H, O);
     for (int k = L - 1; k >= 0; k--) {
         const float *x = k == 0 ? tr->input : tr->acts[k - 1].hidden + (size_t)B * H;
         float *tmp;
