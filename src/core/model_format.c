@@ -17,6 +17,8 @@ LstmDims lstm_dims_make(int input_size, int hidden_size, int num_layers, int out
     dims.num_layers = num_layers;
     dims.output_size = output_size;
     dims.flags = flags;
+    dims.members = 1;
+    dims.season = 0;
     return dims;
 }
 

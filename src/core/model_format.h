@@ -50,7 +50,22 @@
  * forecast. The first row of a series only records the value.
  */
 #define LSTM_FLAG_DIFFERENCE 0x0001U
+/*
+ * LSTM_FLAG_SERIES_SCALING (version 2): every series is normalised by its own
+ * streaming statistics (normalizer.h); the network's inputs are the
+ * normaliser's features (input_size = lstm_normalizer_input_size(season,
+ * output_size)) and its output_size outputs a direct forecast of the next
+ * output_size rows of the one raw value a row brings.
+ * LSTM_FLAG_LOG (with SERIES_SCALING): the normaliser works on log(value).
+ */
+#define LSTM_FLAG_SERIES_SCALING 0x0002U
+#define LSTM_FLAG_LOG 0x0004U
 #define LSTM_KNOWN_FLAGS (LSTM_FLAG_DIFFERENCE)
+/* The flags of version 2 (not accepted until the version-2 format is implemented). */
+#define LSTM_KNOWN_FLAGS_V2 (LSTM_FLAG_DIFFERENCE | LSTM_FLAG_SERIES_SCALING | LSTM_FLAG_LOG)
+/* Most ensemble members one model may hold, and the longest season. */
+#define LSTM_MAX_MEMBERS 16
+#define LSTM_MAX_SEASON 1000
 
 /* The fixed header of a serialized model. */
 typedef struct LstmModelHeader {
@@ -71,6 +86,8 @@ typedef struct LstmDims {
     int num_layers;  /* L */
     int output_size; /* O */
     unsigned flags;  /* LSTM_FLAG_* */
+    int members;     /* ensemble members (weight sets), 1..LSTM_MAX_MEMBERS; 1 in version 1 */
+    int season;      /* season length of the normaliser's seasonal inputs, 0 for none */
 } LstmDims;
 
 /* Pointers into one validated model's float block. */
@@ -100,7 +117,8 @@ typedef enum LstmError {
     LSTM_ERR_LIMIT,     /* a size outside the limits (too large or < 1) */
     LSTM_ERR_FORMAT,    /* bad magic, version, flags, reserved field, length */
     LSTM_ERR_NONFINITE, /* a weight or scale is NaN or infinite */
-    LSTM_ERR_SCALE      /* a standard deviation <= 0 */
+    LSTM_ERR_SCALE,     /* a standard deviation <= 0 */
+    LSTM_ERR_DOMAIN     /* a value outside the model's domain (log of a value <= 0) */
 } LstmError;
 
 #define LSTM_ERRMSG_LEN 256

@@ -47,6 +47,8 @@ static LstmDims model_dims(const LstmJson *doc)
     dims.num_layers = lstm_json_size(doc, root, "num_layers");
     dims.output_size = lstm_json_size(doc, root, "output_size");
     dims.flags = 0;
+    dims.members = 1;
+    dims.season = 0;
     if (lstm_json_get(root, "difference") != NULL && lstm_json_boolean(doc, root, "difference"))
         dims.flags |= LSTM_FLAG_DIFFERENCE;
     err = lstm_dims_check(&dims, errmsg);

@@ -155,7 +155,7 @@ static void test_nonlinearities(void)
 /* Check every parameter of one configuration; returns the largest error. */
 static double gradcheck_case(int I, int H, int L, int B, int T, uint64_t seed)
 {
-    LstmDims dims = {I, H, L, 1, 0};
+    LstmDims dims = lstm_dims_make(I, H, L, 1, 0);
     size_t P = lstm_model_parameter_count(&dims), TB = (size_t)T * B;
     size_t BH = (size_t)B * H;
     double *params = malloc(P * sizeof(double)), *grads = malloc(P * sizeof(double));

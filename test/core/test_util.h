@@ -75,16 +75,10 @@ static inline double relative(double a, double b)
     return fabs(a - b) / scale;
 }
 
-/* Dims from the four sizes and flags. */
+/* Dims from the four sizes and flags (one member, no season). */
 static inline LstmDims make_dims(int I, int H, int L, int O, unsigned flags)
 {
-    LstmDims d;
-    d.input_size = I;
-    d.hidden_size = H;
-    d.num_layers = L;
-    d.output_size = O;
-    d.flags = flags;
-    return d;
+    return lstm_dims_make(I, H, L, O, flags);
 }
 
 /*
