@@ -3,7 +3,10 @@
  */
 #include "model_format.h"
 
+#include "normalizer.h"
+
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -32,7 +35,42 @@ static LstmError check_size(const char *name, int value, int max, char *errmsg)
     return LSTM_OK;
 }
 
-/* Check the four sizes and the flags against the limits. */
+/*
+ * The rules of series scaling: the log and a season need it; it excludes
+ * differencing; its network input is the normaliser's features.
+ */
+static LstmError check_series_scaling(const LstmDims *dims, char *errmsg)
+{
+    bool scaled = (dims->flags & LSTM_FLAG_SERIES_SCALING) != 0;
+    int want;
+
+    if (dims->season < 0 || dims->season == 1 || dims->season > LSTM_MAX_SEASON) {
+        snprintf(errmsg, LSTM_ERRMSG_LEN, "season %d is outside 0 (none) or 2 to %d", dims->season,
+                 LSTM_MAX_SEASON);
+        return LSTM_ERR_LIMIT;
+    }
+    if (!scaled && ((dims->flags & LSTM_FLAG_LOG) || dims->season > 0)) {
+        snprintf(errmsg, LSTM_ERRMSG_LEN, "a log transform or a season needs series scaling");
+        return LSTM_ERR_FORMAT;
+    }
+    if (!scaled)
+        return LSTM_OK;
+    if (dims->flags & LSTM_FLAG_DIFFERENCE) {
+        snprintf(errmsg, LSTM_ERRMSG_LEN, "series scaling and difference cannot be combined");
+        return LSTM_ERR_FORMAT;
+    }
+    want = lstm_normalizer_input_size(dims->season, dims->output_size);
+    if (dims->input_size != want) {
+        snprintf(errmsg, LSTM_ERRMSG_LEN,
+                 "a series-scaled model with season %d and output_size %d has input_size %d, "
+                 "not %d",
+                 dims->season, dims->output_size, want, dims->input_size);
+        return LSTM_ERR_FORMAT;
+    }
+    return LSTM_OK;
+}
+
+/* Check the sizes and the flags against the limits and each other. */
 LstmError lstm_dims_check(const LstmDims *dims, char *errmsg)
 {
     LstmError err;
@@ -46,6 +84,9 @@ LstmError lstm_dims_check(const LstmDims *dims, char *errmsg)
         snprintf(errmsg, LSTM_ERRMSG_LEN, "unknown flags 0x%x", dims->flags);
         return LSTM_ERR_FORMAT;
     }
+    if ((err = check_size("members", dims->members, LSTM_MAX_MEMBERS, errmsg)) != LSTM_OK ||
+        (err = check_series_scaling(dims, errmsg)) != LSTM_OK)
+        return err;
     /*
      * With every size within its limit the counts below fit easily in size_t
      * (at most 16 layers of 4*4096*4096 floats, about 1.1e9), so the only
@@ -59,8 +100,8 @@ LstmError lstm_dims_check(const LstmDims *dims, char *errmsg)
     return LSTM_OK;
 }
 
-/* Floats in the data block; sizes must be within the limits. */
-size_t lstm_model_float_count(const LstmDims *dims)
+/* Floats of one member: its layers and its head. */
+size_t lstm_model_member_float_count(const LstmDims *dims)
 {
     size_t H = (size_t)dims->hidden_size;
     size_t I = (size_t)dims->input_size;
@@ -70,8 +111,14 @@ size_t lstm_model_float_count(const LstmDims *dims)
     size_t count = 4 * H * I + per_layer_hh;       /* layer 0 */
     count += (L - 1) * (4 * H * H + per_layer_hh); /* layers 1..L-1 */
     count += O * H + O;                            /* head */
-    count += 2 * I + 2 * O;                        /* scaling */
     return count;
+}
+
+/* Floats in the data block; sizes must be within the limits. */
+size_t lstm_model_float_count(const LstmDims *dims)
+{
+    return (size_t)dims->members * lstm_model_member_float_count(dims) +
+           2 * (size_t)dims->input_size + 2 * (size_t)dims->output_size; /* scaling */
 }
 
 /* Serialized size: header plus floats. */
@@ -90,17 +137,20 @@ size_t lstm_model_parameter_count(const LstmDims *dims)
 /* Number of named arrays in the data block. */
 int lstm_model_array_count(const LstmDims *dims)
 {
-    return 4 * dims->num_layers + 6;
+    return dims->members * (4 * dims->num_layers + 2) + 4;
 }
 
 /* Name, shape and offset of array number index. */
 void lstm_model_array_info(const LstmDims *dims, int index, LstmArrayInfo *info)
 {
     int H = dims->hidden_size, I = dims->input_size, O = dims->output_size;
-    int L = dims->num_layers;
-    size_t offset = 0;
+    int L = dims->num_layers, per_member = 4 * L + 2;
+    int member = index < dims->members * per_member ? index / per_member : dims->members - 1;
+    size_t offset = (size_t)member * lstm_model_member_float_count(dims);
 
+    index -= member * per_member;
     memset(info, 0, sizeof(*info));
+    info->member = index < per_member ? member : 0;
     for (int k = 0; k < L; k++) {
         int in = k == 0 ? I : H;
         int base = 4 * k;
@@ -140,7 +190,7 @@ void lstm_model_array_info(const LstmDims *dims, int index, LstmArrayInfo *info)
         info->rows = O, info->offset = offset + (size_t)O * H;
         return;
     }
-    offset += (size_t)O * H + O;
+    offset += (size_t)O * H + O; /* the end of the last member: the scaling vectors follow */
     info->is_scale = 1;
     switch (index) {
     case 2:
@@ -163,11 +213,23 @@ void lstm_model_array_info(const LstmDims *dims, int index, LstmArrayInfo *info)
     }
 }
 
-/* Sizes from a header (no checks). */
+/* Sizes from a header (no checks); version 1's zero members means one. */
 LstmDims lstm_model_dims(const LstmModelHeader *header)
 {
-    return lstm_dims_make(header->input_size, header->hidden_size, header->num_layers,
-                          header->output_size, header->flags);
+    LstmDims dims = lstm_dims_make(header->input_size, header->hidden_size, header->num_layers,
+                                   header->output_size, header->flags);
+    dims.members =
+        header->members == 0
+            ? 1
+            : (int)(header->members > LSTM_MAX_MEMBERS ? LSTM_MAX_MEMBERS + 1 : header->members);
+    dims.season = header->season > LSTM_MAX_SEASON ? LSTM_MAX_SEASON + 1 : (int)header->season;
+    return dims;
+}
+
+/* Does a model with these sizes fit version 1 (today's bytes)? */
+static bool fits_version_1(const LstmDims *dims)
+{
+    return dims->members == 1 && dims->season == 0 && (dims->flags & ~LSTM_KNOWN_FLAGS_V1) == 0;
 }
 
 /* The magic number and version every serialized form starts with. */
@@ -191,12 +253,18 @@ void lstm_model_init_header(LstmModelHeader *header, const LstmDims *dims)
 {
     memset(header, 0, sizeof(*header));
     header->magic = LSTM_MODEL_MAGIC;
-    header->version = LSTM_MODEL_VERSION;
     header->flags = (uint16_t)dims->flags;
     header->input_size = dims->input_size;
     header->hidden_size = dims->hidden_size;
     header->num_layers = dims->num_layers;
     header->output_size = dims->output_size;
+    if (fits_version_1(dims))
+        header->version = LSTM_MODEL_VERSION_1;
+    else {
+        header->version = LSTM_MODEL_VERSION;
+        header->members = (uint32_t)dims->members;
+        header->season = (uint32_t)dims->season;
+    }
 }
 
 /* The float block that follows the header. */
@@ -219,20 +287,35 @@ LstmError lstm_model_validate(const void *bytes, size_t nbytes, char *errmsg)
         return LSTM_ERR_FORMAT;
     }
     memcpy(&header, bytes, sizeof(header));
-    err = lstm_header_check_version(header.magic, LSTM_MODEL_MAGIC, header.version,
+    err = lstm_header_check_version(header.magic, LSTM_MODEL_MAGIC,
+                                    header.version == LSTM_MODEL_VERSION_1 ? LSTM_MODEL_VERSION
+                                                                           : header.version,
                                     LSTM_MODEL_VERSION, errmsg);
     if (err != LSTM_OK)
         return err;
-    for (int i = 0; i < 3; i++) {
-        if (header.reserved[i] != 0) {
-            snprintf(errmsg, LSTM_ERRMSG_LEN, "reserved header field %d is not zero", i);
-            return LSTM_ERR_FORMAT;
-        }
+    if (header.version == LSTM_MODEL_VERSION_1 && (header.members != 0 || header.season != 0)) {
+        snprintf(errmsg, LSTM_ERRMSG_LEN, "reserved header field %d is not zero",
+                 header.members != 0 ? 0 : 1);
+        return LSTM_ERR_FORMAT;
+    }
+    if (header.reserved != 0) {
+        snprintf(errmsg, LSTM_ERRMSG_LEN, "reserved header field 2 is not zero");
+        return LSTM_ERR_FORMAT;
+    }
+    if (header.version == LSTM_MODEL_VERSION_1 && (header.flags & ~LSTM_KNOWN_FLAGS_V1) != 0) {
+        snprintf(errmsg, LSTM_ERRMSG_LEN, "unknown flags 0x%x", (unsigned)header.flags);
+        return LSTM_ERR_FORMAT;
     }
     dims = lstm_model_dims(&header);
     err = lstm_dims_check(&dims, errmsg);
     if (err != LSTM_OK)
         return err;
+    if (header.version == LSTM_MODEL_VERSION && fits_version_1(&dims)) {
+        snprintf(errmsg, LSTM_ERRMSG_LEN,
+                 "a model that fits format version 1 must be written as "
+                 "version 1");
+        return LSTM_ERR_FORMAT;
+    }
     if (nbytes != lstm_model_nbytes(&dims)) {
         snprintf(errmsg, LSTM_ERRMSG_LEN,
                  "model is %zu bytes but its sizes (input %d, hidden %d, layers %d, output %d) "
@@ -252,11 +335,16 @@ LstmError lstm_model_validate(const void *bytes, size_t nbytes, char *errmsg)
             memcpy(&v, data + info.offset + j, sizeof(v));
             if (!isfinite(v) || (info.must_be_positive && !(v > 0.0f))) {
                 char where[96];
+                char name[48];
+                if (dims.members > 1 && !info.is_scale)
+                    snprintf(name, sizeof(name), "member %d %s", info.member, info.name);
+                else
+                    snprintf(name, sizeof(name), "%s", info.name);
                 if (info.cols > 0)
-                    snprintf(where, sizeof(where), "%s[%zu][%zu]", info.name, j / (size_t)info.cols,
+                    snprintf(where, sizeof(where), "%s[%zu][%zu]", name, j / (size_t)info.cols,
                              j % (size_t)info.cols);
                 else
-                    snprintf(where, sizeof(where), "%s[%zu]", info.name, j);
+                    snprintf(where, sizeof(where), "%s[%zu]", name, j);
                 if (!isfinite(v)) {
                     snprintf(errmsg, LSTM_ERRMSG_LEN, "%s is not finite", where);
                     return LSTM_ERR_NONFINITE;
@@ -270,36 +358,42 @@ LstmError lstm_model_validate(const void *bytes, size_t nbytes, char *errmsg)
     return LSTM_OK;
 }
 
-/* Where every array of the data block starts. */
-void lstm_model_offsets(const LstmDims *dims, LstmModelOffsets *offsets)
+/* Where every array of member j and the scaling vectors start. */
+void lstm_model_member_offsets(const LstmDims *dims, int member, LstmModelOffsets *offsets)
 {
     LstmArrayInfo info;
-    int L = dims->num_layers;
+    int L = dims->num_layers, base = member * (4 * L + 2), scale = dims->members * (4 * L + 2);
 
     memset(offsets, 0, sizeof(*offsets));
     for (int k = 0; k < L; k++) {
-        lstm_model_array_info(dims, 4 * k, &info);
+        lstm_model_array_info(dims, base + 4 * k, &info);
         offsets->weight_ih[k] = info.offset;
         offsets->in_size[k] = info.cols;
-        lstm_model_array_info(dims, 4 * k + 1, &info);
+        lstm_model_array_info(dims, base + 4 * k + 1, &info);
         offsets->weight_hh[k] = info.offset;
-        lstm_model_array_info(dims, 4 * k + 2, &info);
+        lstm_model_array_info(dims, base + 4 * k + 2, &info);
         offsets->bias_ih[k] = info.offset;
-        lstm_model_array_info(dims, 4 * k + 3, &info);
+        lstm_model_array_info(dims, base + 4 * k + 3, &info);
         offsets->bias_hh[k] = info.offset;
     }
-    lstm_model_array_info(dims, 4 * L, &info);
+    lstm_model_array_info(dims, base + 4 * L, &info);
     offsets->head_weight = info.offset;
-    lstm_model_array_info(dims, 4 * L + 1, &info);
+    lstm_model_array_info(dims, base + 4 * L + 1, &info);
     offsets->head_bias = info.offset;
-    lstm_model_array_info(dims, 4 * L + 2, &info);
+    lstm_model_array_info(dims, scale, &info);
     offsets->input_mean = info.offset;
-    lstm_model_array_info(dims, 4 * L + 3, &info);
+    lstm_model_array_info(dims, scale + 1, &info);
     offsets->input_std = info.offset;
-    lstm_model_array_info(dims, 4 * L + 4, &info);
+    lstm_model_array_info(dims, scale + 2, &info);
     offsets->output_mean = info.offset;
-    lstm_model_array_info(dims, 4 * L + 5, &info);
+    lstm_model_array_info(dims, scale + 3, &info);
     offsets->output_std = info.offset;
+}
+
+/* Where every array of member 0 and the scaling vectors start. */
+void lstm_model_offsets(const LstmDims *dims, LstmModelOffsets *offsets)
+{
+    lstm_model_member_offsets(dims, 0, offsets);
 }
 
 /* Pointers to every array of a validated model. */
@@ -311,17 +405,23 @@ void lstm_model_view(const void *bytes, LstmModelView *view)
 
     memset(view, 0, sizeof(*view));
     view->dims = lstm_model_dims(header);
-    lstm_model_offsets(&view->dims, &off);
-    for (int k = 0; k < view->dims.num_layers; k++) {
-        LstmLayerWeights *w = &view->layer[k];
-        w->weight_ih = data + off.weight_ih[k];
-        w->weight_hh = data + off.weight_hh[k];
-        w->bias_ih = data + off.bias_ih[k];
-        w->bias_hh = data + off.bias_hh[k];
-        w->in_size = off.in_size[k];
+    for (int j = 0; j < view->dims.members; j++) {
+        LstmMemberWeights *m = &view->member[j];
+        lstm_model_member_offsets(&view->dims, j, &off);
+        for (int k = 0; k < view->dims.num_layers; k++) {
+            LstmLayerWeights *w = &m->layer[k];
+            w->weight_ih = data + off.weight_ih[k];
+            w->weight_hh = data + off.weight_hh[k];
+            w->bias_ih = data + off.bias_ih[k];
+            w->bias_hh = data + off.bias_hh[k];
+            w->in_size = off.in_size[k];
+        }
+        m->head_weight = data + off.head_weight;
+        m->head_bias = data + off.head_bias;
     }
-    view->head_weight = data + off.head_weight;
-    view->head_bias = data + off.head_bias;
+    memcpy(view->layer, view->member[0].layer, sizeof(view->layer));
+    view->head_weight = view->member[0].head_weight;
+    view->head_bias = view->member[0].head_bias;
     view->input_mean = data + off.input_mean;
     view->input_std = data + off.input_std;
     view->output_mean = data + off.output_mean;

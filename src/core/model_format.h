@@ -10,17 +10,23 @@
  *
  *   LstmModelHeader            36 bytes, native endianness
  *   float data[]               all weights, contiguous, in this order:
- *     for layer k in 0..L-1:
- *       weight_ih_lk   (4H, in_k)   in_0 = I, in_k = H for k > 0
- *       weight_hh_lk   (4H, H)
- *       bias_ih_lk     (4H)
- *       bias_hh_lk     (4H)
- *     head_weight      (O, H)
- *     head_bias        (O)
- *     input_mean       (I)
- *     input_std        (I)          every entry > 0
+ *     for member j in 0..M-1 (M = members; an ensemble's weight sets):
+ *       for layer k in 0..L-1:
+ *         weight_ih_lk   (4H, in_k)   in_0 = I, in_k = H for k > 0
+ *         weight_hh_lk   (4H, H)
+ *         bias_ih_lk     (4H)
+ *         bias_hh_lk     (4H)
+ *       head_weight      (O, H)
+ *       head_bias        (O)
+ *     input_mean       (I)            shared by the members
+ *     input_std        (I)            every entry > 0
  *     output_mean      (O)
- *     output_std       (O)          every entry > 0
+ *     output_std       (O)            every entry > 0
+ *
+ * Version 1 (every model before 0.2): one member, no season, flags at most
+ * DIFFERENCE; members, season and reserved are zero. Version 2 adds
+ * members, season and the series-scaling flags. A model is written as
+ * version 1 whenever it fits it, so older models keep their exact bytes.
  *
  * Every reader must call lstm_model_validate() on untrusted bytes before
  * lstm_model_view(); the view assumes a validated model.
@@ -32,7 +38,8 @@
 #include <stdint.h>
 
 #define LSTM_MODEL_MAGIC 0x4D54534CU /* "LSTM" read as little-endian bytes */
-#define LSTM_MODEL_VERSION 1
+#define LSTM_MODEL_VERSION 2         /* the newest version; 1 is still read and written */
+#define LSTM_MODEL_VERSION_1 1
 
 /* Limits on the sizes a model may have. */
 #define LSTM_MAX_INPUT 1024
@@ -60,23 +67,24 @@
  */
 #define LSTM_FLAG_SERIES_SCALING 0x0002U
 #define LSTM_FLAG_LOG 0x0004U
-#define LSTM_KNOWN_FLAGS (LSTM_FLAG_DIFFERENCE)
-/* The flags of version 2 (not accepted until the version-2 format is implemented). */
-#define LSTM_KNOWN_FLAGS_V2 (LSTM_FLAG_DIFFERENCE | LSTM_FLAG_SERIES_SCALING | LSTM_FLAG_LOG)
+#define LSTM_KNOWN_FLAGS_V1 (LSTM_FLAG_DIFFERENCE)
+#define LSTM_KNOWN_FLAGS (LSTM_FLAG_DIFFERENCE | LSTM_FLAG_SERIES_SCALING | LSTM_FLAG_LOG)
 /* Most ensemble members one model may hold, and the longest season. */
 #define LSTM_MAX_MEMBERS 16
 #define LSTM_MAX_SEASON 1000
 
 /* The fixed header of a serialized model. */
 typedef struct LstmModelHeader {
-    uint32_t magic;       /* LSTM_MODEL_MAGIC */
-    uint16_t version;     /* LSTM_MODEL_VERSION */
-    uint16_t flags;       /* LSTM_FLAG_* */
-    int32_t input_size;   /* I, 1..LSTM_MAX_INPUT */
-    int32_t hidden_size;  /* H, 1..LSTM_MAX_HIDDEN */
-    int32_t num_layers;   /* L, 1..LSTM_MAX_LAYERS */
-    int32_t output_size;  /* O, 1..LSTM_MAX_OUTPUT */
-    uint32_t reserved[3]; /* must be zero */
+    uint32_t magic;      /* LSTM_MODEL_MAGIC */
+    uint16_t version;    /* LSTM_MODEL_VERSION */
+    uint16_t flags;      /* LSTM_FLAG_* */
+    int32_t input_size;  /* I, 1..LSTM_MAX_INPUT */
+    int32_t hidden_size; /* H, 1..LSTM_MAX_HIDDEN */
+    int32_t num_layers;  /* L, 1..LSTM_MAX_LAYERS */
+    int32_t output_size; /* O, 1..LSTM_MAX_OUTPUT */
+    uint32_t members;    /* version 2: M, 1..LSTM_MAX_MEMBERS; version 1: 0 (one member) */
+    uint32_t season;     /* version 2: 0 or 2..LSTM_MAX_SEASON; version 1: 0 */
+    uint32_t reserved;   /* must be zero */
 } LstmModelHeader;
 
 /* Sizes of a model, as plain ints (already checked against the limits). */
@@ -99,16 +107,27 @@ typedef struct LstmLayerWeights {
     int in_size;            /* in: I for layer 0, H above */
 } LstmLayerWeights;
 
-/* Pointers to every array of one validated model (see lstm_model_view). */
-typedef struct LstmModelView {
-    LstmDims dims;
+/* One ensemble member's weights. */
+typedef struct LstmMemberWeights {
     LstmLayerWeights layer[LSTM_MAX_LAYERS];
     const float *head_weight; /* (O, H) */
     const float *head_bias;   /* (O) */
-    const float *input_mean;  /* (I) */
-    const float *input_std;   /* (I) */
-    const float *output_mean; /* (O) */
-    const float *output_std;  /* (O) */
+} LstmMemberWeights;
+
+/*
+ * Pointers to every array of one validated model (see lstm_model_view);
+ * layer, head_weight and head_bias are member 0's.
+ */
+typedef struct LstmModelView {
+    LstmDims dims;
+    LstmLayerWeights layer[LSTM_MAX_LAYERS];
+    const float *head_weight;                   /* (O, H) */
+    const float *head_bias;                     /* (O) */
+    LstmMemberWeights member[LSTM_MAX_MEMBERS]; /* (members) */
+    const float *input_mean;                    /* (I) */
+    const float *input_std;                     /* (I) */
+    const float *output_mean;                   /* (O) */
+    const float *output_std;                    /* (O) */
 } LstmModelView;
 
 /* What went wrong in a check; the glue maps each to a SQLSTATE. */
@@ -139,7 +158,10 @@ size_t lstm_model_float_count(const LstmDims *dims);
 /* Total serialized size in bytes (header + floats) for checked sizes. */
 size_t lstm_model_nbytes(const LstmDims *dims);
 
-/* Number of trainable parameters (everything but the scaling vectors). */
+/* Floats of one member's weights (its layers and head). */
+size_t lstm_model_member_float_count(const LstmDims *dims);
+
+/* Number of trainable parameters (every member's weights; not the scaling vectors). */
 size_t lstm_model_parameter_count(const LstmDims *dims);
 
 /*
@@ -150,7 +172,10 @@ size_t lstm_model_parameter_count(const LstmDims *dims);
  */
 LstmError lstm_model_validate(const void *bytes, size_t nbytes, char *errmsg);
 
-/* lstm_model_init_header: fill a header for checked sizes (reserved zero). */
+/*
+ * lstm_model_init_header: fill a header for checked sizes: version 1 when the
+ * model fits it (one member, no season, no flag but DIFFERENCE), else 2.
+ */
 void lstm_model_init_header(LstmModelHeader *header, const LstmDims *dims);
 
 /*
@@ -187,9 +212,14 @@ uint64_t lstm_model_fingerprint(const void *bytes, size_t nbytes);
  */
 int lstm_model_array_count(const LstmDims *dims);
 
-/* Description of one array of the data block: name, rows, cols, offset. */
+/*
+ * Description of one array of the data block: name, rows, cols, offset.
+ * Arrays are numbered member by member (4 per layer, then head.weight and
+ * head.bias), then the four scaling vectors.
+ */
 typedef struct LstmArrayInfo {
     char name[32];        /* state_dict name, e.g. "weight_ih_l0", "head.bias" */
+    int member;           /* the ensemble member it belongs to; 0 for the scaling vectors */
     int rows;             /* first dimension */
     int cols;             /* second dimension, 0 for a vector */
     size_t offset;        /* offset in floats from the start of the data block */
@@ -216,10 +246,14 @@ typedef struct LstmModelOffsets {
 } LstmModelOffsets;
 
 /*
- * lstm_model_offsets: where every array starts, for checked sizes. The
- * trainable parameters (everything before input_mean) are a prefix of the
- * block, so these offsets also address a parameter block in model order.
+ * lstm_model_offsets: where every array of member 0 and the scaling vectors
+ * start, for checked sizes. The trainable parameters (everything before
+ * input_mean) are a prefix of the block, so these offsets also address a
+ * parameter block in model order.
  */
 void lstm_model_offsets(const LstmDims *dims, LstmModelOffsets *offsets);
+
+/* lstm_model_member_offsets: the same for member j (0..members-1). */
+void lstm_model_member_offsets(const LstmDims *dims, int member, LstmModelOffsets *offsets);
 
 #endif /* LSTM_CORE_MODEL_FORMAT_H */

@@ -41,7 +41,7 @@ static LstmDims model_dims(const LstmJson *doc)
     LstmError err;
     char errmsg[LSTM_ERRMSG_LEN];
 
-    lstm_json_check_version(doc, root, LSTM_MODEL_VERSION);
+    lstm_json_check_version(doc, root, LSTM_MODEL_VERSION_1);
     dims.input_size = lstm_json_size(doc, root, "input_size");
     dims.hidden_size = lstm_json_size(doc, root, "hidden_size");
     dims.num_layers = lstm_json_size(doc, root, "num_layers");
@@ -157,7 +157,7 @@ static void model_to_json(StringInfo out, const LstmModelDatum *model)
     appendStringInfo(out,
                      "{\"format_version\": %d, \"input_size\": %d, \"hidden_size\": %d, "
                      "\"num_layers\": %d, \"output_size\": %d, \"difference\": %s, \"weights\": {",
-                     LSTM_MODEL_VERSION, dims.input_size, dims.hidden_size, dims.num_layers,
+                     LSTM_MODEL_VERSION_1, dims.input_size, dims.hidden_size, dims.num_layers,
                      dims.output_size, (dims.flags & LSTM_FLAG_DIFFERENCE) ? "true" : "false");
     for (int a = 0; a < narrays; a++) {
         LstmArrayInfo info;
@@ -232,8 +232,9 @@ static void model_read_header(StringInfo buf, void *header, LstmBinaryHeader *fi
     h->hidden_size = (int32)pq_getmsgint(buf, 4);
     h->num_layers = (int32)pq_getmsgint(buf, 4);
     h->output_size = (int32)pq_getmsgint(buf, 4);
-    for (int i = 0; i < 3; i++)
-        h->reserved[i] = (uint32)pq_getmsgint(buf, 4);
+    h->members = (uint32)pq_getmsgint(buf, 4);
+    h->season = (uint32)pq_getmsgint(buf, 4);
+    h->reserved = (uint32)pq_getmsgint(buf, 4);
     fields->magic = h->magic;
     fields->version = h->version;
     fields->dims = lstm_model_dims(h);
@@ -251,8 +252,9 @@ static void model_write_header(StringInfo buf, const void *header, LstmDims *dim
     pq_sendint32(buf, h->hidden_size);
     pq_sendint32(buf, h->num_layers);
     pq_sendint32(buf, h->output_size);
-    for (int i = 0; i < 3; i++)
-        pq_sendint32(buf, h->reserved[i]);
+    pq_sendint32(buf, h->members);
+    pq_sendint32(buf, h->season);
+    pq_sendint32(buf, h->reserved);
     *dims = lstm_model_dims(h);
 }
 
@@ -260,7 +262,7 @@ static void model_write_header(StringInfo buf, const void *header, LstmDims *dim
 static const LstmBinaryForm model_binary = {.type_name = "lstm_model",
                                             .header_size = sizeof(LstmModelHeader),
                                             .magic = LSTM_MODEL_MAGIC,
-                                            .version = LSTM_MODEL_VERSION,
+                                            .version = LSTM_MODEL_VERSION_1,
                                             .floats_name = "weights",
                                             .read_header = model_read_header,
                                             .write_header = model_write_header,
@@ -316,7 +318,7 @@ Datum lstm_model_info(PG_FUNCTION_ARGS)
                      "{\"format_version\": %d, \"input_size\": %d, \"hidden_size\": %d, "
                      "\"num_layers\": %d, \"output_size\": %d, \"difference\": %s, "
                      "\"parameters\": %zu, \"bytes\": %zu, \"fingerprint\": \"%016" PRIx64 "\"}",
-                     LSTM_MODEL_VERSION, dims.input_size, dims.hidden_size, dims.num_layers,
+                     LSTM_MODEL_VERSION_1, dims.input_size, dims.hidden_size, dims.num_layers,
                      dims.output_size, (dims.flags & LSTM_FLAG_DIFFERENCE) ? "true" : "false",
                      lstm_model_parameter_count(&dims), (size_t)VARSIZE(model),
                      lstm_model_fingerprint_of(model));

@@ -207,9 +207,9 @@ static void test_header_fields(void)
     static const unsigned versions[] = {0, 2, 3, 0x100, 0xFFFF};
 
     memcpy(&good, bytes, sizeof(good));
-    CHECK(good.magic == LSTM_MODEL_MAGIC && good.version == LSTM_MODEL_VERSION &&
-              good.reserved[0] == 0 && good.reserved[1] == 0 && good.reserved[2] == 0,
-          "init_header fields");
+    CHECK(good.magic == LSTM_MODEL_MAGIC && good.version == LSTM_MODEL_VERSION_1 &&
+              good.members == 0 && good.season == 0 && good.reserved == 0,
+          "init_header fields (a one-member model is written as version 1)");
     CHECK(memcmp(&good.magic, "LSTM", 4) == 0, "magic spells LSTM in memory");
     for (int byte = 0; byte < 4; byte++)
         for (int bit = 0; bit < 8; bit++) {
@@ -241,7 +241,8 @@ static void test_header_fields(void)
         static const uint32_t values[] = {1, 0x80000000U, 0xFFFFFFFFU};
         for (int v = 0; v < 3; v++) {
             h = good;
-            h.reserved[r] = values[v];
+            uint32_t *fields = &h.members; /* members, season, reserved: zero in version 1 */
+            fields[r] = values[v];
             CHECK(validate_with_header(bytes, n, &h, errmsg) == LSTM_ERR_FORMAT &&
                       strstr(errmsg, "reserved") != NULL,
                   "reserved[%d] = 0x%x: %s", r, values[v], errmsg);
@@ -558,6 +559,86 @@ static void test_fuzz(int iterations)
 }
 
 /* Run every test; the last line says how many checks passed and failed. */
+/*
+ * Version 2: members, season and series scaling. The layout tiles the block
+ * member by member, then the shared scaling vectors; the rules between the
+ * fields are enforced; a model that fits version 1 is written (and must be
+ * read) as version 1.
+ */
+static void test_version_2(void)
+{
+    uint64_t rng = 29;
+    LstmDims d = make_dims(2 + 3, 4, 2, 3, LSTM_FLAG_SERIES_SCALING | LSTM_FLAG_LOG);
+    LstmModelHeader h;
+    LstmModelView view;
+    LstmModelOffsets off0, off2;
+    unsigned char *bytes;
+    size_t n, member = 0, expected = 0;
+    char errmsg[LSTM_ERRMSG_LEN];
+
+    d.members = 3;
+    d.season = 4;
+    CHECK(lstm_dims_check(&d, errmsg) == LSTM_OK, "a valid version-2 model: %s", errmsg);
+    bytes = build_model(&d, &rng, &n);
+    memcpy(&h, bytes, sizeof(h));
+    CHECK(h.version == LSTM_MODEL_VERSION && h.members == 3 && h.season == 4,
+          "version-2 header fields: version %u members %u season %u", h.version, h.members,
+          h.season);
+    CHECK(lstm_model_validate(bytes, n, errmsg) == LSTM_OK, "version-2 model: %s", errmsg);
+    member = lstm_model_member_float_count(&d);
+    expected = 3 * member + 2 * 5 + 2 * 3;
+    CHECK(lstm_model_float_count(&d) == expected && lstm_model_parameter_count(&d) == 3 * member,
+          "float counts: %zu of %zu", lstm_model_float_count(&d), expected);
+    lstm_model_member_offsets(&d, 0, &off0);
+    lstm_model_member_offsets(&d, 2, &off2);
+    CHECK(off2.weight_ih[0] == off0.weight_ih[0] + 2 * member &&
+              off2.head_bias == off0.head_bias + 2 * member && off2.input_mean == off0.input_mean &&
+              off0.input_mean == 3 * member,
+          "member offsets tile the block and share the scaling vectors");
+    lstm_model_view(bytes, &view);
+    CHECK(view.dims.members == 3 && view.dims.season == 4 &&
+              view.member[1].layer[1].weight_hh ==
+                  lstm_model_data(bytes) + member + (off0.weight_hh[1] - off0.weight_ih[0]) &&
+              view.layer[0].weight_ih == view.member[0].layer[0].weight_ih,
+          "view of every member");
+    free(bytes);
+
+    /* Rules between the fields. */
+    {
+        LstmDims bad = d;
+        bad.flags = LSTM_FLAG_LOG;
+        bad.input_size = 3;
+        bad.season = 0;
+        CHECK(lstm_dims_check(&bad, errmsg) == LSTM_ERR_FORMAT, "log without series scaling");
+        bad = d;
+        bad.season = 1;
+        CHECK(lstm_dims_check(&bad, errmsg) == LSTM_ERR_LIMIT, "season 1: %s", errmsg);
+        bad = d;
+        bad.input_size = 2;
+        CHECK(lstm_dims_check(&bad, errmsg) == LSTM_ERR_FORMAT && strstr(errmsg, "input_size"),
+              "input size not the normaliser's: %s", errmsg);
+        bad = d;
+        bad.flags |= LSTM_FLAG_DIFFERENCE;
+        CHECK(lstm_dims_check(&bad, errmsg) == LSTM_ERR_FORMAT, "difference with series scaling");
+        bad = d;
+        bad.members = LSTM_MAX_MEMBERS + 1;
+        CHECK(lstm_dims_check(&bad, errmsg) == LSTM_ERR_LIMIT, "17 members: %s", errmsg);
+    }
+    /* A one-member model written as version 2 is refused. */
+    {
+        LstmDims one = make_dims(1, 3, 1, 1, 0);
+        bytes = build_model(&one, &rng, &n);
+        memcpy(&h, bytes, sizeof(h));
+        h.version = LSTM_MODEL_VERSION;
+        h.members = 1;
+        memcpy(bytes, &h, sizeof(h));
+        CHECK(lstm_model_validate(bytes, n, errmsg) == LSTM_ERR_FORMAT &&
+                  strstr(errmsg, "version 1") != NULL,
+              "version 2 for a version-1 model: %s", errmsg);
+        free(bytes);
+    }
+}
+
 int main(int argc, char **argv)
 {
     int iterations = argc > 1 ? atoi(argv[1]) : 10000;
@@ -568,6 +649,7 @@ int main(int argc, char **argv)
     test_sizes();
     test_values();
     test_fingerprint();
+    test_version_2();
     test_fuzz(iterations);
     return test_summary();
 }
