@@ -283,11 +283,11 @@ static void test_validation(uint64_t *rng)
     }
 
     EXPECT_HEADER_ERROR(bytes, nbytes, magic, 0x12345678U, LSTM_ERR_FORMAT);
-    EXPECT_HEADER_ERROR(bytes, nbytes, version, 2, LSTM_ERR_FORMAT);
+    EXPECT_HEADER_ERROR(bytes, nbytes, version, 3, LSTM_ERR_FORMAT);
     EXPECT_HEADER_ERROR(bytes, nbytes, flags, 0x0004, LSTM_ERR_FORMAT);
     EXPECT_HEADER_ERROR(bytes, nbytes, model_flags, 0x0100, LSTM_ERR_FORMAT);
-    EXPECT_HEADER_ERROR(bytes, nbytes, reserved0, 1, LSTM_ERR_FORMAT);
-    EXPECT_HEADER_ERROR(bytes, nbytes, reserved1, 1, LSTM_ERR_FORMAT);
+    EXPECT_HEADER_ERROR(bytes, nbytes, members, 1, LSTM_ERR_FORMAT);
+    EXPECT_HEADER_ERROR(bytes, nbytes, season, 1, LSTM_ERR_FORMAT);
     EXPECT_HEADER_ERROR(bytes, nbytes, hidden_size, 0, LSTM_ERR_LIMIT);
     EXPECT_HEADER_ERROR(bytes, nbytes, hidden_size, -5, LSTM_ERR_LIMIT);
     EXPECT_HEADER_ERROR(bytes, nbytes, hidden_size, LSTM_MAX_HIDDEN + 1, LSTM_ERR_LIMIT);
