@@ -451,7 +451,7 @@ static bool read_value(ScoreConfig *cfg, const SeriesRow *row)
 
     if (isnull)
         return false;
-    lstm_column_read_features(&cfg->value, value, cfg->features, cfg->dims.input_size,
+    lstm_column_read_features(&cfg->value, value, cfg->features, lstm_row_width(&cfg->dims),
                               cfg->model_name, "lstm_score_trigger");
     return true;
 }
@@ -469,8 +469,9 @@ static void current_forecast(ScoreConfig *cfg, const LstmDecoded *model, ScoreRe
 /* Consume the row's features into cfg->stream and fill result. */
 static void step(ScoreConfig *cfg, const LstmDecoded *model, ScoreResult *result)
 {
-    if (lstm_stream_feed(&model->runner, &cfg->stream, cfg->features, cfg->outputs) != LSTM_OK)
-        lstm_report_input_range(cfg->features, model->runner.dims.input_size);
+    LstmError err = lstm_stream_feed(&model->runner, &cfg->stream, cfg->features, cfg->outputs);
+    if (err != LSTM_OK)
+        lstm_report_row_error(err, cfg->features, &model->runner.dims);
     result->has_forecast = (cfg->stream.flags & LSTM_STATE_HAS_FORECAST) != 0;
     result->forecast = cfg->stream.last_forecast;
     result->has_score = (cfg->stream.flags & LSTM_STATE_HAS_SCORE) != 0;

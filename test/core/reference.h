@@ -37,6 +37,16 @@ void lstm_reference_step(const LstmModelView *model, float *h, float *c, const f
  */
 void lstm_reference_head(const LstmModelView *model, const float *h, float *y_scaled);
 
+/*
+ * lstm_reference_member_view: out = model with member's layers and head in
+ * place of member 0's, so that the two functions above run that member.
+ */
+void lstm_reference_member_view(const LstmModelView *model, int member, LstmModelView *out);
+
+/* lstm_reference_median: the median of n <= LSTM_MAX_MEMBERS values (even n: mean of the middle
+ * two). */
+double lstm_reference_median(const double *values, int n);
+
 /* ---- training (reference_trainer.c), double precision ---- */
 
 /* Bytes of scratch lstm_train_reference_chunk needs for these sizes. */

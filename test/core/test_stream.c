@@ -13,6 +13,7 @@
 #include "runner.h"
 #include "model_format.h"
 #include "stream.h"
+#include "normalizer.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -283,11 +284,11 @@ static void test_validation(uint64_t *rng)
     }
 
     EXPECT_HEADER_ERROR(bytes, nbytes, magic, 0x12345678U, LSTM_ERR_FORMAT);
-    EXPECT_HEADER_ERROR(bytes, nbytes, version, 2, LSTM_ERR_FORMAT);
+    EXPECT_HEADER_ERROR(bytes, nbytes, version, 3, LSTM_ERR_FORMAT);
     EXPECT_HEADER_ERROR(bytes, nbytes, flags, 0x0004, LSTM_ERR_FORMAT);
     EXPECT_HEADER_ERROR(bytes, nbytes, model_flags, 0x0100, LSTM_ERR_FORMAT);
-    EXPECT_HEADER_ERROR(bytes, nbytes, reserved0, 1, LSTM_ERR_FORMAT);
-    EXPECT_HEADER_ERROR(bytes, nbytes, reserved1, 1, LSTM_ERR_FORMAT);
+    EXPECT_HEADER_ERROR(bytes, nbytes, members, 1, LSTM_ERR_FORMAT);
+    EXPECT_HEADER_ERROR(bytes, nbytes, season, 1, LSTM_ERR_FORMAT);
     EXPECT_HEADER_ERROR(bytes, nbytes, hidden_size, 0, LSTM_ERR_LIMIT);
     EXPECT_HEADER_ERROR(bytes, nbytes, hidden_size, -5, LSTM_ERR_LIMIT);
     EXPECT_HEADER_ERROR(bytes, nbytes, hidden_size, LSTM_MAX_HIDDEN + 1, LSTM_ERR_LIMIT);
@@ -347,6 +348,80 @@ static void test_validation(uint64_t *rng)
     test_model_free(&m);
 }
 
+/*
+ * Version-2 states (a series-scaled ensemble): store, validate, load and
+ * store again gives the same bytes; stopping after any row, saving, loading
+ * and feeding the rest gives the bytes of the whole series.
+ */
+static void test_series_scaled_states(uint64_t *rng)
+{
+    LstmDims d = make_dims(lstm_normalizer_input_size(5, 2), 4, 2, 2,
+                           LSTM_FLAG_SERIES_SCALING | LSTM_FLAG_LOG);
+    TestModel m;
+    LstmStream whole, first, second;
+    double values[25], outputs[8];
+    unsigned char *expected, *again;
+    size_t nbytes;
+    char errmsg[LSTM_ERRMSG_LEN];
+    float *mw, *mf, *ms;
+
+    d.members = 3;
+    d.season = 5;
+    test_model_init(&m, &d, rng);
+    for (int t = 0; t < 25; t++)
+        values[t] = 10.0 + 3.0 * sin(t) + rng_uniform(rng, 0.0, 1.0);
+    mw = stream_new(&whole, &d);
+    for (int t = 0; t < 25; t++)
+        lstm_stream_feed(&m.runner, &whole, &values[t], outputs);
+    expected = store(&whole, &m, &nbytes);
+    CHECK(lstm_state_version(&d) == 2 && nbytes == lstm_state_nbytes(&d),
+          "a series-scaled ensemble's state is version 2");
+    CHECK(lstm_state_validate(expected, nbytes, errmsg) == LSTM_OK, "v2 state rejected: %s",
+          errmsg);
+    ms = stream_new(&second, &d);
+    lstm_state_load(expected, &second);
+    again = store(&second, &m, &nbytes);
+    CHECK(memcmp(again, expected, nbytes) == 0, "v2 state round trip changed bytes");
+    free(again);
+    for (int k = 0; k <= 25; k++) {
+        unsigned char *saved;
+        size_t len;
+        mf = stream_new(&first, &d);
+        for (int t = 0; t < k; t++)
+            lstm_stream_feed(&m.runner, &first, &values[t], outputs);
+        saved = store(&first, &m, &len);
+        CHECK(lstm_state_validate(saved, len, errmsg) == LSTM_OK, "split %d: %s", k, errmsg);
+        lstm_stream_init(&second, &d, ms);
+        lstm_state_load(saved, &second);
+        for (int t = k; t < 25; t++)
+            lstm_stream_feed(&m.runner, &second, &values[t], outputs);
+        again = store(&second, &m, &len);
+        CHECK(memcmp(again, expected, nbytes) == 0, "split at %d changes the state", k);
+        free(saved);
+        free(again);
+        free(mf);
+    }
+    /* a touched ring slot beyond the rows consumed is rejected */
+    {
+        size_t ring_at =
+            sizeof(LstmStateHeader) + lstm_state_float_count(&d) * sizeof(float) + 5 * 8;
+        unsigned char *fresh;
+        double one = 1.0;
+        mf = stream_new(&first, &d);
+        lstm_stream_feed(&m.runner, &first, &values[0], outputs);
+        fresh = store(&first, &m, &nbytes);
+        memcpy(fresh + ring_at + 3 * 8, &one, 8);
+        CHECK(lstm_state_validate(fresh, nbytes, errmsg) == LSTM_ERR_FORMAT,
+              "a ring slot beyond the rows was accepted");
+        free(fresh);
+        free(mf);
+    }
+    free(expected);
+    free(mw);
+    free(ms);
+    test_model_free(&m);
+}
+
 int main(void)
 {
     uint64_t rng = 20240611;
@@ -365,5 +440,6 @@ int main(void)
     test_residual_statistics(&rng);
     test_anomaly_score();
     test_validation(&rng);
+    test_series_scaled_states(&rng);
     return test_summary();
 }
