@@ -741,6 +741,9 @@ static void read_hyperparameters(FunctionCallInfo fcinfo, LstmTrainOptions *opts
 
     hyperparameter_positions(fcinfo, positions);
     memset(opts, 0, sizeof(*opts));
+    opts->horizon = 1;
+    opts->members = 1;
+    opts->loss = LSTM_LOSS_MSE;
     for (int h = 0; h < NUM_HYPERPARAMETERS; h++) {
         const Hyperparameter *hp = &hyperparameters[h];
         char *field = (char *)opts + hp->offset;
