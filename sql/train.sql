@@ -307,7 +307,7 @@ SELECT o AS option, pg_temp.try(format($$SELECT lstm_train('tr_bad', 'readings',
 FROM unnest(ARRAY[
     'horizon => 0', 'horizon => 1025', 'season => -1', 'season => 1001', 'members => 0',
     'members => 17', $$scaling => 'local'$$, $$scaling => 'global', horizon => 3$$,
-    $$loss => 'huber'$$, $$log => 'maybe'$$, $$horizon => 2, log => true, difference => true$$,
+    $$loss => 'huber'$$, $$log => 'maybe'$$, $$horizon => 2, log => 'on', difference => true$$,
     $$horizon => 2, features => ARRAY['temp']$$]) o;
 SELECT pg_temp.try($$SELECT lstm_train('tr_bad', 'readings', value => 'temp', time_column => 'ts', series => 'sensor', horizon => 2, log => 'true')$$);
 
