@@ -238,3 +238,44 @@ CREATE OR REPLACE FUNCTION @extschema@.lstm_stream_rebuild(model text, source re
 COMMENT ON FUNCTION @extschema@.lstm_stream_rebuild(text, regclass, text, text, text, text) IS
     'Recompute the saved streaming states of a model (all series, or one) from a table''s rows '
     'in time order, as lstm_score_trigger would have saved them; returns the number of series';
+
+-- lstm_train gains season, horizon, scaling, log, members and loss (issue 9), and NULL defaults
+-- for batch_size, epochs, learning_rate and patience (the defaults of the scaling).
+DROP FUNCTION @extschema@.lstm_train(text, regclass, text, text, text, text[], int, int, int, int,
+                                     int, float8, float8, float8, int, bigint, boolean);
+
+CREATE FUNCTION @extschema@.lstm_train(
+    name text,
+    source regclass,
+    value text,
+    time_column text DEFAULT NULL,
+    series text DEFAULT NULL,
+    features text[] DEFAULT NULL,
+    hidden int DEFAULT 32,
+    layers int DEFAULT 1,
+    bptt int DEFAULT 32,
+    batch_size int DEFAULT NULL,
+    epochs int DEFAULT NULL,
+    learning_rate float8 DEFAULT NULL,
+    clip float8 DEFAULT 1.0,
+    validation float8 DEFAULT 0.2,
+    patience int DEFAULT NULL,
+    seed bigint DEFAULT 0,
+    difference boolean DEFAULT false,
+    season int DEFAULT NULL,
+    horizon int DEFAULT NULL,
+    scaling text DEFAULT NULL,
+    log text DEFAULT 'auto',
+    members int DEFAULT NULL,
+    loss text DEFAULT NULL)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'lstm_train' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+COMMENT ON FUNCTION @extschema@.lstm_train(text, regclass, text, text, text, text[], int, int, int, int, int,
+                               float8, float8, float8, int, bigint, boolean, int, int, text, text,
+                               int, text) IS
+    'Train an LSTM forecaster on the series in source (value ordered by time_column, split by '
+    'series, with optional feature columns; or one float8[] sequence per row) and store it in '
+    'lstm_models under name; returns the training report. With season or horizon (or scaling '
+    '=> ''series'') every series is normalised by its own streaming statistics and the model '
+    'forecasts horizon steps at once (members trained one after the other, median forecast)';
