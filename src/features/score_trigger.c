@@ -7,10 +7,13 @@
  *       'series column' | NULL, 'forecast column' | NULL, 'score column' | NULL
  *       [, 'time column']);
  *
- * Per row: lock the series' saved state (model name, scored table, series key) in
- * lstm_stream_states, creating it on the series' first row; write into the
- * new row the forecast that the state made BEFORE this value and the row's
- * anomaly score; advance the state by the row and save it. The arithmetic is
+ * Per row: find the series' state (model name, scored table, series key):
+ * in backend memory if this statement reached the series already, otherwise
+ * lock its row of lstm_stream_states and read it into memory (creating it
+ * on the series' first row); write into the new row the forecast that the
+ * state made BEFORE this value and the row's anomaly score; advance the
+ * state. The state is written back once, when the statement ends
+ * (stream_cache.c), so a load's cost is linear in its rows. The arithmetic is
  * the core step lstm_state_agg and lstm_anomaly_score run, so a series
  * inserted in time order gets exactly the state and scores those give over
  * the same rows.
@@ -40,7 +43,8 @@
  * Cost: the column set-up is resolved once per statement (fn_extra), the
  * SQL is prepared once per backend (SPI_keepplan), and the decoded model is
  * kept per backend and recognised by its stored (TOAST pointer) datum, so a
- * row costs two SPI executions (lock, update) and one cell step.
+ * row costs a hash lookup and one cell step, and each series reached by a
+ * statement two SPI executions (lock, update).
  */
 #include "lstm.h"
 
