@@ -279,3 +279,69 @@ COMMENT ON FUNCTION @extschema@.lstm_train(text, regclass, text, text, text, tex
     'lstm_models under name; returns the training report. With season or horizon (or scaling '
     '=> ''series'') every series is normalised by its own streaming statistics and the model '
     'forecasts horizon steps at once (members trained one after the other, median forecast)';
+
+-- ---------------------------------------------------------------------------
+-- Parallel queries: the aggregates are PARALLEL SAFE (0.1 left them PARALLEL
+-- UNSAFE, the default, which kept any query using one from a parallel plan).
+-- They have no combine function, so the aggregation itself runs above the
+-- Gather while the scan below it can be parallel. ALTER AGGREGATE cannot set
+-- PARALLEL: CREATE OR REPLACE AGGREGATE does, keeping each aggregate's OID,
+-- comment and dependents (views). Their support functions were PARALLEL SAFE
+-- already in 0.1.
+-- ---------------------------------------------------------------------------
+CREATE OR REPLACE AGGREGATE @extschema@.lstm_forecast(model @extschema@.lstm_model, value float8) (
+    SFUNC = @extschema@.lstm_forecast_value_sfunc, STYPE = internal,
+    FINALFUNC = @extschema@.lstm_forecast_final, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE);
+CREATE OR REPLACE AGGREGATE @extschema@.lstm_forecast(model text, value float8) (
+    SFUNC = @extschema@.lstm_forecast_value_sfunc, STYPE = internal,
+    FINALFUNC = @extschema@.lstm_forecast_final, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE);
+CREATE OR REPLACE AGGREGATE @extschema@.lstm_forecast(model @extschema@.lstm_model, value float8, horizon int) (
+    SFUNC = @extschema@.lstm_forecast_horizon_sfunc, STYPE = internal,
+    FINALFUNC = @extschema@.lstm_forecast_horizon_final, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE);
+CREATE OR REPLACE AGGREGATE @extschema@.lstm_forecast(model text, value float8, horizon int) (
+    SFUNC = @extschema@.lstm_forecast_horizon_sfunc, STYPE = internal,
+    FINALFUNC = @extschema@.lstm_forecast_horizon_final, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE);
+CREATE OR REPLACE AGGREGATE @extschema@.lstm_forecast(model @extschema@.lstm_model, features float8[]) (
+    SFUNC = @extschema@.lstm_forecast_features_sfunc, STYPE = internal,
+    FINALFUNC = @extschema@.lstm_forecast_final, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE);
+CREATE OR REPLACE AGGREGATE @extschema@.lstm_forecast(model text, features float8[]) (
+    SFUNC = @extschema@.lstm_forecast_features_sfunc, STYPE = internal,
+    FINALFUNC = @extschema@.lstm_forecast_final, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE);
+CREATE OR REPLACE AGGREGATE @extschema@.lstm_state_agg(model @extschema@.lstm_model, value float8) (
+    SFUNC = @extschema@.lstm_state_sfunc, STYPE = internal,
+    FINALFUNC = @extschema@.lstm_state_final, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE);
+CREATE OR REPLACE AGGREGATE @extschema@.lstm_state_agg(model text, value float8) (
+    SFUNC = @extschema@.lstm_state_sfunc, STYPE = internal,
+    FINALFUNC = @extschema@.lstm_state_final, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE);
+CREATE OR REPLACE AGGREGATE @extschema@.lstm_state_agg(model @extschema@.lstm_model, features float8[]) (
+    SFUNC = @extschema@.lstm_state_sfunc, STYPE = internal,
+    FINALFUNC = @extschema@.lstm_state_final, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE);
+CREATE OR REPLACE AGGREGATE @extschema@.lstm_state_agg(model text, features float8[]) (
+    SFUNC = @extschema@.lstm_state_sfunc, STYPE = internal,
+    FINALFUNC = @extschema@.lstm_state_final, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE);
+CREATE OR REPLACE AGGREGATE @extschema@.lstm_anomaly_score(model @extschema@.lstm_model, value float8) (
+    SFUNC = @extschema@.lstm_anomaly_sfunc, STYPE = internal,
+    FINALFUNC = @extschema@.lstm_anomaly_final, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE);
+CREATE OR REPLACE AGGREGATE @extschema@.lstm_anomaly_score(model text, value float8) (
+    SFUNC = @extschema@.lstm_anomaly_sfunc, STYPE = internal,
+    FINALFUNC = @extschema@.lstm_anomaly_final, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE);
+CREATE OR REPLACE AGGREGATE @extschema@.lstm_anomaly_score(model @extschema@.lstm_model, features float8[]) (
+    SFUNC = @extschema@.lstm_anomaly_sfunc, STYPE = internal,
+    FINALFUNC = @extschema@.lstm_anomaly_final, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE);
+CREATE OR REPLACE AGGREGATE @extschema@.lstm_anomaly_score(model text, features float8[]) (
+    SFUNC = @extschema@.lstm_anomaly_sfunc, STYPE = internal,
+    FINALFUNC = @extschema@.lstm_anomaly_final, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE);
