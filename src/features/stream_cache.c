@@ -46,6 +46,7 @@ typedef struct CacheEntry {
 static HTAB *cache;                 /* CacheEntry by hash key */
 static MemoryContext cache_context; /* everything cached; reset when the cache empties */
 static long cached_count;
+static int deepest_level; /* no cached series has a level deeper than this */
 static int exec_depth;    /* executors and utility commands running, nested */
 static int trigger_depth; /* lstm_score_trigger calls running, nested */
 static bool writing;      /* a flush is running (its own statements end inside it) */
@@ -120,6 +121,7 @@ static void forget_all(void)
     while ((entry = hash_seq_search(&scan)) != NULL)
         hash_search(cache, &entry->hash_key, HASH_REMOVE, NULL);
     cached_count = 0;
+    deepest_level = 0;
     MemoryContextReset(cache_context);
 }
 
@@ -159,6 +161,7 @@ LstmCachedSeries *lstm_stream_cache_add(Datum model_name, Oid source, const char
     cached->fingerprint = fingerprint;
     lstm_stream_init(&cached->now.stream, dims, palloc(sizeof(float) * lstm_series_nfloats(dims)));
     cached->level = exec_depth;
+    deepest_level = Max(deepest_level, exec_depth);
     cached->subid = GetCurrentSubTransactionId();
     MemoryContextSwitchTo(old);
 
@@ -284,11 +287,12 @@ static void flush_deeper_than(int depth)
 {
     SubTransactionId current = GetCurrentSubTransactionId();
     bool pushed = false;
+    int deepest = 0; /* of the series left */
     HASH_SEQ_STATUS scan;
     CacheEntry *entry;
 
-    if (cached_count == 0 || writing)
-        return;
+    if (cached_count == 0 || writing || (depth >= 0 && deepest_level <= depth))
+        return; /* (the trigger's own statements end here, deeper than every series) */
     writing = true;
     PG_TRY();
     {
@@ -299,11 +303,14 @@ static void flush_deeper_than(int depth)
         hash_seq_init(&scan, cache);
         while ((entry = hash_seq_search(&scan)) != NULL) {
             LstmCachedSeries *series = entry->series;
-            if (series->level <= depth || series->subid != current)
+            if (series->level <= depth || series->subid != current) {
+                deepest = Max(deepest, series->level);
                 continue;
+            }
             write_series(series);
             forget(series);
         }
+        deepest_level = deepest;
         if (pushed)
             PopActiveSnapshot();
     }
