@@ -51,6 +51,7 @@
 #include "catalog/extension.h"
 #include "features/score_trigger.h"
 #include "features/stream_cache.h"
+#include "features/stream_states.h"
 #include "runtime/arguments.h"
 #include "runtime/column_spec.h"
 #include "runtime/model_cache.h"
@@ -64,6 +65,7 @@
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -237,6 +239,12 @@ typedef struct ScoreConfig {
     float *stream_memory; /* (2, L, H) */
     double *features;     /* (I) */
     double *outputs;      /* (O) */
+    /* lstm_stream_states through the access methods (decided at the first series). */
+    bool direct_checked;
+    bool direct; /* the direct path applies (stream_states.h) */
+    LstmStateTable states;
+    bool have_model; /* direct path: the model, read once per statement */
+    Datum model;
 } ScoreConfig;
 
 /* Error unless the trigger has 5 or 6 arguments, a model name and a value column. */
@@ -352,14 +360,52 @@ typedef struct ScoreResult {
     double score;
 } ScoreResult;
 
+/* The model of a series' first row (no state to join it from); unknown is an error. */
+static Datum read_model(ScoreConfig *cfg, const SeriesRow *row);
+
+/*
+ * The model for the direct path: read through SPI (so lstm_models' row-level
+ * security decides) once per statement, as a statement uses one model.
+ */
+static Datum statement_model(ScoreConfig *cfg, const SeriesRow *row)
+{
+    if (!cfg->have_model) {
+        Datum model = read_model(cfg, row);
+        MemoryContext old = MemoryContextSwitchTo(row->scratch);
+        cfg->model = datumCopy(model, false, -1);
+        MemoryContextSwitchTo(old);
+        cfg->have_model = true;
+    }
+    return cfg->model;
+}
+
+/* Lock the series' saved state through the primary key and read it (direct path). */
+static bool lock_saved_state_direct(ScoreConfig *cfg, const SeriesRow *row, SavedState *saved)
+{
+    LstmSavedRow locked;
+    Datum model = statement_model(cfg, row);
+
+    if (!lstm_state_row_lock(&cfg->states, row->key, &locked))
+        return false;
+    saved->state = locked.state;
+    saved->has_last_time = locked.has_last_time;
+    saved->last_time = locked.last_time;
+    saved->last_time_type = locked.last_time_type;
+    saved->model = model;
+    return true;
+}
+
 /* Lock the series' saved state and read it; false if the series has none yet. */
-static bool lock_saved_state(const SeriesRow *row, SavedState *saved)
+static bool lock_saved_state(ScoreConfig *cfg, const SeriesRow *row, SavedState *saved)
 {
     HeapTuple tuple;
     TupleDesc desc;
     bool isnull, time_null, type_null;
-    int rc = SPI_execute_plan(plans.lock, (Datum *)row->key, NULL, false, 1);
+    int rc;
 
+    if (cfg->direct)
+        return lock_saved_state_direct(cfg, row, saved);
+    rc = SPI_execute_plan(plans.lock, (Datum *)row->key, NULL, false, 1);
     if (rc != SPI_OK_SELECT)
         elog(ERROR, "lstm_score_trigger: reading lstm_stream_states failed: %s",
              SPI_result_code_string(rc));
@@ -390,6 +436,13 @@ static Datum read_model(ScoreConfig *cfg, const SeriesRow *row)
                  errmsg("model \"%s\" does not exist", cfg->model_name),
                  errhint("lstm_score_trigger's first argument names a model in lstm_models.")));
     return SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+}
+
+/* A cached series is written back the way its state was locked. */
+static void use_direct_path(ScoreConfig *cfg, LstmCachedSeries *series)
+{
+    series->direct = cfg->direct;
+    series->states = cfg->states;
 }
 
 /* The decoded model for a stored model datum, with scratch for its sizes. */
@@ -424,6 +477,7 @@ static LstmCachedSeries *cache_saved_series(ScoreConfig *cfg, const SeriesRow *r
     LstmStateHeader header;
     char message[LSTM_ERRMSG_LEN];
 
+    use_direct_path(cfg, series);
     lstm_state_read_header(VARDATA(state), &header);
     if (lstm_state_matches_model(&header, &model->runner.dims, model->fingerprint, message))
         lstm_state_load(VARDATA(state), &series->now.stream);
@@ -530,7 +584,7 @@ static void score_cached_row(ScoreConfig *cfg, LstmCachedSeries *series, const S
 static bool score_first_row(ScoreConfig *cfg, const SeriesRow *row, ScoreResult *result,
                             LstmCachedSeries **created)
 {
-    Datum stored = read_model(cfg, row);
+    Datum stored = cfg->direct ? statement_model(cfg, row) : read_model(cfg, row);
     LstmDecoded *model = use_model(cfg, row, stored);
     const LstmDims *dims = &model->runner.dims;
     Datum args[6] = {row->key[0],
@@ -557,6 +611,7 @@ static bool score_first_row(ScoreConfig *cfg, const SeriesRow *row, ScoreResult 
         return false;
     *created = lstm_stream_cache_add(row->key[0], cfg->source, row->series_name, stored, dims,
                                      model->fingerprint);
+    use_direct_path(cfg, *created);
     lstm_state_load(VARDATA(DatumGetPointer(args[3])), &(*created)->now.stream);
     if (cfg->time.attnum != 0)
         lstm_stream_cache_set_last_time(*created, row->time_bytes, cfg->time_codec.type);
@@ -575,7 +630,7 @@ static LstmCachedSeries *open_series(ScoreConfig *cfg, const SeriesRow *row, Sco
         SavedState saved;
         LstmCachedSeries *created;
 
-        if (lock_saved_state(row, &saved))
+        if (lock_saved_state(cfg, row, &saved))
             return cache_saved_series(cfg, row, &saved);
         if (score_first_row(cfg, row, result, &created))
             return NULL;
@@ -599,6 +654,10 @@ static void score_row(ScoreConfig *cfg, const SeriesRow *row, ScoreResult *resul
             elog(ERROR, "lstm_score_trigger: SPI_connect failed");
         if (plans.schema != cfg->schema || plans.state_type != cfg->state_type)
             prepare_plans(cfg->schema, cfg->state_type);
+        if (!cfg->direct_checked) {
+            cfg->direct = lstm_state_table_direct(&cfg->states, cfg->schema, cfg->source);
+            cfg->direct_checked = true;
+        }
         series = open_series(cfg, row, result);
         SPI_finish();
         MemoryContextSwitchTo(caller);
@@ -639,6 +698,16 @@ static void write_series(LstmCachedSeries *series)
 
     if (!now->state_changed && now->late_added == 0)
         return;
+    if (series->direct) {
+        Datum state =
+            now->state_changed
+                ? PointerGetDatum(lstm_state_make(&now->stream, &series->dims, series->fingerprint))
+                : (Datum)0;
+        lstm_state_row_update(&series->states, series->key, series->series, now->state_changed,
+                              state, now->has_last_time, PointerGetDatum(now->last_time),
+                              now->last_time_type, now->late_added);
+        return;
+    }
     if (SPI_connect() != SPI_OK_CONNECT)
         elog(ERROR, "lstm_score_trigger: SPI_connect failed");
     memcpy(args, series->key, sizeof(series->key));

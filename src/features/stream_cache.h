@@ -25,6 +25,7 @@
 #include "lstm.h"
 
 #include "core/stream.h"
+#include "features/stream_states.h"
 
 /* What a series' state is now: everything a rolled-back subtransaction restores. */
 typedef struct LstmSeriesVersion {
@@ -50,6 +51,8 @@ typedef struct LstmCachedSeries {
     int level;                /* executor nesting depth of the outermost statement using it */
     SubTransactionId subid;   /* subtransaction that made `now` */
     struct SeriesUndo *undo;  /* what enclosing subtransactions had, newest first */
+    bool direct;              /* locked, and written, through the access methods */
+    LstmStateTable states;    /* then: lstm_stream_states as that statement resolved it */
 } LstmCachedSeries;
 
 /* Writes one series' state back to lstm_stream_states (SPI not connected). */

@@ -1,0 +1,293 @@
+/*
+ * stream_states.c - direct access to the rows of lstm_stream_states for
+ * lstm_score_trigger (see stream_states.h): an index scan of the primary key,
+ * table_tuple_lock, and a heap update with its index entries.
+ */
+#include "features/stream_states.h"
+
+#include "access/genam.h"
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/relscan.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/index.h"
+#include "catalog/indexing.h"
+#include "catalog/pg_am.h"
+#include "catalog/pg_collation.h"
+#include "commands/trigger.h"
+#include "executor/tuptable.h"
+#include "miscadmin.h"
+#include "rewrite/rowsecurity.h"
+#include "storage/bufmgr.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/rls.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+/* The extension's policies on lstm_stream_states (src/sql/60_trigger.sql). */
+static const char *const own_policies[] = {"lstm_stream_states_read", "lstm_stream_states_create",
+                                           "lstm_stream_states_change",
+                                           "lstm_stream_states_delete"};
+
+/* Are rel's row-level security policies exactly the extension's own? */
+static bool policies_are_own(Relation rel)
+{
+    ListCell *cell;
+    int n = 0;
+
+    if (rel->rd_rsdesc == NULL)
+        return false;
+    foreach (cell, rel->rd_rsdesc->policies) {
+        RowSecurityPolicy *policy = (RowSecurityPolicy *)lfirst(cell);
+        bool known = false;
+        for (int i = 0; i < lengthof(own_policies); i++)
+            known = known || strcmp(policy->policy_name, own_policies[i]) == 0;
+        if (!known)
+            return false;
+        n++;
+    }
+    return n == lengthof(own_policies);
+}
+
+/* Does the caller see and change every row of source's states as SQL would let it? */
+static bool rights_allow(Relation rel, Oid source)
+{
+    Oid user = GetUserId();
+
+    if (pg_class_aclcheck(RelationGetRelid(rel), user, ACL_SELECT | ACL_UPDATE) != ACLCHECK_OK)
+        return false; /* SPI raises the permission error */
+    switch (check_enable_rls(RelationGetRelid(rel), InvalidOid, true)) {
+    case RLS_NONE:
+    case RLS_NONE_ENV:
+        return true;
+    default:
+        return policies_are_own(rel) && pg_class_aclcheck(source, user, ACL_INSERT) == ACLCHECK_OK;
+    }
+}
+
+/* Is the table as plain as the direct path needs (see stream_states.h)? */
+static bool table_is_plain(Relation rel)
+{
+    List *indexes = RelationGetIndexList(rel);
+    bool plain = rel->rd_rel->relam == HEAP_TABLE_AM_OID && rel->rd_rules == NULL &&
+                 list_length(indexes) == 1 &&
+                 linitial_oid(indexes) == RelationGetPrimaryKeyIndex(rel);
+
+    if (plain && rel->trigdesc != NULL) {
+        for (int i = 0; i < rel->trigdesc->numtriggers; i++)
+            plain =
+                plain && RI_FKey_trigger_type(rel->trigdesc->triggers[i].tgfoid) != RI_TRIGGER_NONE;
+    }
+    list_free(indexes);
+    return plain;
+}
+
+/* The heap column of a name, or InvalidAttrNumber. */
+static AttrNumber column(Relation rel, const char *name)
+{
+    TupleDesc desc = RelationGetDescr(rel);
+    for (int i = 0; i < desc->natts; i++) {
+        Form_pg_attribute attr = TupleDescAttr(desc, i);
+        if (!attr->attisdropped && strcmp(NameStr(attr->attname), name) == 0)
+            return attr->attnum;
+    }
+    return InvalidAttrNumber;
+}
+
+/* Set table up for the direct path; false if SPI must be used. */
+bool lstm_state_table_direct(LstmStateTable *table, Oid schema, Oid source)
+{
+    static const char *const key_names[3] = {"model_name", "source", "series"};
+    Oid relid = get_relname_relid("lstm_stream_states", schema);
+    Relation rel, index;
+    bool usable;
+
+    memset(table, 0, sizeof(*table));
+    if (!OidIsValid(relid))
+        return false;
+    rel = table_open(relid, AccessShareLock);
+    usable = table_is_plain(rel) && rights_allow(rel, source);
+    if (usable) {
+        table->relid = relid;
+        table->index = RelationGetPrimaryKeyIndex(rel);
+        table->state = column(rel, "state");
+        table->last_time = column(rel, "last_time");
+        table->last_time_type = column(rel, "last_time_type");
+        table->late_rows = column(rel, "late_rows");
+        table->updated_at = column(rel, "updated_at");
+        index = index_open(table->index, AccessShareLock);
+        usable = index->rd_index->indnkeyatts == 3;
+        for (int k = 0; k < 3 && usable; k++) {
+            table->key[k] = column(rel, key_names[k]);
+            for (int c = 0; c < 3; c++) {
+                if (index->rd_index->indkey.values[c] == table->key[k])
+                    table->key_column[k] = c + 1;
+            }
+            usable = table->key_column[k] != 0;
+        }
+        index_close(index, AccessShareLock);
+    }
+    table_close(rel, AccessShareLock);
+    return usable;
+}
+
+/* Find the row of key visible to snapshot into slot; false if there is none. */
+static bool find_row(const LstmStateTable *table, Relation rel, Relation index, Snapshot snapshot,
+                     const Datum key[3], TupleTableSlot *slot)
+{
+    static const Oid equal[3] = {F_TEXTEQ, F_OIDEQ, F_TEXTEQ};
+    ScanKeyData keys[3]; /* in index column order */
+    IndexScanDesc scan;
+    bool found;
+
+    for (int k = 0; k < 3; k++) {
+        int c = table->key_column[k];
+        ScanKeyInit(&keys[c - 1], c, BTEqualStrategyNumber, equal[k], key[k]);
+        keys[c - 1].sk_collation = index->rd_indcollation[c - 1];
+    }
+    scan = index_beginscan(rel, index, snapshot, 3, 0);
+    index_rescan(scan, keys, 3, NULL, 0);
+    found = index_getnext_slot(scan, ForwardScanDirection, slot);
+    index_endscan(scan);
+    return found;
+}
+
+/* Does the row in slot still have key (after following an update)? */
+static bool row_has_key(const LstmStateTable *table, TupleTableSlot *slot, const Datum key[3])
+{
+    for (int k = 0; k < 3; k++) {
+        bool isnull;
+        Datum value = slot_getattr(slot, table->key[k], &isnull);
+        bool same =
+            k == 1 ? DatumGetObjectId(value) == DatumGetObjectId(key[k])
+                   : DatumGetBool(DirectFunctionCall2Coll(texteq, C_COLLATION_OID, value, key[k]));
+        if (isnull || !same)
+            return false;
+    }
+    return true;
+}
+
+/* A serialization failure, as the executor reports a row changed under REPEATABLE READ. */
+static void serialization_failure(void)
+{
+    ereport(ERROR, (errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+                    errmsg("could not serialize access due to concurrent update")));
+}
+
+/*
+ * Lock the row in slot found under snapshot as ExecLockRows does for FOR NO
+ * KEY UPDATE; false if it is gone (deleted, or updated by this transaction
+ * meanwhile, or its key changed).
+ */
+static bool lock_found_row(const LstmStateTable *table, Relation rel, Snapshot snapshot,
+                           TupleTableSlot *slot, const Datum key[3])
+{
+    ItemPointerData tid = slot->tts_tid;
+    TM_FailureData failure;
+    TM_Result result;
+    int flags = IsolationUsesXactSnapshot() ? 0 : TUPLE_LOCK_FLAG_FIND_LAST_VERSION;
+
+    result = table_tuple_lock(rel, &tid, snapshot, slot, GetCurrentCommandId(false),
+                              LockTupleNoKeyExclusive, LockWaitBlock, flags, &failure);
+    switch (result) {
+    case TM_Ok:
+        return !failure.traversed || row_has_key(table, slot, key);
+    case TM_SelfModified:
+        return false; /* changed by this transaction after the snapshot: skipped */
+    case TM_Updated:
+    case TM_Deleted:
+        if (IsolationUsesXactSnapshot())
+            serialization_failure();
+        return false;
+    default:
+        elog(ERROR, "lstm_score_trigger: unexpected result %d locking a saved state", (int)result);
+    }
+    return false;
+}
+
+/* Lock the row of key and read it (see stream_states.h). */
+bool lstm_state_row_lock(const LstmStateTable *table, const Datum key[3], LstmSavedRow *row)
+{
+    Relation rel = table_open(table->relid, RowShareLock);
+    Relation index = index_open(table->index, AccessShareLock);
+    TupleTableSlot *slot = table_slot_create(rel, NULL);
+    Snapshot snapshot;
+    bool found;
+
+    /* The snapshot an SPI statement would take: this command's changes visible. */
+    CommandCounterIncrement();
+    PushActiveSnapshot(GetTransactionSnapshot());
+    UpdateActiveSnapshotCommandId();
+    snapshot = GetActiveSnapshot();
+    found = find_row(table, rel, index, snapshot, key, slot) &&
+            lock_found_row(table, rel, snapshot, slot, key);
+    if (found) {
+        bool isnull, time_null, type_null;
+        row->state = datumCopy(slot_getattr(slot, table->state, &isnull), false, -1);
+        row->last_time = slot_getattr(slot, table->last_time, &time_null);
+        row->last_time_type =
+            DatumGetObjectId(slot_getattr(slot, table->last_time_type, &type_null));
+        row->has_last_time = !time_null && !type_null;
+        row->last_time = row->has_last_time ? datumCopy(row->last_time, false, -1) : (Datum)0;
+    }
+    PopActiveSnapshot();
+    ExecDropSingleTupleTableSlot(slot);
+    index_close(index, NoLock);
+    table_close(rel, NoLock);
+    return found;
+}
+
+/* Write a series' state back to its locked row (see stream_states.h). */
+void lstm_state_row_update(const LstmStateTable *table, const Datum key[3], const char *series,
+                           bool has_state, Datum state, bool has_last_time, Datum last_time,
+                           Oid last_time_type, int64 late_added)
+{
+    Relation rel = table_open(table->relid, RowExclusiveLock);
+    Relation index = index_open(table->index, RowExclusiveLock);
+    TupleDesc desc = RelationGetDescr(rel);
+    TupleTableSlot *slot = table_slot_create(rel, NULL);
+    Datum *values = palloc0(sizeof(Datum) * desc->natts);
+    bool *nulls = palloc0(sizeof(bool) * desc->natts);
+    bool *replace = palloc0(sizeof(bool) * desc->natts);
+    CatalogIndexState indexes;
+    Snapshot snapshot;
+    HeapTuple old, new;
+    bool isnull, free_old;
+    int64 late_rows;
+
+    CommandCounterIncrement();
+    snapshot = RegisterSnapshot(GetLatestSnapshot());
+    if (!find_row(table, rel, index, snapshot, key, slot))
+        elog(ERROR, "lstm_score_trigger: saving the state of series \"%s\" found no row", series);
+    old = ExecFetchSlotHeapTuple(slot, false, &free_old);
+    late_rows = DatumGetInt64(heap_getattr(old, table->late_rows, desc, &isnull));
+    values[table->late_rows - 1] = Int64GetDatum(late_rows + late_added);
+    values[table->updated_at - 1] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+    replace[table->late_rows - 1] = replace[table->updated_at - 1] = true;
+    if (has_state) {
+        values[table->state - 1] = state;
+        values[table->last_time - 1] = last_time;
+        values[table->last_time_type - 1] = ObjectIdGetDatum(last_time_type);
+        nulls[table->last_time - 1] = nulls[table->last_time_type - 1] = !has_last_time;
+        replace[table->state - 1] = replace[table->last_time - 1] =
+            replace[table->last_time_type - 1] = true;
+    }
+    new = heap_modify_tuple(old, desc, values, nulls, replace);
+    indexes = CatalogOpenIndexes(rel);
+    CatalogTupleUpdateWithInfo(rel, &old->t_self, new, indexes);
+    CatalogCloseIndexes(indexes);
+    heap_freetuple(new);
+    if (free_old)
+        heap_freetuple(old);
+    ExecDropSingleTupleTableSlot(slot);
+    UnregisterSnapshot(snapshot);
+    index_close(index, NoLock);
+    table_close(rel, NoLock);
+}
