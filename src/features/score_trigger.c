@@ -232,6 +232,8 @@ typedef struct ScoreConfig {
     LstmColumn time;          /* argument 6; attnum 0 for none */
     LstmSeriesKey series_key; /* the series value as text */
     LstmTimeCodec time_codec; /* last_time's stored form and the late-row comparison */
+    int16 time_typlen;        /* the time column's type: length and by-value */
+    bool time_byval;
     /* Scratch for the current model's sizes. */
     LstmDims dims;
     bool have_scratch;
@@ -304,6 +306,8 @@ static ScoreConfig *score_config(FunctionCallInfo fcinfo, TriggerData *td)
     cfg->model_name_text = PointerGetDatum(cstring_to_text(cfg->model_name));
     resolve_columns(cfg, td->tg_relation, td->tg_trigger);
     cfg->source = lstm_source_root(RelationGetRelid(td->tg_relation));
+    if (cfg->time.attnum != 0)
+        get_typlenbyval(cfg->time.type, &cfg->time_typlen, &cfg->time_byval);
 
     /* The extension's schema and state type, to check the saved plans. */
     cfg->schema = get_func_namespace(fcinfo->flinfo->fn_oid);
@@ -338,8 +342,7 @@ typedef struct SeriesRow {
     TupleDesc desc;
     Datum key[3];            /* model name, source, series key: the state's primary key */
     const char *series_name; /* the series key, for messages */
-    Datum time;              /* the row's time, with a time column */
-    bytea *time_bytes;       /* its stored form */
+    Datum time;              /* the row's time, with a time column (not toasted) */
     MemoryContext scratch;   /* lives as long as cfg (fn_mcxt) */
 } SeriesRow;
 
@@ -456,9 +459,10 @@ static LstmDecoded *use_model(ScoreConfig *cfg, const SeriesRow *row, Datum stor
 /* Is the row older than the newest one applied to its series? */
 static bool row_is_late(ScoreConfig *cfg, const SeriesRow *row, const LstmSeriesVersion *now)
 {
-    return cfg->time.attnum != 0 && now->has_last_time &&
-           lstm_time_is_before(&cfg->time_codec, row->time, PointerGetDatum(now->last_time),
-                               now->last_time_type);
+    return cfg->time.attnum != 0 && now->has_last_time && now->last_time_held &&
+           now->last_time_type == cfg->time_codec.type &&
+           DatumGetInt32(FunctionCall2Coll(cfg->time_codec.cmp, cfg->time_codec.collation,
+                                           row->time, now->last_time)) < 0;
 }
 
 /*
@@ -484,9 +488,13 @@ static LstmCachedSeries *cache_saved_series(ScoreConfig *cfg, const SeriesRow *r
     else
         series->now.restart_pending = true;
     series->saved_fingerprint = header.model_fingerprint;
-    if (saved->has_last_time)
-        lstm_stream_cache_set_last_time(series, DatumGetByteaP(saved->last_time),
-                                        saved->last_time_type);
+    if (saved->has_last_time) {
+        /* Decoded once here; a time of another type is never compared (nor written). */
+        bool held = cfg->time.attnum != 0 && saved->last_time_type == cfg->time_codec.type;
+        lstm_stream_cache_set_last_time(
+            series, held, held ? lstm_time_decode(&cfg->time_codec, saved->last_time) : (Datum)0,
+            saved->last_time_type, cfg->time_typlen, cfg->time_byval);
+    }
     return series;
 }
 
@@ -570,7 +578,8 @@ static void score_cached_row(ScoreConfig *cfg, LstmCachedSeries *series, const S
     step(cfg, model, &now->stream, result);
     now->state_changed = true;
     if (cfg->time.attnum != 0)
-        lstm_stream_cache_set_last_time(series, row->time_bytes, cfg->time_codec.type);
+        lstm_stream_cache_set_last_time(series, true, row->time, cfg->time_codec.type,
+                                        cfg->time_typlen, cfg->time_byval);
     else
         now->has_last_time = false;
 }
@@ -587,12 +596,8 @@ static bool score_first_row(ScoreConfig *cfg, const SeriesRow *row, ScoreResult 
     Datum stored = cfg->direct ? statement_model(cfg, row) : read_model(cfg, row);
     LstmDecoded *model = use_model(cfg, row, stored);
     const LstmDims *dims = &model->runner.dims;
-    Datum args[6] = {row->key[0],
-                     row->key[1],
-                     row->key[2],
-                     (Datum)0,
-                     PointerGetDatum(row->time_bytes),
-                     ObjectIdGetDatum(cfg->time_codec.type)};
+    Datum args[6] = {row->key[0], row->key[1], row->key[2],
+                     (Datum)0,    (Datum)0,    ObjectIdGetDatum(cfg->time_codec.type)};
     char nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
     int rc;
 
@@ -604,6 +609,8 @@ static bool score_first_row(ScoreConfig *cfg, const SeriesRow *row, ScoreResult 
     args[3] = PointerGetDatum(lstm_state_make(&cfg->stream, dims, model->fingerprint));
     if (cfg->time.attnum == 0)
         nulls[4] = nulls[5] = 'n';
+    else
+        args[4] = PointerGetDatum(lstm_time_encode(&cfg->time_codec, row->time));
     rc = SPI_execute_plan(plans.insert, args, nulls, false, 0);
     if (rc != SPI_OK_INSERT)
         elog(ERROR, "lstm_score_trigger: saving the state failed: %s", SPI_result_code_string(rc));
@@ -614,7 +621,8 @@ static bool score_first_row(ScoreConfig *cfg, const SeriesRow *row, ScoreResult 
     use_direct_path(cfg, *created);
     lstm_state_load(VARDATA(DatumGetPointer(args[3])), &(*created)->now.stream);
     if (cfg->time.attnum != 0)
-        lstm_stream_cache_set_last_time(*created, row->time_bytes, cfg->time_codec.type);
+        lstm_stream_cache_set_last_time(*created, true, row->time, cfg->time_codec.type,
+                                        cfg->time_typlen, cfg->time_byval);
     return true;
 }
 
@@ -684,6 +692,19 @@ static pg_noinline void score_row_counted(ScoreConfig *cfg, const SeriesRow *row
 
 /* ---------- writing a state back ---------- */
 
+/* The newest applied time in its stored (binary send) form, for last_time. */
+static Datum stored_last_time(const LstmCachedSeries *series)
+{
+    const LstmSeriesVersion *now = &series->now;
+    Oid send;
+    bool varlena;
+
+    if (!now->last_time_held)
+        elog(ERROR, "lstm_score_trigger: series \"%s\" has no time to save", series->series);
+    getTypeBinaryOutputInfo(now->last_time_type, &send, &varlena);
+    return PointerGetDatum(OidSendFunctionCall(send, now->last_time));
+}
+
 /*
  * Write a cached series' state to its row of lstm_stream_states (called when
  * the statement that used it ends): the state, last_time and the late rows
@@ -692,20 +713,23 @@ static pg_noinline void score_row_counted(ScoreConfig *cfg, const SeriesRow *row
 static void write_series(LstmCachedSeries *series)
 {
     const LstmSeriesVersion *now = &series->now;
+    Datum last_time = (Datum)0;
     Datum args[7];
     char nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
     int rc;
 
     if (!now->state_changed && now->late_added == 0)
         return;
+    if (now->state_changed && now->has_last_time)
+        last_time = stored_last_time(series);
     if (series->direct) {
         Datum state =
             now->state_changed
                 ? PointerGetDatum(lstm_state_make(&now->stream, &series->dims, series->fingerprint))
                 : (Datum)0;
         lstm_state_row_update(&series->states, series->key, series->series, now->state_changed,
-                              state, now->has_last_time, PointerGetDatum(now->last_time),
-                              now->last_time_type, now->late_added);
+                              state, now->has_last_time, last_time, now->last_time_type,
+                              now->late_added);
         return;
     }
     if (SPI_connect() != SPI_OK_CONNECT)
@@ -714,7 +738,7 @@ static void write_series(LstmCachedSeries *series)
     if (now->state_changed) {
         args[3] =
             PointerGetDatum(lstm_state_make(&now->stream, &series->dims, series->fingerprint));
-        args[4] = PointerGetDatum(now->last_time);
+        args[4] = last_time;
         args[5] = ObjectIdGetDatum(now->last_time_type);
         args[6] = Int64GetDatum(now->late_added);
         if (!now->has_last_time)
@@ -787,7 +811,8 @@ static bool series_row(ScoreConfig *cfg, FunctionCallInfo fcinfo, HeapTuple tupl
         row->time = heap_getattr(tuple, cfg->time.attnum, desc, &isnull);
         if (isnull)
             return false;
-        row->time_bytes = lstm_time_encode(&cfg->time_codec, row->time);
+        if (cfg->time_typlen == -1)
+            row->time = PointerGetDatum(PG_DETOAST_DATUM_PACKED(row->time));
     }
     return true;
 }

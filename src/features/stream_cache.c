@@ -184,9 +184,10 @@ static void copy_version(LstmSeriesVersion *to, const LstmSeriesVersion *from, c
     *to = *from;
     to->stream.series.h = memory;
     to->stream.series.c = memory + (from->stream.series.c - from->stream.series.h);
-    if (from->last_time != NULL) {
-        to->last_time = MemoryContextAlloc(cache_context, VARSIZE(from->last_time));
-        memcpy(to->last_time, from->last_time, VARSIZE(from->last_time));
+    if (from->last_time_space > 0) {
+        to->last_time = PointerGetDatum(MemoryContextAlloc(cache_context, from->last_time_space));
+        memcpy(DatumGetPointer(to->last_time), DatumGetPointer(from->last_time),
+               from->last_time_space);
     }
 }
 
@@ -208,16 +209,30 @@ void lstm_stream_cache_change(LstmCachedSeries *series)
     }
 }
 
-/* Copy a time (stored form) into the series' current version. */
-void lstm_stream_cache_set_last_time(LstmCachedSeries *series, bytea *time, Oid type)
+/* Copy a time into the series' current version (memory reused when it fits). */
+void lstm_stream_cache_set_last_time(LstmCachedSeries *series, bool held, Datum time, Oid type,
+                                     int16 typlen, bool byval)
 {
     LstmSeriesVersion *now = &series->now;
 
-    if (now->last_time == NULL || VARSIZE(now->last_time) < VARSIZE(time))
-        now->last_time = MemoryContextAlloc(cache_context, VARSIZE(time));
-    memcpy(now->last_time, time, VARSIZE(time));
     now->has_last_time = true;
     now->last_time_type = type;
+    now->last_time_held = held;
+    series->time_typlen = typlen;
+    series->time_byval = byval;
+    if (!held || byval) {
+        now->last_time = held ? time : (Datum)0;
+        now->last_time_space = 0; /* (a buffer it had stays in the cache's memory) */
+        return;
+    }
+    {
+        Size size = datumGetSize(time, false, typlen);
+        if (now->last_time_space < size) {
+            now->last_time = PointerGetDatum(MemoryContextAlloc(cache_context, size));
+            now->last_time_space = size;
+        }
+        memcpy(DatumGetPointer(now->last_time), DatumGetPointer(time), size);
+    }
 }
 
 /*

@@ -33,9 +33,11 @@ typedef struct LstmSeriesVersion {
     bool restart_pending; /* the saved state was another model's: warn at the first step */
     bool state_changed;   /* rows were applied since the state was read */
     int64 late_added;     /* late rows counted since the state was read */
-    bool has_last_time;   /* last_time and last_time_type are set */
-    bytea *last_time;     /* the newest applied time, stored form */
-    Oid last_time_type;
+    bool has_last_time;   /* last_time_type is set */
+    Oid last_time_type;   /* the type of the newest applied time */
+    bool last_time_held;  /* last_time holds it (a saved time of another type is not held) */
+    Datum last_time;      /* the newest applied time, a value of last_time_type */
+    Size last_time_space; /* bytes allocated at last_time when it is passed by reference */
 } LstmSeriesVersion;
 
 /* One series' state held by the statement that locked it. */
@@ -47,12 +49,14 @@ typedef struct LstmCachedSeries {
     LstmDims dims;            /* its sizes */
     uint64 fingerprint;       /* its fingerprint */
     uint64 saved_fingerprint; /* the model that made the saved state (restart warning) */
-    LstmSeriesVersion now;    /* the state as the applied rows left it */
-    int level;                /* executor nesting depth of the outermost statement using it */
-    SubTransactionId subid;   /* subtransaction that made `now` */
-    struct SeriesUndo *undo;  /* what enclosing subtransactions had, newest first */
-    bool direct;              /* locked, and written, through the access methods */
-    LstmStateTable states;    /* then: lstm_stream_states as that statement resolved it */
+    int16 time_typlen;        /* last_time's type: length and by-value, to copy it */
+    bool time_byval;
+    LstmSeriesVersion now;   /* the state as the applied rows left it */
+    int level;               /* executor nesting depth of the outermost statement using it */
+    SubTransactionId subid;  /* subtransaction that made `now` */
+    struct SeriesUndo *undo; /* what enclosing subtransactions had, newest first */
+    bool direct;             /* locked, and written, through the access methods */
+    LstmStateTable states;   /* then: lstm_stream_states as that statement resolved it */
 } LstmCachedSeries;
 
 /* Writes one series' state back to lstm_stream_states (SPI not connected). */
@@ -78,8 +82,13 @@ LstmCachedSeries *lstm_stream_cache_add(Datum model_name, Oid source, const char
  */
 void lstm_stream_cache_change(LstmCachedSeries *series);
 
-/* lstm_stream_cache_set_last_time: copy a time (stored form) into series->now. */
-void lstm_stream_cache_set_last_time(LstmCachedSeries *series, bytea *time, Oid type);
+/*
+ * lstm_stream_cache_set_last_time: copy a time, a value of type (typlen,
+ * byval), into series->now; held false records only that a saved time of
+ * another type exists (it is never compared, and replaced before any write).
+ */
+void lstm_stream_cache_set_last_time(LstmCachedSeries *series, bool held, Datum time, Oid type,
+                                     int16 typlen, bool byval);
 
 /* lstm_stream_cache_enter, _leave: around the trigger's own work (its SPI statements). */
 void lstm_stream_cache_enter(void);

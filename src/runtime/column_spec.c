@@ -450,7 +450,7 @@ bytea *lstm_time_encode(LstmTimeCodec *codec, Datum time)
 }
 
 /* Read a stored last_time back (of the codec's type). */
-static Datum time_decode(LstmTimeCodec *codec, Datum last_time)
+Datum lstm_time_decode(LstmTimeCodec *codec, Datum last_time)
 {
     MemoryContext caller = CurrentMemoryContext;
     bytea *stored = DatumGetByteaPP(last_time);
@@ -498,6 +498,6 @@ bool lstm_time_is_before(LstmTimeCodec *codec, Datum time, Datum last_time, Oid 
 
     if (stored_type != codec->type)
         return false;
-    previous = time_decode(codec, last_time);
+    previous = lstm_time_decode(codec, last_time);
     return DatumGetInt32(FunctionCall2Coll(codec->cmp, codec->collation, time, previous)) < 0;
 }

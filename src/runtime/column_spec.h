@@ -140,6 +140,12 @@ void lstm_time_codec_init(LstmTimeCodec *codec, const LstmColumn *time, MemoryCo
 bytea *lstm_time_encode(LstmTimeCodec *codec, Datum time);
 
 /*
+ * lstm_time_decode: a stored last_time (bytea, of the codec's type) as a value
+ * of the type; bytes that do not read back are an error (XX001).
+ */
+Datum lstm_time_decode(LstmTimeCodec *codec, Datum last_time);
+
+/*
  * lstm_time_is_before: is time older than a stored last_time of stored_type?
  * A stored time of another type (the column's type changed) never is.
  */
