@@ -60,12 +60,14 @@
 #include <inttypes.h>
 
 #include "access/htup_details.h"
+#include "common/hashfn.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
+#include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -234,6 +236,12 @@ typedef struct ScoreConfig {
     LstmTimeCodec time_codec; /* last_time's stored form and the late-row comparison */
     int16 time_typlen;        /* the time column's type: length and by-value */
     bool time_byval;
+    /* The series reached by this statement, by the series value's bytes (see series_memo). */
+    bool memo_usable; /* the key text depends on the value's bytes alone */
+    int16 series_typlen;
+    bool series_byval;
+    HTAB *memo;
+    uint64 memo_generation;
     /* Scratch for the current model's sizes. */
     LstmDims dims;
     bool have_scratch;
@@ -291,6 +299,80 @@ static void resolve_columns(ScoreConfig *cfg, Relation rel, const Trigger *trigg
         lstm_time_codec_init(&cfg->time_codec, &cfg->time, CurrentMemoryContext);
 }
 
+/* ---------- the statement's series, by value ---------- */
+
+/* A series value's bytes (a by-value datum's own bytes; none for a single series). */
+typedef struct SeriesBytes {
+    const char *data;
+    int len;
+} SeriesBytes;
+
+/* A memo entry: a series value's bytes and its cached series. */
+typedef struct SeriesMemoEntry {
+    SeriesBytes bytes;
+    LstmCachedSeries *series;
+} SeriesMemoEntry;
+
+/* Hash of a series value's bytes. */
+static uint32 series_bytes_hash(const void *key, Size keysize)
+{
+    const SeriesBytes *bytes = key;
+    return hash_bytes((const unsigned char *)bytes->data, bytes->len);
+}
+
+/* Are two series values' bytes equal? (0 if so, as dynahash wants) */
+static int series_bytes_match(const void *a, const void *b, Size keysize)
+{
+    const SeriesBytes *x = a, *y = b;
+    return x->len != y->len || memcmp(x->data, y->data, x->len) != 0;
+}
+
+/*
+ * Can rows find their series by the series value's bytes? Yes for a single
+ * series and for types whose key text is a function of the bytes whatever
+ * the session's settings say (lstm_series_key_text's fixed forms and the
+ * types below); equal bytes then mean the same key text, so the text is made
+ * only for a series' first row in a statement.
+ */
+static void series_memo_init(ScoreConfig *cfg)
+{
+    Oid base = cfg->series.base_type;
+
+    if (cfg->series.attnum == 0) {
+        cfg->memo_usable = true;
+        return;
+    }
+    get_typlenbyval(cfg->series.type, &cfg->series_typlen, &cfg->series_byval);
+    cfg->memo_usable = OidIsValid(cfg->series_key.form) || base == INT2OID || base == INT4OID ||
+                       base == INT8OID || base == OIDOID || base == BOOLOID || base == TEXTOID ||
+                       base == VARCHAROID || base == BPCHAROID || base == NAMEOID ||
+                       base == NUMERICOID || base == UUIDOID || base == CHAROID;
+}
+
+/* The memo, emptied when the stream cache forgot any series. */
+static HTAB *series_memo(ScoreConfig *cfg, MemoryContext context)
+{
+    uint64 now = lstm_stream_cache_generation();
+
+    if (cfg->memo != NULL && cfg->memo_generation != now) {
+        hash_destroy(cfg->memo);
+        cfg->memo = NULL;
+    }
+    if (cfg->memo == NULL) {
+        HASHCTL ctl;
+        memset(&ctl, 0, sizeof(ctl));
+        ctl.keysize = sizeof(SeriesBytes);
+        ctl.entrysize = sizeof(SeriesMemoEntry);
+        ctl.hash = series_bytes_hash;
+        ctl.match = series_bytes_match;
+        ctl.hcxt = context;
+        cfg->memo = hash_create("lstm_score_trigger series", 256, &ctl,
+                                HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+        cfg->memo_generation = now;
+    }
+    return cfg->memo;
+}
+
 /* Resolve and check the trigger's arguments once per statement. */
 static ScoreConfig *score_config(FunctionCallInfo fcinfo, TriggerData *td)
 {
@@ -308,6 +390,7 @@ static ScoreConfig *score_config(FunctionCallInfo fcinfo, TriggerData *td)
     cfg->source = lstm_source_root(RelationGetRelid(td->tg_relation));
     if (cfg->time.attnum != 0)
         get_typlenbyval(cfg->time.type, &cfg->time_typlen, &cfg->time_byval);
+    series_memo_init(cfg);
 
     /* The extension's schema and state type, to check the saved plans. */
     cfg->schema = get_func_namespace(fcinfo->flinfo->fn_oid);
@@ -340,6 +423,8 @@ static void prepare_scratch(ScoreConfig *cfg, MemoryContext context, const LstmD
 typedef struct SeriesRow {
     HeapTuple tuple;
     TupleDesc desc;
+    Datum series;            /* the series value (not toasted), with a series column */
+    bool has_key;            /* key and series_name are set */
     Datum key[3];            /* model name, source, series key: the state's primary key */
     const char *series_name; /* the series key, for messages */
     Datum time;              /* the row's time, with a time column (not toasted) */
@@ -651,11 +736,88 @@ static LstmCachedSeries *open_series(ScoreConfig *cfg, const SeriesRow *row, Sco
     return NULL;
 }
 
-/* Score one row: against its series' state in memory, reading it first if needed. */
-static void score_row(ScoreConfig *cfg, const SeriesRow *row, ScoreResult *result)
+/* The row's series value as bytes, for the memo. */
+static SeriesBytes row_series_bytes(const ScoreConfig *cfg, const SeriesRow *row)
 {
-    LstmCachedSeries *series = lstm_stream_cache_find(row->key[0], cfg->source, row->series_name);
+    SeriesBytes bytes = {"", 0};
 
+    if (cfg->series.attnum == 0)
+        return bytes;
+    if (cfg->series_byval) {
+        bytes.data = (const char *)&row->series;
+        bytes.len = sizeof(Datum);
+    } else if (cfg->series_typlen > 0) {
+        bytes.data = DatumGetPointer(row->series);
+        bytes.len = cfg->series_typlen;
+    } else if (cfg->series_typlen == -1) {
+        bytes.data = VARDATA_ANY(DatumGetPointer(row->series));
+        bytes.len = VARSIZE_ANY_EXHDR(DatumGetPointer(row->series));
+    } else {
+        bytes.data = DatumGetCString(row->series);
+        bytes.len = strlen(bytes.data);
+    }
+    return bytes;
+}
+
+/* The cached series this statement already reached with the row's series value, or NULL. */
+static LstmCachedSeries *memo_find(ScoreConfig *cfg, const SeriesRow *row)
+{
+    SeriesBytes bytes;
+    SeriesMemoEntry *entry;
+
+    if (!cfg->memo_usable)
+        return NULL;
+    bytes = row_series_bytes(cfg, row);
+    entry = hash_search(series_memo(cfg, row->scratch), &bytes, HASH_FIND, NULL);
+    if (entry == NULL)
+        return NULL;
+    lstm_stream_cache_use(entry->series);
+    return entry->series;
+}
+
+/* Remember the row's series value's series (bytes copied into the statement's memory). */
+static void memo_add(ScoreConfig *cfg, const SeriesRow *row, LstmCachedSeries *series)
+{
+    SeriesBytes bytes;
+    SeriesMemoEntry *entry;
+    char *copy;
+    bool found;
+
+    if (!cfg->memo_usable)
+        return;
+    bytes = row_series_bytes(cfg, row);
+    copy = MemoryContextAlloc(row->scratch, bytes.len + 1);
+    memcpy(copy, bytes.data, bytes.len);
+    bytes.data = copy;
+    entry = hash_search(series_memo(cfg, row->scratch), &bytes, HASH_ENTER, &found);
+    entry->bytes = bytes;
+    entry->series = series;
+}
+
+/* The row's key in lstm_stream_states (made for a series' first row in a statement). */
+static void row_key(ScoreConfig *cfg, SeriesRow *row)
+{
+    if (row->has_key)
+        return;
+    row->series_name =
+        cfg->series.attnum != 0 ? lstm_series_key_text(&cfg->series_key, row->series) : "";
+    row->key[0] = cfg->model_name_text;
+    row->key[1] = ObjectIdGetDatum(cfg->source);
+    row->key[2] = PointerGetDatum(cstring_to_text(row->series_name));
+    row->has_key = true;
+}
+
+/* Score one row: against its series' state in memory, reading it first if needed. */
+static void score_row(ScoreConfig *cfg, SeriesRow *row, ScoreResult *result)
+{
+    LstmCachedSeries *series = memo_find(cfg, row);
+
+    if (series != NULL) {
+        score_cached_row(cfg, series, row, result);
+        return;
+    }
+    row_key(cfg, row);
+    series = lstm_stream_cache_find(row->key[0], cfg->source, row->series_name);
     if (series == NULL) {
         MemoryContext caller = CurrentMemoryContext;
         if (SPI_connect() != SPI_OK_CONNECT)
@@ -670,13 +832,14 @@ static void score_row(ScoreConfig *cfg, const SeriesRow *row, ScoreResult *resul
         SPI_finish();
         MemoryContextSwitchTo(caller);
     }
-    if (series != NULL)
+    if (series != NULL) {
+        memo_add(cfg, row, series);
         score_cached_row(cfg, series, row, result);
+    }
 }
 
 /* score_row, counted as the trigger's own work (its SPI statements write nothing back). */
-static pg_noinline void score_row_counted(ScoreConfig *cfg, const SeriesRow *row,
-                                          ScoreResult *result)
+static pg_noinline void score_row_counted(ScoreConfig *cfg, SeriesRow *row, ScoreResult *result)
 {
     lstm_stream_cache_enter();
     PG_TRY();
@@ -797,16 +960,13 @@ static bool series_row(ScoreConfig *cfg, FunctionCallInfo fcinfo, HeapTuple tupl
     row->tuple = tuple;
     row->desc = desc;
     row->scratch = fcinfo->flinfo->fn_mcxt;
-    row->series_name = "";
     if (cfg->series.attnum != 0) {
-        Datum series = heap_getattr(tuple, cfg->series.attnum, desc, &isnull);
+        row->series = heap_getattr(tuple, cfg->series.attnum, desc, &isnull);
         if (isnull)
             return false;
-        row->series_name = lstm_series_key_text(&cfg->series_key, series);
+        if (cfg->series_typlen == -1)
+            row->series = PointerGetDatum(PG_DETOAST_DATUM_PACKED(row->series));
     }
-    row->key[0] = cfg->model_name_text;
-    row->key[1] = ObjectIdGetDatum(cfg->source);
-    row->key[2] = PointerGetDatum(cstring_to_text(row->series_name));
     if (cfg->time.attnum != 0) {
         row->time = heap_getattr(tuple, cfg->time.attnum, desc, &isnull);
         if (isnull)

@@ -47,6 +47,7 @@ static HTAB *cache;                 /* CacheEntry by hash key */
 static MemoryContext cache_context; /* everything cached; reset when the cache empties */
 static long cached_count;
 static int deepest_level; /* no cached series has a level deeper than this */
+static uint64 generation; /* changes whenever a series is forgotten */
 static int exec_depth;    /* executors and utility commands running, nested */
 static int trigger_depth; /* lstm_score_trigger calls running, nested */
 static bool writing;      /* a flush is running (its own statements end inside it) */
@@ -104,6 +105,7 @@ static HTAB *cache_table(void)
 /* Remove one series from the table (its memory goes when the table empties). */
 static void forget(LstmCachedSeries *series)
 {
+    generation++;
     hash_search(cache, &series->hash_key, HASH_REMOVE, NULL);
     if (--cached_count == 0)
         MemoryContextReset(cache_context);
@@ -117,6 +119,7 @@ static void forget_all(void)
 
     if (cached_count == 0)
         return;
+    generation++;
     hash_seq_init(&scan, cache);
     while ((entry = hash_seq_search(&scan)) != NULL)
         hash_search(cache, &entry->hash_key, HASH_REMOVE, NULL);
@@ -140,6 +143,18 @@ LstmCachedSeries *lstm_stream_cache_find(Datum model_name, Oid source, const cha
         return NULL;
     entry->series->level = Min(entry->series->level, exec_depth);
     return entry->series;
+}
+
+/* The series' current generation (see stream_cache.h). */
+uint64 lstm_stream_cache_generation(void)
+{
+    return generation;
+}
+
+/* A series found again by its caller: a use at a shallower depth keeps it longer. */
+void lstm_stream_cache_use(LstmCachedSeries *series)
+{
+    series->level = Min(series->level, exec_depth);
 }
 
 /* Cache a series just locked or created, with a fresh stream for the model's sizes. */

@@ -69,6 +69,19 @@ void lstm_stream_cache_init(LstmSeriesWriter writer);
 LstmCachedSeries *lstm_stream_cache_find(Datum model_name, Oid source, const char *series);
 
 /*
+ * lstm_stream_cache_generation: a number that changes whenever a cached series
+ * is forgotten (written back, or rolled back): a caller that remembers series
+ * pointers forgets them when it changes.
+ */
+uint64 lstm_stream_cache_generation(void);
+
+/*
+ * lstm_stream_cache_use: a series the caller remembered (generation
+ * unchanged) is used again: as lstm_stream_cache_find would find it.
+ */
+void lstm_stream_cache_use(LstmCachedSeries *series);
+
+/*
  * lstm_stream_cache_add: cache a series just locked or created: a fresh
  * stream for the model's sizes (memory in the cache), no rows applied yet.
  */
