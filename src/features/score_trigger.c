@@ -178,6 +178,7 @@ typedef struct StreamModel {
 } StreamModel;
 
 static StreamModel *stream_models;
+static uint64 stream_model_resets; /* decoded models freed so far */
 
 /* An empty decoded-model cache living in context. */
 static LstmModelCache *new_model_cache(MemoryContext context)
@@ -212,6 +213,7 @@ static LstmDecoded *stream_model(const char *name, Datum model)
     if (entry->cache->models->next != NULL) {
         /* The model under this name was replaced: keep only the new one. */
         MemoryContextReset(entry->context);
+        stream_model_resets++;
         entry->cache = new_model_cache(entry->context);
         decoded = lstm_decoded_for_datum(entry->cache, model);
     }
@@ -242,6 +244,11 @@ typedef struct ScoreConfig {
     bool series_byval;
     HTAB *memo;
     uint64 memo_generation;
+    /* The decoded model of the cached series' model datum used last (see cached_model). */
+    Datum last_model;
+    uint64 last_model_generation;
+    uint64 last_model_resets;
+    LstmDecoded *last_decoded;
     /* Scratch for the current model's sizes. */
     LstmDims dims;
     bool have_scratch;
@@ -541,6 +548,28 @@ static LstmDecoded *use_model(ScoreConfig *cfg, const SeriesRow *row, Datum stor
     return model;
 }
 
+/*
+ * use_model for a cached series: the stream cache keeps one copy of a model
+ * datum for all its series, so rows of a statement find the decoded model by
+ * that pointer, while neither the cache forgot a series (the copy may be
+ * gone) nor a decoded model was freed.
+ */
+static LstmDecoded *cached_model(ScoreConfig *cfg, const SeriesRow *row,
+                                 const LstmCachedSeries *series)
+{
+    uint64 generation = lstm_stream_cache_generation();
+
+    if (cfg->last_decoded == NULL || cfg->last_model != series->model ||
+        cfg->last_model_generation != generation || cfg->last_model_resets != stream_model_resets) {
+        cfg->last_decoded = use_model(cfg, row, series->model);
+        cfg->last_model = series->model;
+        cfg->last_model_generation = generation;
+        cfg->last_model_resets = stream_model_resets;
+    }
+    prepare_scratch(cfg, row->scratch, &cfg->last_decoded->runner.dims);
+    return cfg->last_decoded;
+}
+
 /* Is the row older than the newest one applied to its series? */
 static bool row_is_late(ScoreConfig *cfg, const SeriesRow *row, const LstmSeriesVersion *now)
 {
@@ -643,7 +672,7 @@ static void step(ScoreConfig *cfg, const LstmDecoded *model, LstmStream *stream,
 static void score_cached_row(ScoreConfig *cfg, LstmCachedSeries *series, const SeriesRow *row,
                              ScoreResult *result)
 {
-    LstmDecoded *model = use_model(cfg, row, series->model);
+    LstmDecoded *model = cached_model(cfg, row, series);
     LstmSeriesVersion *now = &series->now;
 
     if (row_is_late(cfg, row, now)) {

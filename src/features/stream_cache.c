@@ -46,11 +46,12 @@ typedef struct CacheEntry {
 static HTAB *cache;                 /* CacheEntry by hash key */
 static MemoryContext cache_context; /* everything cached; reset when the cache empties */
 static long cached_count;
-static int deepest_level; /* no cached series has a level deeper than this */
-static uint64 generation; /* changes whenever a series is forgotten */
-static int exec_depth;    /* executors and utility commands running, nested */
-static int trigger_depth; /* lstm_score_trigger calls running, nested */
-static bool writing;      /* a flush is running (its own statements end inside it) */
+static int deepest_level;  /* no cached series has a level deeper than this */
+static uint64 generation;  /* changes whenever a series is forgotten */
+static Datum shared_model; /* the model datum of the series cached last (cache memory) */
+static int exec_depth;     /* executors and utility commands running, nested */
+static int trigger_depth;  /* lstm_score_trigger calls running, nested */
+static bool writing;       /* a flush is running (its own statements end inside it) */
 static LstmSeriesWriter write_series;
 
 static ExecutorStart_hook_type prev_executor_start;
@@ -107,8 +108,10 @@ static void forget(LstmCachedSeries *series)
 {
     generation++;
     hash_search(cache, &series->hash_key, HASH_REMOVE, NULL);
-    if (--cached_count == 0)
+    if (--cached_count == 0) {
         MemoryContextReset(cache_context);
+        shared_model = (Datum)0;
+    }
 }
 
 /* Forget every series (the transaction ended). */
@@ -125,6 +128,7 @@ static void forget_all(void)
         hash_search(cache, &entry->hash_key, HASH_REMOVE, NULL);
     cached_count = 0;
     deepest_level = 0;
+    shared_model = (Datum)0;
     MemoryContextReset(cache_context);
 }
 
@@ -171,7 +175,10 @@ LstmCachedSeries *lstm_stream_cache_add(Datum model_name, Oid source, const char
     cached->key[1] = ObjectIdGetDatum(source);
     cached->key[2] = PointerGetDatum(cstring_to_text(series));
     cached->series = pstrdup(series);
-    cached->model = datumCopy(model, false, -1);
+    /* Series of one model share one copy (a statement's rows find it by its pointer). */
+    if (shared_model == (Datum)0 || !datumIsEqual(shared_model, model, false, -1))
+        shared_model = datumCopy(model, false, -1);
+    cached->model = shared_model;
     cached->dims = *dims;
     cached->fingerprint = fingerprint;
     lstm_stream_init(&cached->now.stream, dims, palloc(sizeof(float) * lstm_series_nfloats(dims)));
