@@ -445,6 +445,7 @@ typedef struct SavedState {
     bool has_last_time; /* last_time and last_time_type are set */
     Datum last_time;
     Oid last_time_type;
+    ItemPointerData tid; /* direct path: the version locked */
 } SavedState;
 
 /* What the trigger writes into the new row. */
@@ -486,6 +487,7 @@ static bool lock_saved_state_direct(ScoreConfig *cfg, const SeriesRow *row, Save
     saved->has_last_time = locked.has_last_time;
     saved->last_time = locked.last_time;
     saved->last_time_type = locked.last_time_type;
+    saved->tid = locked.tid;
     saved->model = model;
     return true;
 }
@@ -538,6 +540,7 @@ static void use_direct_path(ScoreConfig *cfg, LstmCachedSeries *series)
 {
     series->direct = cfg->direct;
     series->states = cfg->states;
+    ItemPointerSetInvalid(&series->tid);
 }
 
 /* The decoded model for a stored model datum, with scratch for its sizes. */
@@ -596,6 +599,7 @@ static LstmCachedSeries *cache_saved_series(ScoreConfig *cfg, const SeriesRow *r
     char message[LSTM_ERRMSG_LEN];
 
     use_direct_path(cfg, series);
+    series->tid = saved->tid;
     lstm_state_read_header(VARDATA(state), &header);
     if (lstm_state_matches_model(&header, &model->runner.dims, model->fingerprint, message))
         lstm_state_load(VARDATA(state), &series->now.stream);
@@ -752,6 +756,7 @@ static LstmCachedSeries *open_series(ScoreConfig *cfg, const SeriesRow *row, Sco
         SavedState saved;
         LstmCachedSeries *created;
 
+        memset(&saved, 0, sizeof(saved)); /* (the SPI path leaves tid invalid) */
         if (lock_saved_state(cfg, row, &saved))
             return cache_saved_series(cfg, row, &saved);
         if (score_first_row(cfg, row, result, &created))
@@ -919,9 +924,9 @@ static void write_series(LstmCachedSeries *series)
             now->state_changed
                 ? PointerGetDatum(lstm_state_make(&now->stream, &series->dims, series->fingerprint))
                 : (Datum)0;
-        lstm_state_row_update(&series->states, series->key, series->series, now->state_changed,
-                              state, now->has_last_time, last_time, now->last_time_type,
-                              now->late_added);
+        lstm_state_row_update(&series->states, series->key, &series->tid, series->series,
+                              now->state_changed, state, now->has_last_time, last_time,
+                              now->last_time_type, now->late_added);
         return;
     }
     if (SPI_connect() != SPI_OK_CONNECT)

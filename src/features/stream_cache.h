@@ -57,6 +57,7 @@ typedef struct LstmCachedSeries {
     struct SeriesUndo *undo; /* what enclosing subtransactions had, newest first */
     bool direct;             /* locked, and written, through the access methods */
     LstmStateTable states;   /* then: lstm_stream_states as that statement resolved it */
+    ItemPointerData tid;     /* and the version of its row it locked (invalid: find by key) */
 } LstmCachedSeries;
 
 /* Writes one series' state back to lstm_stream_states (SPI not connected). */

@@ -236,6 +236,7 @@ bool lstm_state_row_lock(const LstmStateTable *table, const Datum key[3], LstmSa
             DatumGetObjectId(slot_getattr(slot, table->last_time_type, &type_null));
         row->has_last_time = !time_null && !type_null;
         row->last_time = row->has_last_time ? datumCopy(row->last_time, false, -1) : (Datum)0;
+        row->tid = slot->tts_tid;
     }
     PopActiveSnapshot();
     ExecDropSingleTupleTableSlot(slot);
@@ -245,9 +246,9 @@ bool lstm_state_row_lock(const LstmStateTable *table, const Datum key[3], LstmSa
 }
 
 /* Write a series' state back to its locked row (see stream_states.h). */
-void lstm_state_row_update(const LstmStateTable *table, const Datum key[3], const char *series,
-                           bool has_state, Datum state, bool has_last_time, Datum last_time,
-                           Oid last_time_type, int64 late_added)
+void lstm_state_row_update(const LstmStateTable *table, const Datum key[3], ItemPointer tid,
+                           const char *series, bool has_state, Datum state, bool has_last_time,
+                           Datum last_time, Oid last_time_type, int64 late_added)
 {
     Relation rel = table_open(table->relid, RowExclusiveLock);
     Relation index = index_open(table->index, RowExclusiveLock);
@@ -264,7 +265,13 @@ void lstm_state_row_update(const LstmStateTable *table, const Datum key[3], cons
 
     CommandCounterIncrement();
     snapshot = RegisterSnapshot(GetLatestSnapshot());
-    if (!find_row(table, rel, index, snapshot, key, slot))
+    /*
+     * The version this transaction locked is still the row's newest unless a
+     * statement of this transaction changed the row since (then it is no
+     * longer visible): no index scan needed.
+     */
+    if (!(ItemPointerIsValid(tid) && table_tuple_fetch_row_version(rel, tid, snapshot, slot)) &&
+        !find_row(table, rel, index, snapshot, key, slot))
         elog(ERROR, "lstm_score_trigger: saving the state of series \"%s\" found no row", series);
     old = ExecFetchSlotHeapTuple(slot, false, &free_old);
     late_rows = DatumGetInt64(heap_getattr(old, table->late_rows, desc, &isnull));

@@ -20,6 +20,7 @@
 #include "lstm.h"
 
 #include "access/attnum.h"
+#include "storage/itemptr.h"
 
 /* lstm_stream_states as the direct path uses it (resolved once per statement). */
 typedef struct LstmStateTable {
@@ -40,6 +41,7 @@ typedef struct LstmSavedRow {
     bool has_last_time; /* last_time and last_time_type are set */
     Datum last_time;
     Oid last_time_type;
+    ItemPointerData tid; /* the version locked */
 } LstmSavedRow;
 
 /*
@@ -58,12 +60,12 @@ bool lstm_state_row_lock(const LstmStateTable *table, const Datum key[3], LstmSa
 
 /*
  * lstm_state_row_update: write a series' state back to its row (locked by
- * this transaction): state, last_time and last_time_type when has_state, and
- * late_rows increased by late_added; updated_at is now(). Error if the row
- * is gone.
+ * this transaction; tid, when valid, the version locked: used if it is still
+ * the newest, else the row is found by key): state, last_time and last_time_type when has_state,
+ * and late_rows increased by late_added; updated_at is now(). Error if the row is gone.
  */
-void lstm_state_row_update(const LstmStateTable *table, const Datum key[3], const char *series,
-                           bool has_state, Datum state, bool has_last_time, Datum last_time,
-                           Oid last_time_type, int64 late_added);
+void lstm_state_row_update(const LstmStateTable *table, const Datum key[3], ItemPointer tid,
+                           const char *series, bool has_state, Datum state, bool has_last_time,
+                           Datum last_time, Oid last_time_type, int64 late_added);
 
 #endif /* LSTM_FEATURES_STREAM_STATES_H */
