@@ -249,6 +249,10 @@ typedef struct ScoreConfig {
     uint64 last_model_generation;
     uint64 last_model_resets;
     LstmDecoded *last_decoded;
+    /* The row's columns, deformed (natts each; reused by every row). */
+    int natts;
+    Datum *values;
+    bool *isnull;
     /* Scratch for the current model's sizes. */
     LstmDims dims;
     bool have_scratch;
@@ -428,8 +432,8 @@ static void prepare_scratch(ScoreConfig *cfg, MemoryContext context, const LstmD
 
 /* The row being scored and its series' key in lstm_stream_states. */
 typedef struct SeriesRow {
-    HeapTuple tuple;
-    TupleDesc desc;
+    const Datum *values;     /* the new tuple's columns, deformed once (natts) */
+    const bool *isnull;      /* (natts) */
     Datum series;            /* the series value (not toasted), with a series column */
     bool has_key;            /* key and series_name are set */
     Datum key[3];            /* model name, source, series key: the state's primary key */
@@ -634,10 +638,9 @@ static void warn_restart(ScoreConfig *cfg, const LstmCachedSeries *series)
 /* The row's value as raw features in cfg->features; false for NULL. */
 static bool read_value(ScoreConfig *cfg, const SeriesRow *row)
 {
-    bool isnull;
-    Datum value = heap_getattr(row->tuple, cfg->value.attnum, row->desc, &isnull);
+    Datum value = row->values[cfg->value.attnum - 1];
 
-    if (isnull)
+    if (row->isnull[cfg->value.attnum - 1])
         return false;
     lstm_column_read_features(&cfg->value, value, cfg->features, lstm_row_width(&cfg->dims),
                               cfg->model_name, "lstm_score_trigger");
@@ -985,25 +988,23 @@ static TriggerData *check_trigger_event(FunctionCallInfo fcinfo)
  * Fill row from the new tuple: the series key and the time. False if the
  * series key or the time is NULL (the row is stored unscored).
  */
-static bool series_row(ScoreConfig *cfg, FunctionCallInfo fcinfo, HeapTuple tuple, TupleDesc desc,
-                       SeriesRow *row)
+static bool series_row(ScoreConfig *cfg, FunctionCallInfo fcinfo, const Datum *values,
+                       const bool *isnull, SeriesRow *row)
 {
-    bool isnull = false;
-
     memset(row, 0, sizeof(*row));
-    row->tuple = tuple;
-    row->desc = desc;
+    row->values = values;
+    row->isnull = isnull;
     row->scratch = fcinfo->flinfo->fn_mcxt;
     if (cfg->series.attnum != 0) {
-        row->series = heap_getattr(tuple, cfg->series.attnum, desc, &isnull);
-        if (isnull)
+        row->series = values[cfg->series.attnum - 1];
+        if (isnull[cfg->series.attnum - 1])
             return false;
         if (cfg->series_typlen == -1)
             row->series = PointerGetDatum(PG_DETOAST_DATUM_PACKED(row->series));
     }
     if (cfg->time.attnum != 0) {
-        row->time = heap_getattr(tuple, cfg->time.attnum, desc, &isnull);
-        if (isnull)
+        row->time = values[cfg->time.attnum - 1];
+        if (isnull[cfg->time.attnum - 1])
             return false;
         if (cfg->time_typlen == -1)
             row->time = PointerGetDatum(PG_DETOAST_DATUM_PACKED(row->time));
@@ -1011,30 +1012,36 @@ static bool series_row(ScoreConfig *cfg, FunctionCallInfo fcinfo, HeapTuple tupl
     return true;
 }
 
-/* Write the forecast and the score (or NULLs) into the tuple's columns. */
-static HeapTuple write_result(ScoreConfig *cfg, HeapTuple tuple, TupleDesc desc,
-                              const ScoreResult *result)
+/*
+ * The tuple to store: the new tuple's columns (deformed; changed here) with
+ * the forecast and the score (or NULLs) written in, or the tuple itself when
+ * the trigger has neither column. As heap_modify_tuple, keeps the tuple's
+ * identification.
+ */
+static HeapTuple write_result(ScoreConfig *cfg, HeapTuple tuple, TupleDesc desc, Datum *values,
+                              bool *isnull, const ScoreResult *result)
 {
     const LstmColumn *columns[2] = {&cfg->forecast, &cfg->score};
     bool present[2] = {result->has_forecast, result->has_score};
-    double values[2] = {result->forecast, result->score};
-    int attnums[2];
-    Datum datums[2];
-    bool nulls[2];
-    int n = 0;
+    double outputs[2] = {result->forecast, result->score};
+    HeapTuple stored;
 
-    for (int i = 0; i < 2; i++) {
-        if (columns[i]->attnum == 0)
-            continue;
-        attnums[n] = columns[i]->attnum;
-        datums[n] = present[i]
-                        ? lstm_column_output_datum(columns[i], values[i], "lstm_score_trigger")
-                        : (Datum)0;
-        nulls[n++] = !present[i];
-    }
-    if (n == 0)
+    if (cfg->forecast.attnum == 0 && cfg->score.attnum == 0)
         return tuple;
-    return heap_modify_tuple_by_cols(tuple, desc, n, attnums, datums, nulls);
+    for (int i = 0; i < 2; i++) {
+        int at = columns[i]->attnum - 1;
+        if (at < 0)
+            continue;
+        values[at] = present[i]
+                         ? lstm_column_output_datum(columns[i], outputs[i], "lstm_score_trigger")
+                         : (Datum)0;
+        isnull[at] = !present[i];
+    }
+    stored = heap_form_tuple(desc, values, isnull);
+    stored->t_data->t_ctid = tuple->t_data->t_ctid;
+    stored->t_self = tuple->t_self;
+    stored->t_tableOid = tuple->t_tableOid;
+    return stored;
 }
 
 /* lstm_score_trigger(): BEFORE INSERT FOR EACH ROW. */
@@ -1044,12 +1051,22 @@ Datum lstm_score_trigger(PG_FUNCTION_ARGS)
     ScoreConfig *cfg = score_config(fcinfo, td);
     HeapTuple tuple = td->tg_trigtuple;
     TupleDesc desc = RelationGetDescr(td->tg_relation);
+    Datum *values;
+    bool *isnull;
     ScoreResult result;
     SeriesRow row;
 
     memset(&result, 0, sizeof(result));
-    if (series_row(cfg, fcinfo, tuple, desc, &row)) {
+    if (cfg->natts != desc->natts) {
+        cfg->values = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(Datum) * desc->natts);
+        cfg->isnull = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(bool) * desc->natts);
+        cfg->natts = desc->natts;
+    }
+    values = cfg->values;
+    isnull = cfg->isnull;
+    heap_deform_tuple(tuple, desc, values, isnull);
+    if (series_row(cfg, fcinfo, values, isnull, &row)) {
         score_row_counted(cfg, &row, &result);
     }
-    return PointerGetDatum(write_result(cfg, tuple, desc, &result));
+    return PointerGetDatum(write_result(cfg, tuple, desc, values, isnull, &result));
 }
