@@ -33,8 +33,8 @@
  * - Only INSERT scores: later UPDATEs and DELETEs of rows do not change the
  *   saved state (fire the trigger on anything else and it raises an error);
  *   lstm_stream_rebuild recomputes states from the table as it is.
- * - Concurrency: the state row is locked (SELECT ... FOR NO KEY UPDATE)
- *   before it is read, so concurrent inserts into one series are applied one
+ * - Concurrency: the state row is locked (as SELECT ... FOR NO KEY UPDATE
+ *   locks it) before it is read, so concurrent inserts into one series are applied one
  *   after the other, each exactly once; a series' first row is created with
  *   INSERT ... ON CONFLICT DO NOTHING and, if another session won the race,
  *   locked and advanced instead. Under REPEATABLE READ or SERIALIZABLE a
@@ -42,9 +42,15 @@
  *
  * Cost: the column set-up is resolved once per statement (fn_extra), the
  * SQL is prepared once per backend (SPI_keepplan), and the decoded model is
- * kept per backend and recognised by its stored (TOAST pointer) datum, so a
- * row costs a hash lookup and one cell step, and each series reached by a
- * statement two SPI executions (lock, update).
+ * kept per backend and recognised by its stored datum. A row deforms the new
+ * tuple once, finds its series by the series value's bytes (the key text is
+ * made for a series' first row in a statement only), compares its time with
+ * the series' newest as values, steps the cell and forms the stored tuple.
+ * Each series reached by a statement costs a lock and a write of its row of
+ * lstm_stream_states: through the primary key index and the heap
+ * (stream_states.c) when the caller's rights make that equivalent to the SQL,
+ * otherwise two SPI executions; the model is read through SPI once per
+ * statement (per series on the SPI path).
  */
 #include "lstm.h"
 
