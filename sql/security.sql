@@ -139,6 +139,11 @@ SET ROLE regress_lstm_sec_alice;
 INSERT INTO sec_a (sensor, ts, v) SELECT 1, t, 5 + sin(t) FROM generate_series(1, 5) AS t;
 SET ROLE regress_lstm_sec_bob;
 INSERT INTO sec_b (sensor, ts, v) SELECT 1, t, 5 + cos(t) FROM generate_series(1, 3) AS t;
+-- With row_security off, a role subject to the states' policies is refused as a query would
+-- be (the trigger's direct access to lstm_stream_states never bypasses them).
+SET row_security = off;
+SELECT pg_temp.try($$INSERT INTO sec_test.sec_b (sensor, ts, v) VALUES (1, 4, 5)$$);
+RESET row_security;
 -- Bob's inserts did not advance Alice's series: each table has its own state ...
 RESET ROLE;
 SELECT source, series, lstm_state_info(state) -> 'steps' AS steps
