@@ -490,14 +490,3 @@ Datum lstm_time_decode(LstmTimeCodec *codec, Datum last_time)
                         errdetail("%d bytes follow the value.", buf.len - buf.cursor)));
     return previous;
 }
-
-/* Is time older than the stored last_time? */
-bool lstm_time_is_before(LstmTimeCodec *codec, Datum time, Datum last_time, Oid stored_type)
-{
-    Datum previous;
-
-    if (stored_type != codec->type)
-        return false;
-    previous = lstm_time_decode(codec, last_time);
-    return DatumGetInt32(FunctionCall2Coll(codec->cmp, codec->collation, time, previous)) < 0;
-}

@@ -145,10 +145,4 @@ bytea *lstm_time_encode(LstmTimeCodec *codec, Datum time);
  */
 Datum lstm_time_decode(LstmTimeCodec *codec, Datum last_time);
 
-/*
- * lstm_time_is_before: is time older than a stored last_time of stored_type?
- * A stored time of another type (the column's type changed) never is.
- */
-bool lstm_time_is_before(LstmTimeCodec *codec, Datum time, Datum last_time, Oid stored_type);
-
 #endif /* LSTM_RUNTIME_COLUMN_SPEC_H */
