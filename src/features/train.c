@@ -1159,7 +1159,7 @@ static void prepare_training(TrainRun *run)
 
     run->trainer_memory = palloc_extended(trainer_bytes, MCXT_ALLOC_HUGE);
     lstm_trainer_init(&run->trainer, o, run->input_size, &run->totals, td->series, td->num_series,
-                      inputs, run->trainer_memory);
+                      inputs, run->trainer_memory, lstm_check_interrupts, NULL);
     run->member_params =
         palloc_extended((Size)o->members * run->trainer.nparams * sizeof(float), MCXT_ALLOC_HUGE);
     run->members = palloc0(sizeof(MemberLog) * o->members);
@@ -1215,7 +1215,8 @@ static void train_member(TrainRun *run, int j)
     if (j > 0) { /* the same memory, fresh weights and generator */
         o.seed = run->opts.seed + (uint64_t)j;
         lstm_trainer_init(tr, &o, run->input_size, &run->totals, run->data.series,
-                          run->data.num_series, inputs, run->trainer_memory);
+                          run->data.num_series, inputs, run->trainer_memory, lstm_check_interrupts,
+                          NULL);
     }
     tr->interrupt = interrupt ? interrupt : lstm_check_interrupts;
     if (run->opts.series_scaling)
