@@ -1037,7 +1037,7 @@ static bool unset(int v)
 /*
  * Defaults that follow from the scaling (NULL arguments): scaling 'series'
  * when season or horizon is given; then hidden etc. as given, batch_size
- * 64/32, learning_rate 0.003/0.01, members 5/1, loss l1/mse, horizon 1,
+ * 64/32, learning_rate 0.003/0.01, members 3/1, loss l1/mse, horizon 1,
  * season 0 (1 also means none). epochs and patience wait for the data
  * (finish_defaults) and get provisional values here.
  */
@@ -1057,7 +1057,7 @@ static void resolve_defaults(LstmTrainOptions *o, bool learning_rate_unset)
     if (learning_rate_unset)
         o->learning_rate = series ? 0.003 : 0.01;
     if (unset(o->members))
-        o->members = series ? 5 : 1;
+        o->members = series ? 3 : 1;
     if (unset(o->loss))
         o->loss = series ? LSTM_LOSS_L1 : LSTM_LOSS_MSE;
 }
