@@ -5,12 +5,15 @@
  *   CREATE TRIGGER score BEFORE INSERT ON readings FOR EACH ROW
  *   EXECUTE FUNCTION lstm_score_trigger('model name', 'value column',
  *       'series column' | NULL, 'forecast column' | NULL, 'score column' | NULL
- *       [, 'time column']);
+ *       [, 'time column' | NULL [, 'anomaly settings' | NULL [, 'alert column']]]);
  *
  * Per row: lock the series' saved state (model name, scored table, series key) in
  * lstm_stream_states, creating it on the series' first row; write into the
  * new row the forecast that the state made BEFORE this value and the row's
- * anomaly score; advance the state by the row and save it. The arithmetic is
+ * anomaly score (and the alert, score >= threshold, into a boolean alert
+ * column); advance the state by the row and save it. The settings (JSON
+ * text, as lstm_anomaly_score's jsonb) start every new series' state; a
+ * saved state with other settings is an error. The arithmetic is
  * the core step lstm_state_agg and lstm_anomaly_score run, so a series
  * inserted in time order gets exactly the state and scores those give over
  * the same rows.
@@ -45,6 +48,7 @@
 #include "lstm.h"
 
 #include "catalog/extension.h"
+#include "runtime/anomaly_settings.h"
 #include "runtime/arguments.h"
 #include "runtime/column_spec.h"
 #include "runtime/model_cache.h"
@@ -108,13 +112,12 @@ static void prepare_plans(Oid schema, Oid state_type)
     }
     plans.schema = InvalidOid;
     if (get_attnum(get_relname_relid("lstm_stream_states", schema), "source") == InvalidAttrNumber)
-        ereport(ERROR,
-                (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-                 errmsg("lstm_score_trigger needs the extension's version 0.2 objects"),
-                 errdetail("The installed library keeps saved states per scored table; the "
-                           "extension's tables in this database are still those of an older "
-                           "version."),
-                 errhint("Run ALTER EXTENSION lstm UPDATE.")));
+        ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                        errmsg("lstm_score_trigger needs the extension's version 0.2 objects"),
+                        errdetail("The installed library keeps saved states per scored table; the "
+                                  "extension's tables in this database are still those of an older "
+                                  "version."),
+                        errhint("Run ALTER EXTENSION lstm UPDATE.")));
     plans.lock = keep_plan(psprintf("SELECT s.state, s.last_time, s.last_time_type, "
                                     "m.model FROM %s s JOIN %s m "
                                     "ON m.name OPERATOR(pg_catalog.=) s.model_name "
@@ -214,14 +217,16 @@ typedef struct ScoreConfig {
     Oid state_type;   /* lstm_state's OID */
     char *model_name; /* argument 1 */
     Datum model_name_text;
-    Oid source;               /* the scored relation: the root of the trigger's table */
-    LstmColumn value;         /* argument 2 */
-    LstmColumn series;        /* argument 3; attnum 0 for a single series */
-    LstmColumn forecast;      /* argument 4; attnum 0 for none */
-    LstmColumn score;         /* argument 5; attnum 0 for none */
-    LstmColumn time;          /* argument 6; attnum 0 for none */
-    LstmSeriesKey series_key; /* the series value as text */
-    LstmTimeCodec time_codec; /* last_time's stored form and the late-row comparison */
+    Oid source;                   /* the scored relation: the root of the trigger's table */
+    LstmColumn value;             /* argument 2 */
+    LstmColumn series;            /* argument 3; attnum 0 for a single series */
+    LstmColumn forecast;          /* argument 4; attnum 0 for none */
+    LstmColumn score;             /* argument 5; attnum 0 for none */
+    LstmColumn time;              /* argument 6; attnum 0 for none */
+    LstmAnomalySettings settings; /* argument 7; the defaults without one */
+    LstmColumn alert;             /* argument 8; attnum 0 for none */
+    LstmSeriesKey series_key;     /* the series value as text */
+    LstmTimeCodec time_codec;     /* last_time's stored form and the late-row comparison */
     /* Scratch for the current model's sizes. */
     LstmDims dims;
     bool have_scratch;
@@ -231,15 +236,16 @@ typedef struct ScoreConfig {
     double *outputs;      /* (O) */
 } ScoreConfig;
 
-/* Error unless the trigger has 5 or 6 arguments, a model name and a value column. */
+/* Error unless the trigger has 5 to 8 arguments, a model name and a value column. */
 static void check_trigger_arguments(const Trigger *trigger)
 {
-    if (trigger->tgnargs != 5 && trigger->tgnargs != 6)
+    if (trigger->tgnargs < 5 || trigger->tgnargs > 8)
         ereport(ERROR,
                 (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-                 errmsg("lstm_score_trigger takes 5 or 6 arguments, got %d", trigger->tgnargs),
+                 errmsg("lstm_score_trigger takes 5 to 8 arguments, got %d", trigger->tgnargs),
                  errhint("Arguments: model name, value column, series column or NULL, forecast "
-                         "column or NULL, score column or NULL, and optionally a time column.")));
+                         "column or NULL, score column or NULL, and optionally a time column "
+                         "or NULL, anomaly settings (JSON) or NULL, and an alert column.")));
     if (lstm_column_is_none(trigger->tgargs[0]))
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                         errmsg("lstm_score_trigger needs a model name as its first argument")));
@@ -268,9 +274,19 @@ static void resolve_columns(ScoreConfig *cfg, Relation rel, const Trigger *trigg
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                         errmsg("lstm_score_trigger value, forecast and score columns must be "
                                "different columns")));
-    if (trigger->tgnargs == 6 &&
+    if (trigger->tgnargs >= 6 &&
         lstm_column_resolve(&source, LSTM_COLUMN_TIME, pstrdup(args[5]), "time column", &cfg->time))
         lstm_time_codec_init(&cfg->time_codec, &cfg->time, CurrentMemoryContext);
+    lstm_anomaly_settings_parse(trigger->tgnargs >= 7 ? args[6] : NULL, "lstm_score_trigger",
+                                &cfg->settings);
+    if (trigger->tgnargs == 8 &&
+        lstm_column_resolve(&source, LSTM_COLUMN_ALERT, pstrdup(args[7]), "alert column",
+                            &cfg->alert) &&
+        (cfg->alert.attnum == cfg->value.attnum || cfg->alert.attnum == cfg->forecast.attnum ||
+         cfg->alert.attnum == cfg->score.attnum))
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("lstm_score_trigger alert column must differ from the value, "
+                               "forecast and score columns")));
 }
 
 /* Resolve and check the trigger's arguments once per statement. */
@@ -342,6 +358,7 @@ typedef struct ScoreResult {
     double forecast;
     bool has_score;
     double score;
+    bool alert; /* score >= threshold (with has_score) */
 } ScoreResult;
 
 /* Lock the series' saved state and read it; false if the series has none yet. */
@@ -390,6 +407,7 @@ static LstmDecoded *use_model(ScoreConfig *cfg, const SeriesRow *row, Datum stor
     LstmDecoded *model = stream_model(cfg->model_name, stored);
     prepare_scratch(cfg, row->scratch, &model->runner.dims);
     lstm_stream_init(&cfg->stream, &model->runner.dims, cfg->stream_memory);
+    lstm_anomaly_settings_use(&cfg->stream, &cfg->settings, "lstm_score_trigger");
     return model;
 }
 
@@ -424,6 +442,7 @@ static bool load_saved_state(ScoreConfig *cfg, const LstmDecoded *model, const S
     if (!lstm_state_matches_model(header, &model->runner.dims, model->fingerprint, message))
         return false;
     lstm_state_load(VARDATA(state), &cfg->stream);
+    lstm_anomaly_settings_use(&cfg->stream, &cfg->settings, "lstm_score_trigger");
     return true;
 }
 
@@ -475,6 +494,7 @@ static void step(ScoreConfig *cfg, const LstmDecoded *model, ScoreResult *result
     result->forecast = cfg->stream.last_forecast;
     result->has_score = (cfg->stream.flags & LSTM_STATE_HAS_SCORE) != 0;
     result->score = cfg->stream.last_score;
+    result->alert = cfg->stream.row.alert != 0;
 }
 
 /*
@@ -619,18 +639,23 @@ static bool series_row(ScoreConfig *cfg, FunctionCallInfo fcinfo, HeapTuple tupl
     return true;
 }
 
-/* Write the forecast and the score (or NULLs) into the tuple's columns. */
+/* Write the forecast, the score and the alert (or NULLs) into the tuple's columns. */
 static HeapTuple write_result(ScoreConfig *cfg, HeapTuple tuple, TupleDesc desc,
                               const ScoreResult *result)
 {
     const LstmColumn *columns[2] = {&cfg->forecast, &cfg->score};
     bool present[2] = {result->has_forecast, result->has_score};
     double values[2] = {result->forecast, result->score};
-    int attnums[2];
-    Datum datums[2];
-    bool nulls[2];
+    int attnums[3];
+    Datum datums[3];
+    bool nulls[3];
     int n = 0;
 
+    if (cfg->alert.attnum != 0) {
+        attnums[n] = cfg->alert.attnum;
+        datums[n] = BoolGetDatum(result->alert);
+        nulls[n++] = !result->has_score;
+    }
     for (int i = 0; i < 2; i++) {
         if (columns[i]->attnum == 0)
             continue;

@@ -51,7 +51,8 @@ struct varlena *lstm_binary_recv(const LstmBinaryForm *form, StringInfo buf)
     form->read_header(buf, header, &fields);
     binary_check_header(form, &fields);
     nfloats = form->float_count(&fields.dims);
-    if ((size_t)(buf->len - buf->cursor) != nfloats * sizeof(float))
+    if (form->read_trailer != NULL ? (size_t)(buf->len - buf->cursor) < nfloats * sizeof(float)
+                                   : (size_t)(buf->len - buf->cursor) != nfloats * sizeof(float))
         binary_error(form, LSTM_ERR_FORMAT,
                      psprintf("binary value has %d bytes of %s but its sizes need %zu",
                               buf->len - buf->cursor, form->floats_name, nfloats * sizeof(float)));
@@ -68,6 +69,20 @@ struct varlena *lstm_binary_recv(const LstmBinaryForm *form, StringInfo buf)
         v = pq_getmsgfloat4(buf);
         memcpy(floats + i * sizeof(float), &v, sizeof(float));
     }
+    if (form->read_trailer != NULL) {
+        StringInfoData trailer;
+        initStringInfo(&trailer);
+        form->read_trailer(buf, header, &trailer);
+        if (buf->cursor != buf->len)
+            binary_error(
+                form, LSTM_ERR_FORMAT,
+                psprintf("binary value has %d bytes after its end", buf->len - buf->cursor));
+        value = (struct varlena *)repalloc_huge(value, VARHDRSZ + nbytes + trailer.len);
+        memcpy(VARDATA(value) + nbytes, trailer.data, trailer.len);
+        nbytes += trailer.len;
+        SET_VARSIZE(value, VARHDRSZ + nbytes);
+        pfree(trailer.data);
+    }
     pfree(header);
 
     err = form->validate(VARDATA(value), nbytes, message);
@@ -76,8 +91,8 @@ struct varlena *lstm_binary_recv(const LstmBinaryForm *form, StringInfo buf)
     return value;
 }
 
-/* The binary form of a validated payload of form. */
-bytea *lstm_binary_send(const LstmBinaryForm *form, const void *payload)
+/* The binary form of a validated payload of form, nbytes long. */
+bytea *lstm_binary_send(const LstmBinaryForm *form, const void *payload, size_t nbytes)
 {
     const char *floats = (const char *)payload + form->header_size; /* may be unaligned */
     StringInfoData buf;
@@ -92,5 +107,8 @@ bytea *lstm_binary_send(const LstmBinaryForm *form, const void *payload)
         memcpy(&v, floats + i * sizeof(float), sizeof(float));
         pq_sendfloat4(&buf, v);
     }
+    if (form->write_trailer != NULL)
+        form->write_trailer(&buf, payload, floats + nfloats * sizeof(float),
+                            nbytes - form->header_size - nfloats * sizeof(float));
     return pq_endtypsend(&buf);
 }

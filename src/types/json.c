@@ -428,6 +428,27 @@ bool lstm_json_float8(const LstmJson *doc, const LstmJsonNode *object, const cha
     return true;
 }
 
+/* The required array of n finite numbers under name (node) into out[n]. */
+void lstm_json_float8_array(const LstmJson *doc, const LstmJsonNode *node, const char *name, int n,
+                            double *out)
+{
+    lstm_json_expect(doc, node, LSTM_JSON_ARRAY, psprintf("\"%s\"", name));
+    if (node->length != n)
+        lstm_json_error(doc, NULL, "\"%s\" has %d values, expected %d", name, node->length, n);
+    for (int i = 0; i < n; i++) {
+        const LstmJsonNode *v = &node->items[i];
+        char *text, *end;
+
+        lstm_json_expect(doc, v, LSTM_JSON_NUMBER, psprintf("\"%s\"[%d]", name, i));
+        text = pnstrdup(v->text, v->length);
+        out[i] = strtod(text, &end);
+        if (*end != '\0' || !isfinite(out[i]))
+            lstm_json_error(doc, NULL, "\"%s\"[%d] = %s is out of range for float8", name, i,
+                            json_token_text(v));
+        pfree(text);
+    }
+}
+
 /* ---------- reading: float32 arrays ---------- */
 
 /* One element of array name as float32; col < 0 for a vector's element. */
