@@ -234,8 +234,11 @@ SELECT st::text::lstm_state::text = st::text AS text_round_trip
 FROM forms WHERE settings IS NOT NULL AND sensor = 2 AND ts = 300;
 CREATE TABLE states (st lstm_state);
 INSERT INTO states SELECT st FROM forms WHERE settings IS NOT NULL AND sensor = 2 AND ts = 300;
-COPY states TO '/tmp/an_states_regress.bin' (FORMAT binary);
-COPY states FROM '/tmp/an_states_regress.bin' (FORMAT binary);
+SELECT '/tmp/lstm_anomaly_regress_' || pg_backend_pid() || '.bin' AS bin_file \gset
+COPY states TO :'bin_file' (FORMAT binary);
+COPY states FROM :'bin_file' (FORMAT binary);
+SELECT format('rm -f %s', :'bin_file') AS rm_file \gset
+COPY (SELECT 1) TO PROGRAM :'rm_file';
 SELECT count(*) AS states, count(DISTINCT st::text) AS distinct_texts FROM states;
 -- A damaged block is refused (22P02): a setting out of range, a ring value above cap, a ring
 -- position out of range, a count that does not fit.
