@@ -7,6 +7,7 @@
 #                         installcheck-regress, -isolation, -tap run one kind
 #   make unittest         C unit tests of src/core (no server needed)
 #   make bench            benchmark against sum() and PyTorch (needs a server)
+#   make figures          docs/*.png: forecasts and anomaly scores on the bundled series
 
 EXTENSION  = lstm
 EXTVERSION = 0.2
@@ -103,12 +104,17 @@ UNIT_TESTS = $(patsubst %.c,%,$(sort $(wildcard test/core/test_*.c)))
 test/core/test_%: test/core/test_%.c $(CORE_SRC) $(REFERENCE_SRC) $(wildcard src/core/*.h test/core/*.h)
 	$(CC) $(UNIT_CFLAGS) -o $@ $< $(CORE_SRC) $(REFERENCE_SRC) $(BLAS_LIBS) -lm
 
-.PHONY: unittest bench
+.PHONY: unittest bench figures
 unittest: $(UNIT_TESTS)
 	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; ./$$t; done
 
 bench:
 	bash test/bench/run.sh
+
+# The README's figures (python3-matplotlib), drawn from a server (yours with PGHOST/PGPORT,
+# otherwise a throwaway one) where the extension is installed.
+figures:
+	bash docs/make_figures.sh
 
 # ---- Fuzz run of the lstm_model and lstm_state inputs (text and binary) against a server ----
 FUZZ_ITERATIONS ?= 10000

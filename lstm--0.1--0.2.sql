@@ -236,7 +236,7 @@ CREATE FUNCTION @extschema@.lstm_stream_rebuild(model text, source regclass, val
                                     series_column text, time_column text,
                                     series text DEFAULT NULL, settings jsonb DEFAULT NULL)
     RETURNS bigint
-    AS 'MODULE_PATHNAME' LANGUAGE C;
+    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION @extschema@.lstm_stream_rebuild(text, regclass, text, text, text, text, jsonb) IS
     'Recompute the saved streaming states of a model (all series, or one) from a table''s rows '
     'in time order, as lstm_score_trigger would have saved them (with its anomaly settings); '
@@ -292,16 +292,20 @@ CREATE FUNCTION lstm_anomaly_row_final(internal) RETURNS lstm_anomaly_row
 
 CREATE AGGREGATE lstm_state_agg(model lstm_model, value float8, settings jsonb) (
     SFUNC = lstm_state_sfunc, STYPE = internal,
-    FINALFUNC = lstm_state_final, FINALFUNC_MODIFY = READ_ONLY);
+    FINALFUNC = lstm_state_final, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE);
 CREATE AGGREGATE lstm_state_agg(model text, value float8, settings jsonb) (
     SFUNC = lstm_state_sfunc, STYPE = internal,
-    FINALFUNC = lstm_state_final, FINALFUNC_MODIFY = READ_ONLY);
+    FINALFUNC = lstm_state_final, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE);
 CREATE AGGREGATE lstm_state_agg(model lstm_model, features float8[], settings jsonb) (
     SFUNC = lstm_state_sfunc, STYPE = internal,
-    FINALFUNC = lstm_state_final, FINALFUNC_MODIFY = READ_ONLY);
+    FINALFUNC = lstm_state_final, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE);
 CREATE AGGREGATE lstm_state_agg(model text, features float8[], settings jsonb) (
     SFUNC = lstm_state_sfunc, STYPE = internal,
-    FINALFUNC = lstm_state_final, FINALFUNC_MODIFY = READ_ONLY);
+    FINALFUNC = lstm_state_final, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE);
 COMMENT ON AGGREGATE lstm_state_agg(lstm_model, float8, jsonb) IS
     'The state after the rows, scored with these anomaly settings (kept in the state)';
 COMMENT ON AGGREGATE lstm_state_agg(text, float8, jsonb) IS
@@ -314,16 +318,20 @@ COMMENT ON AGGREGATE lstm_state_agg(text, float8[], jsonb) IS
 
 CREATE AGGREGATE lstm_anomaly_score(model lstm_model, value float8, settings jsonb) (
     SFUNC = lstm_anomaly_sfunc, STYPE = internal,
-    FINALFUNC = lstm_anomaly_final, FINALFUNC_MODIFY = READ_ONLY);
+    FINALFUNC = lstm_anomaly_final, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE);
 CREATE AGGREGATE lstm_anomaly_score(model text, value float8, settings jsonb) (
     SFUNC = lstm_anomaly_sfunc, STYPE = internal,
-    FINALFUNC = lstm_anomaly_final, FINALFUNC_MODIFY = READ_ONLY);
+    FINALFUNC = lstm_anomaly_final, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE);
 CREATE AGGREGATE lstm_anomaly_score(model lstm_model, features float8[], settings jsonb) (
     SFUNC = lstm_anomaly_sfunc, STYPE = internal,
-    FINALFUNC = lstm_anomaly_final, FINALFUNC_MODIFY = READ_ONLY);
+    FINALFUNC = lstm_anomaly_final, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE);
 CREATE AGGREGATE lstm_anomaly_score(model text, features float8[], settings jsonb) (
     SFUNC = lstm_anomaly_sfunc, STYPE = internal,
-    FINALFUNC = lstm_anomaly_final, FINALFUNC_MODIFY = READ_ONLY);
+    FINALFUNC = lstm_anomaly_final, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE);
 COMMENT ON AGGREGATE lstm_anomaly_score(lstm_model, float8, jsonb) IS
     'Anomaly score in [0, 1] of the last row, with these anomaly settings';
 COMMENT ON AGGREGATE lstm_anomaly_score(text, float8, jsonb) IS
@@ -337,28 +345,36 @@ COMMENT ON AGGREGATE lstm_anomaly_score(text, float8[], jsonb) IS
 
 CREATE AGGREGATE lstm_anomaly(model lstm_model, value float8) (
     SFUNC = lstm_anomaly_row_sfunc, STYPE = internal,
-    FINALFUNC = lstm_anomaly_row_final, FINALFUNC_MODIFY = READ_ONLY);
+    FINALFUNC = lstm_anomaly_row_final, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE);
 CREATE AGGREGATE lstm_anomaly(model text, value float8) (
     SFUNC = lstm_anomaly_row_sfunc, STYPE = internal,
-    FINALFUNC = lstm_anomaly_row_final, FINALFUNC_MODIFY = READ_ONLY);
+    FINALFUNC = lstm_anomaly_row_final, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE);
 CREATE AGGREGATE lstm_anomaly(model lstm_model, features float8[]) (
     SFUNC = lstm_anomaly_row_sfunc, STYPE = internal,
-    FINALFUNC = lstm_anomaly_row_final, FINALFUNC_MODIFY = READ_ONLY);
+    FINALFUNC = lstm_anomaly_row_final, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE);
 CREATE AGGREGATE lstm_anomaly(model text, features float8[]) (
     SFUNC = lstm_anomaly_row_sfunc, STYPE = internal,
-    FINALFUNC = lstm_anomaly_row_final, FINALFUNC_MODIFY = READ_ONLY);
+    FINALFUNC = lstm_anomaly_row_final, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE);
 CREATE AGGREGATE lstm_anomaly(model lstm_model, value float8, settings jsonb) (
     SFUNC = lstm_anomaly_row_sfunc, STYPE = internal,
-    FINALFUNC = lstm_anomaly_row_final, FINALFUNC_MODIFY = READ_ONLY);
+    FINALFUNC = lstm_anomaly_row_final, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE);
 CREATE AGGREGATE lstm_anomaly(model text, value float8, settings jsonb) (
     SFUNC = lstm_anomaly_row_sfunc, STYPE = internal,
-    FINALFUNC = lstm_anomaly_row_final, FINALFUNC_MODIFY = READ_ONLY);
+    FINALFUNC = lstm_anomaly_row_final, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE);
 CREATE AGGREGATE lstm_anomaly(model lstm_model, features float8[], settings jsonb) (
     SFUNC = lstm_anomaly_row_sfunc, STYPE = internal,
-    FINALFUNC = lstm_anomaly_row_final, FINALFUNC_MODIFY = READ_ONLY);
+    FINALFUNC = lstm_anomaly_row_final, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE);
 CREATE AGGREGATE lstm_anomaly(model text, features float8[], settings jsonb) (
     SFUNC = lstm_anomaly_row_sfunc, STYPE = internal,
-    FINALFUNC = lstm_anomaly_row_final, FINALFUNC_MODIFY = READ_ONLY);
+    FINALFUNC = lstm_anomaly_row_final, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE);
 COMMENT ON AGGREGATE lstm_anomaly(lstm_model, float8) IS
     'The last row''s (forecast, residual, z, score, alert); as a window function (PARTITION BY '
     'series ORDER BY time) every row''s, as the scoring trigger gives them';
@@ -409,3 +425,110 @@ COMMENT ON FUNCTION @extschema@.lstm_score_trigger() IS
     'NULL, forecast column or NULL, score column or NULL[, time column or NULL[, anomaly settings '
     '(JSON) or NULL[, alert column]]]. Fills the forecast made before the row, its anomaly score '
     'and alert, then advances the series'' saved state';
+
+-- lstm_train gains season, horizon, scaling, log, members and loss (issue 9), and NULL defaults
+-- for batch_size, epochs, learning_rate and patience (the defaults of the scaling).
+DROP FUNCTION @extschema@.lstm_train(text, regclass, text, text, text, text[], int, int, int, int,
+                                     int, float8, float8, float8, int, bigint, boolean);
+
+CREATE FUNCTION @extschema@.lstm_train(
+    name text,
+    source regclass,
+    value text,
+    time_column text DEFAULT NULL,
+    series text DEFAULT NULL,
+    features text[] DEFAULT NULL,
+    hidden int DEFAULT 32,
+    layers int DEFAULT 1,
+    bptt int DEFAULT 32,
+    batch_size int DEFAULT NULL,
+    epochs int DEFAULT NULL,
+    learning_rate float8 DEFAULT NULL,
+    clip float8 DEFAULT 1.0,
+    validation float8 DEFAULT 0.2,
+    patience int DEFAULT NULL,
+    seed bigint DEFAULT 0,
+    difference boolean DEFAULT false,
+    season int DEFAULT NULL,
+    horizon int DEFAULT NULL,
+    scaling text DEFAULT NULL,
+    log text DEFAULT 'auto',
+    members int DEFAULT NULL,
+    loss text DEFAULT NULL)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'lstm_train' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+COMMENT ON FUNCTION @extschema@.lstm_train(text, regclass, text, text, text, text[], int, int, int, int, int,
+                               float8, float8, float8, int, bigint, boolean, int, int, text, text,
+                               int, text) IS
+    'Train an LSTM forecaster on the series in source (value ordered by time_column, split by '
+    'series, with optional feature columns; or one float8[] sequence per row) and store it in '
+    'lstm_models under name; returns the training report. With season or horizon (or scaling '
+    '=> ''series'') every series is normalised by its own streaming statistics and the model '
+    'forecasts horizon steps at once (members trained one after the other, median forecast)';
+
+-- ---------------------------------------------------------------------------
+-- Parallel queries: the aggregates are PARALLEL SAFE (0.1 left them PARALLEL
+-- UNSAFE, the default, which kept any query using one from a parallel plan).
+-- They have no combine function, so the aggregation itself runs above the
+-- Gather while the scan below it can be parallel. ALTER AGGREGATE cannot set
+-- PARALLEL: CREATE OR REPLACE AGGREGATE does, keeping each aggregate's OID,
+-- comment and dependents (views). Their support functions were PARALLEL SAFE
+-- already in 0.1.
+-- ---------------------------------------------------------------------------
+CREATE OR REPLACE AGGREGATE @extschema@.lstm_forecast(model @extschema@.lstm_model, value float8) (
+    SFUNC = @extschema@.lstm_forecast_value_sfunc, STYPE = internal,
+    FINALFUNC = @extschema@.lstm_forecast_final, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE);
+CREATE OR REPLACE AGGREGATE @extschema@.lstm_forecast(model text, value float8) (
+    SFUNC = @extschema@.lstm_forecast_value_sfunc, STYPE = internal,
+    FINALFUNC = @extschema@.lstm_forecast_final, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE);
+CREATE OR REPLACE AGGREGATE @extschema@.lstm_forecast(model @extschema@.lstm_model, value float8, horizon int) (
+    SFUNC = @extschema@.lstm_forecast_horizon_sfunc, STYPE = internal,
+    FINALFUNC = @extschema@.lstm_forecast_horizon_final, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE);
+CREATE OR REPLACE AGGREGATE @extschema@.lstm_forecast(model text, value float8, horizon int) (
+    SFUNC = @extschema@.lstm_forecast_horizon_sfunc, STYPE = internal,
+    FINALFUNC = @extschema@.lstm_forecast_horizon_final, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE);
+CREATE OR REPLACE AGGREGATE @extschema@.lstm_forecast(model @extschema@.lstm_model, features float8[]) (
+    SFUNC = @extschema@.lstm_forecast_features_sfunc, STYPE = internal,
+    FINALFUNC = @extschema@.lstm_forecast_final, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE);
+CREATE OR REPLACE AGGREGATE @extschema@.lstm_forecast(model text, features float8[]) (
+    SFUNC = @extschema@.lstm_forecast_features_sfunc, STYPE = internal,
+    FINALFUNC = @extschema@.lstm_forecast_final, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE);
+CREATE OR REPLACE AGGREGATE @extschema@.lstm_state_agg(model @extschema@.lstm_model, value float8) (
+    SFUNC = @extschema@.lstm_state_sfunc, STYPE = internal,
+    FINALFUNC = @extschema@.lstm_state_final, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE);
+CREATE OR REPLACE AGGREGATE @extschema@.lstm_state_agg(model text, value float8) (
+    SFUNC = @extschema@.lstm_state_sfunc, STYPE = internal,
+    FINALFUNC = @extschema@.lstm_state_final, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE);
+CREATE OR REPLACE AGGREGATE @extschema@.lstm_state_agg(model @extschema@.lstm_model, features float8[]) (
+    SFUNC = @extschema@.lstm_state_sfunc, STYPE = internal,
+    FINALFUNC = @extschema@.lstm_state_final, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE);
+CREATE OR REPLACE AGGREGATE @extschema@.lstm_state_agg(model text, features float8[]) (
+    SFUNC = @extschema@.lstm_state_sfunc, STYPE = internal,
+    FINALFUNC = @extschema@.lstm_state_final, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE);
+CREATE OR REPLACE AGGREGATE @extschema@.lstm_anomaly_score(model @extschema@.lstm_model, value float8) (
+    SFUNC = @extschema@.lstm_anomaly_sfunc, STYPE = internal,
+    FINALFUNC = @extschema@.lstm_anomaly_final, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE);
+CREATE OR REPLACE AGGREGATE @extschema@.lstm_anomaly_score(model text, value float8) (
+    SFUNC = @extschema@.lstm_anomaly_sfunc, STYPE = internal,
+    FINALFUNC = @extschema@.lstm_anomaly_final, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE);
+CREATE OR REPLACE AGGREGATE @extschema@.lstm_anomaly_score(model @extschema@.lstm_model, features float8[]) (
+    SFUNC = @extschema@.lstm_anomaly_sfunc, STYPE = internal,
+    FINALFUNC = @extschema@.lstm_anomaly_final, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE);
+CREATE OR REPLACE AGGREGATE @extschema@.lstm_anomaly_score(model text, features float8[]) (
+    SFUNC = @extschema@.lstm_anomaly_sfunc, STYPE = internal,
+    FINALFUNC = @extschema@.lstm_anomaly_final, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE);

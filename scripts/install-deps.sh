@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # install-deps.sh - the Debian 12 packages this project needs (run as root).
 #   scripts/install-deps.sh          build + test: PostgreSQL 15 server and headers, OpenBLAS,
-#                                    perl's IPC::Run (PostgreSQL's TAP test modules)
-#   scripts/install-deps.sh --torch  also PyTorch and numpy (benchmarks, fixture generators)
+#                                    perl's IPC::Run (PostgreSQL's TAP test modules), pg_cron
+#                                    and libfaketime (test/t/005_pg_cron.pl)
+#   scripts/install-deps.sh --torch  also PyTorch, numpy, ONNX and matplotlib (benchmarks, fixture
+#                                    generators, test/onnx/check.sh, make figures)
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
 packages=(build-essential pkg-config postgresql-15 postgresql-server-dev-15 postgresql-contrib
-          libopenblas-serial-dev libipc-run-perl libpq-dev)
+          libopenblas-serial-dev libipc-run-perl libpq-dev postgresql-15-cron libfaketime)
 if [ "${1:-}" = "--torch" ]; then
-    packages+=(python3 python3-torch python3-numpy)
+    packages+=(python3 python3-torch python3-numpy python3-onnx python3-matplotlib)
 fi
 
 missing=()

@@ -4,7 +4,8 @@
 # that pg_config names, then runs the C unit tests of src/core, every pg_regress suite
 # (PyTorch parity included) and isolation spec against a server (the caller's when PGHOST or
 # PGPORT is set, otherwise a throwaway one: scripts/with-server.sh), and the TAP tests
-# (test/t, each on a cluster of its own; as root they run as the postgres user).
+# (test/t, each on a cluster of its own; as root they run as the postgres user), and prints
+# the scoring trigger's bulk-load rate (test/bench/trigger_bench.sh, small; not asserted).
 # Ends with a line "N passed, M failed"; exits non-zero if anything failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -41,6 +42,10 @@ step "pg_regress suites" installcheck installcheck-regress regression.diffs
 step "isolation specs" installcheck installcheck-isolation output_iso/regression.diffs
 step "fuzz run of the type inputs (test/fuzz)" installcheck installcheck-fuzz /dev/null
 step "TAP tests (test/t)" make -s installcheck-tap
+# The bulk-load rate of the scoring trigger, printed (never judged against a time); the step
+# fails only if the load fails or its states differ from lstm_state_agg.
+step "bulk scoring rate (printed, not asserted)" env TRIGGER_BENCH_MODE=bulk \
+    TRIGGER_BENCH_BULK_SIZES=20000 TRIGGER_BENCH_BULK_SERIES=100 test/bench/trigger_bench.sh
 
 echo
 if [ $failed -gt 0 ]; then

@@ -231,3 +231,65 @@ SELECT count(*) AS cases,
        count(*) FILTER (WHERE model_ok AND value_ok IS NOT FALSE AND features_ok
                         AND running_ok AND horizon_ok IS NOT FALSE) AS passed
 FROM parity_result;
+
+-- ---------------------------------------------------------------------------
+-- Series-scaled models (format version 2: the per-series normaliser, a direct
+-- three-step head, the median of 2 or 3 members) against PyTorch, from
+-- test/parity/series_fixtures.json (test/parity/make_series_fixtures.py):
+-- one-step aggregate, direct horizon, by name, window, and lstm_predict of
+-- lstm_state_agg, each within the same tolerance.
+-- ---------------------------------------------------------------------------
+\set series_fixtures `cat :abs_srcdir/test/parity/series_fixtures.json`
+CREATE TEMP TABLE series_case AS
+SELECT ord::int AS case_id, c->>'name' AS name, (c->'model')::text::lstm_model AS model,
+       (c->>'forecast')::float8 AS forecast,
+       ARRAY(SELECT jsonb_array_elements_text(c->'horizon')::float8) AS horizon,
+       ARRAY(SELECT jsonb_array_elements_text(c->'running')::float8) AS running
+FROM jsonb_array_elements((:'series_fixtures')::jsonb->'cases') WITH ORDINALITY AS t(c, ord);
+CREATE TEMP TABLE series_row AS
+SELECT ord::int AS case_id, (i - 1)::int AS step, v::float8 AS value
+FROM jsonb_array_elements((:'series_fixtures')::jsonb->'cases') WITH ORDINALITY AS t(c, ord),
+     jsonb_array_elements_text(c->'inputs') WITH ORDINALITY AS r(v, i);
+\unset series_fixtures
+
+SELECT count(*) AS series_cases,
+       bool_and((lstm_model_info(model)->>'format_version')::int = 2) AS version_2
+FROM series_case;
+
+-- One-step and direct-horizon aggregates, and lstm_predict of lstm_state_agg.
+SELECT sc.name,
+       pg_temp.parity_close(a.one, sc.forecast) AS one_step_ok,
+       pg_temp.parity_close_all(a.direct, sc.horizon) AS horizon_ok,
+       pg_temp.parity_close_all(a.first_two, sc.horizon[1:2]) AS horizon_2_ok,
+       pg_temp.parity_close(lstm_predict(sc.model, a.state), sc.forecast) AS predict_ok,
+       pg_temp.parity_close_all(lstm_predict(sc.model, a.state, 3), sc.horizon) AS predict_horizon_ok
+FROM series_case sc
+CROSS JOIN LATERAL (
+    SELECT lstm_forecast(sc.model, r.value ORDER BY r.step) AS one,
+           lstm_forecast(sc.model, r.value, 3 ORDER BY r.step) AS direct,
+           lstm_forecast(sc.model, r.value, 2 ORDER BY r.step) AS first_two,
+           lstm_state_agg(sc.model, r.value ORDER BY r.step) AS state
+    FROM series_row r WHERE r.case_id = sc.case_id) a
+ORDER BY sc.case_id;
+
+-- Window form: the running one-step forecast after every row.
+SELECT sc.name, count(*) = cardinality(sc.running) AS all_rows,
+       bool_and(pg_temp.parity_close(w.got, sc.running[w.step + 1])) AS running_ok
+FROM series_case sc
+JOIN LATERAL (SELECT r.step, lstm_forecast(sc.model, r.value) OVER (ORDER BY r.step) AS got
+              FROM series_row r WHERE r.case_id = sc.case_id) w ON true
+GROUP BY sc.case_id, sc.name, sc.running
+ORDER BY sc.case_id;
+
+-- By name from lstm_models (rolled back afterwards).
+BEGIN;
+INSERT INTO lstm_models (name, model) SELECT 'pa_' || name, model FROM series_case;
+SELECT sc.name,
+       pg_temp.parity_close(lstm_forecast('pa_' || sc.name, r.value ORDER BY r.step), sc.forecast)
+           AS named_ok,
+       pg_temp.parity_close_all(lstm_forecast('pa_' || sc.name, r.value, 3 ORDER BY r.step),
+                                sc.horizon) AS named_horizon_ok
+FROM series_case sc JOIN series_row r USING (case_id)
+GROUP BY sc.case_id, sc.name, sc.forecast, sc.horizon
+ORDER BY sc.case_id;
+ROLLBACK;

@@ -285,6 +285,32 @@ SELECT lstm_train('tr_cancelled', 'readings', value => 'value', time_column => '
 RESET statement_timeout;
 SELECT count(*) AS cancelled_rows FROM lstm_models WHERE name IN ('tr_cancelled', 'tr_bad');
 
+-- Series scaling (issue 9): season or horizon select it; the defaults follow; the report
+-- carries validation_owa per epoch and every member's run. Values are > 0, so log is true.
+SELECT r->'hyperparameters'->>'scaling' AS scaling, r->'hyperparameters'->'batch_size' AS lanes,
+       r->'hyperparameters'->'learning_rate' AS lr, r->'hyperparameters'->'loss' AS loss,
+       r->'members' AS members, r->'log' AS log, r->'season' AS season, r->'horizon' AS horizon,
+       r->'validation_targets' AS validation_rows,
+       jsonb_array_length(r->'validation_owa') = (r->>'epochs_run')::int AS owa_per_epoch,
+       (SELECT array_agg((m->>'seed')::int ORDER BY m->>'member') FROM jsonb_array_elements(r->'member_runs') m) AS seeds,
+       (SELECT bool_and((m->>'best_epoch')::int BETWEEN 1 AND (m->>'epochs_run')::int) FROM jsonb_array_elements(r->'member_runs') m) AS best_epochs
+FROM lstm_train('tr_series', 'readings', value => 'value', time_column => 'ts', series => 'sensor',
+                season => 6, horizon => 3, hidden => 4, epochs => 2, members => 2, seed => 5) r;
+-- One series: rolling origins (validation_score), one member, log false; MSE on request.
+SELECT r->'series' AS series, r->'validation_targets' AS validation_rows, r->'members' AS members,
+       r->'log' AS log, r->'hyperparameters'->'loss' AS loss,
+       jsonb_array_length(r->'validation_score') AS scores
+FROM lstm_train('tr_series_one', 'readings', value => 'temp', time_column => 'ts',
+                horizon => 2, hidden => 4, epochs => 2, members => 1, loss => 'mse', log => 'auto') r;
+-- Bad series-scaling options.
+SELECT o AS option, pg_temp.try(format($$SELECT lstm_train('tr_bad', 'readings', value => 'value', time_column => 'ts', series => 'sensor', epochs => 1, %s)$$, o)) AS result
+FROM unnest(ARRAY[
+    'horizon => 0', 'horizon => 1025', 'season => -1', 'season => 1001', 'members => 0',
+    'members => 17', $$scaling => 'local'$$, $$scaling => 'global', horizon => 3$$,
+    $$loss => 'huber'$$, $$log => 'maybe'$$, $$horizon => 2, log => 'on', difference => true$$,
+    $$horizon => 2, features => ARRAY['temp']$$]) o;
+SELECT pg_temp.try($$SELECT lstm_train('tr_bad', 'readings', value => 'temp', time_column => 'ts', series => 'sensor', horizon => 2, log => 'true')$$);
+
 -- Nothing above broke the server; the models trained here.
 SELECT name FROM lstm_models WHERE name LIKE 'tr\_%' AND info ? 'hyperparameters' ORDER BY name;
 

@@ -8,6 +8,7 @@
 
 #include "utils/guc.h"
 
+#include "features/score_trigger.h"
 #include "features/train.h"
 
 #include <cblas.h>
@@ -19,11 +20,13 @@ void _PG_init(void);
 /*
  * _PG_init: a backend is one process serving one query at a time, so
  * OpenBLAS runs single-threaded inside it (parallelism comes from running
- * more backends, one per series or partition); defines the lstm.* settings.
+ * more backends, one per series or partition); defines the lstm.* settings;
+ * installs the hooks that write the scoring trigger's states when statements end.
  */
 void _PG_init(void)
 {
     openblas_set_num_threads(1);
     lstm_train_init();
+    lstm_score_trigger_init();
     MarkGUCPrefixReserved("lstm");
 }

@@ -26,14 +26,17 @@ static void runner_layout(LstmRunner *runner, LstmArena *arena, const LstmDims *
     size_t O = (size_t)dims->output_size;
     size_t G = (size_t)gate_stride_for(dims->hidden_size);
 
-    for (int k = 0; k < dims->num_layers; k++) {
-        size_t in = k == 0 ? I : H;
-        runner->weight_ih_t[k] = lstm_arena_carve(arena, in * G, sizeof(float)); /* (in, G) */
-        runner->weight_hh_t[k] = lstm_arena_carve(arena, H * G, sizeof(float));  /* (H, G) */
-        runner->bias[k] = lstm_arena_carve(arena, G, sizeof(float));             /* (G) */
+    for (int m = 0; m < dims->members; m++) {
+        LstmRunnerNet *net = &runner->net[m];
+        for (int k = 0; k < dims->num_layers; k++) {
+            size_t in = k == 0 ? I : H;
+            net->weight_ih_t[k] = lstm_arena_carve(arena, in * G, sizeof(float)); /* (in, G) */
+            net->weight_hh_t[k] = lstm_arena_carve(arena, H * G, sizeof(float));  /* (H, G) */
+            net->bias[k] = lstm_arena_carve(arena, G, sizeof(float));             /* (G) */
+        }
+        net->head_weight = lstm_arena_carve(arena, O * H, sizeof(float)); /* (O, H) */
+        net->head_bias = lstm_arena_carve(arena, O, sizeof(float));       /* (O) */
     }
-    runner->head_weight = lstm_arena_carve(arena, O * H, sizeof(float));       /* (O, H) */
-    runner->head_bias = lstm_arena_carve(arena, O, sizeof(float));             /* (O) */
     runner->input_mean = lstm_arena_carve(arena, I, sizeof(double));           /* (I) */
     runner->input_std = lstm_arena_carve(arena, I, sizeof(double));            /* (I) */
     runner->output_mean = lstm_arena_carve(arena, O, sizeof(double));          /* (O) */
@@ -41,6 +44,8 @@ static void runner_layout(LstmRunner *runner, LstmArena *arena, const LstmDims *
     runner->gates = lstm_arena_carve(arena, G, sizeof(float));                 /* (G) */
     runner->x = lstm_arena_carve(arena, I > H ? I : H, sizeof(float));         /* (max(I, H)) */
     runner->features = lstm_arena_carve(arena, I > O ? I : O, sizeof(double)); /* (max(I, O)) */
+    runner->member_outputs =
+        lstm_arena_carve(arena, (size_t)dims->members * O, sizeof(double)); /* (members, O) */
 }
 
 /* Memory for a runner of these sizes: runner_layout's sizing pass. */
@@ -53,23 +58,17 @@ size_t lstm_runner_nbytes(const LstmDims *dims)
     return lstm_arena_nbytes(&arena);
 }
 
-/* Decode a validated model into a runner. */
-void lstm_runner_init(LstmRunner *runner, const LstmModelView *model, void *memory)
+/* Transpose one member's layers (biases summed) and copy its head into net. */
+static void runner_decode_member(LstmRunnerNet *net, const LstmMemberWeights *w_member,
+                                 const LstmDims *d, int G)
 {
-    const LstmDims *d = &model->dims;
-    int H = d->hidden_size, I = d->input_size, O = d->output_size;
-    int G = gate_stride_for(H);
-    LstmArena arena = lstm_arena_over(memory);
+    int H = d->hidden_size, O = d->output_size;
 
-    memset(runner, 0, sizeof(*runner));
-    runner->dims = *d;
-    runner->gate_stride = G;
-    runner_layout(runner, &arena, d);
     for (int k = 0; k < d->num_layers; k++) {
-        const LstmLayerWeights *w = &model->layer[k];
+        const LstmLayerWeights *w = &w_member->layer[k];
         int in = w->in_size;
-        float *wih = runner->weight_ih_t[k], *whh = runner->weight_hh_t[k];
-        float *bias = runner->bias[k];
+        float *wih = net->weight_ih_t[k], *whh = net->weight_hh_t[k];
+        float *bias = net->bias[k];
         /* the padding gates 4H..G-1 stay zero */
         memset(wih, 0, (size_t)in * G * sizeof(float));
         memset(whh, 0, (size_t)H * G * sizeof(float));
@@ -82,8 +81,24 @@ void lstm_runner_init(LstmRunner *runner, const LstmModelView *model, void *memo
             bias[j] = w->bias_ih[j] + w->bias_hh[j];
         }
     }
-    memcpy(runner->head_weight, model->head_weight, (size_t)O * H * sizeof(float));
-    memcpy(runner->head_bias, model->head_bias, (size_t)O * sizeof(float));
+    memcpy(net->head_weight, w_member->head_weight, (size_t)O * H * sizeof(float));
+    memcpy(net->head_bias, w_member->head_bias, (size_t)O * sizeof(float));
+}
+
+/* Decode a validated model into a runner. */
+void lstm_runner_init(LstmRunner *runner, const LstmModelView *model, void *memory)
+{
+    const LstmDims *d = &model->dims;
+    int I = d->input_size, O = d->output_size;
+    int G = gate_stride_for(d->hidden_size);
+    LstmArena arena = lstm_arena_over(memory);
+
+    memset(runner, 0, sizeof(*runner));
+    runner->dims = *d;
+    runner->gate_stride = G;
+    runner_layout(runner, &arena, d);
+    for (int m = 0; m < d->members; m++)
+        runner_decode_member(&runner->net[m], &model->member[m], d, G);
     for (int i = 0; i < I; i++) {
         runner->input_mean[i] = model->input_mean[i];
         runner->input_std[i] = model->input_std[i];
@@ -94,31 +109,59 @@ void lstm_runner_init(LstmRunner *runner, const LstmModelView *model, void *memo
     }
 }
 
-/* h and c of every layer. */
-size_t lstm_series_nfloats(const LstmDims *dims)
+/* Floats of h and c of one member: L * H each. */
+static size_t member_state_nfloats(const LstmDims *dims)
 {
-    return 2 * (size_t)dims->num_layers * (size_t)dims->hidden_size;
+    return (size_t)dims->num_layers * (size_t)dims->hidden_size;
 }
 
-/* A fresh series: no rows, zero state. */
+/* Doubles of the normaliser's ring a series of this model keeps (0 unless series-scaled). */
+static size_t series_ring_size(const LstmDims *dims)
+{
+    return (dims->flags & LSTM_FLAG_SERIES_SCALING) ? lstm_normalizer_ring_size(dims->season) : 0;
+}
+
+/* h and c of every member and layer, then the normaliser's ring (two floats a double). */
+size_t lstm_series_nfloats(const LstmDims *dims)
+{
+    return 2 * (size_t)dims->members * member_state_nfloats(dims) + 2 * series_ring_size(dims);
+}
+
+/* A fresh series: no rows, zero state, an empty normaliser. */
 void lstm_series_init(LstmSeries *series, const LstmDims *dims, float *memory)
 {
-    size_t n = (size_t)dims->num_layers * (size_t)dims->hidden_size;
+    size_t n = (size_t)dims->members * member_state_nfloats(dims); /* (members, L, H) */
     series->steps = 0;
     series->last_value = 0.0;
     series->h = memory;
     series->c = memory + n;
-    memset(memory, 0, 2 * n * sizeof(float));
+    /* 2n is even, so the ring after c keeps memory's 8-byte alignment */
+    lstm_normalizer_init(&series->norm,
+                         series_ring_size(dims) > 0 ? (double *)(memory + 2 * n) : NULL);
+    memset(memory, 0, lstm_series_nfloats(dims) * sizeof(float));
 }
 
 /* Copy one series' state into another of the same model. */
 void lstm_series_copy(LstmSeries *dst, const LstmSeries *src, const LstmDims *dims)
 {
-    size_t n = (size_t)dims->num_layers * (size_t)dims->hidden_size;
+    size_t n = (size_t)dims->members * member_state_nfloats(dims);
+    size_t ring = series_ring_size(dims);
+    double *dst_ring = dst->norm.recent;
+
     dst->steps = src->steps;
     dst->last_value = src->last_value;
     memcpy(dst->h, src->h, n * sizeof(float));
     memcpy(dst->c, src->c, n * sizeof(float));
+    dst->norm = src->norm;
+    dst->norm.recent = dst_ring;
+    if (ring > 0)
+        memcpy(dst_ring, src->norm.recent, ring * sizeof(double));
+}
+
+/* One raw value per row for a series-scaled model, I otherwise. */
+int lstm_row_width(const LstmDims *dims)
+{
+    return (dims->flags & LSTM_FLAG_SERIES_SCALING) ? 1 : dims->input_size;
 }
 
 /*
@@ -290,21 +333,84 @@ cell_update_fast(float *restrict gates, float *restrict h, float *restrict c, in
         state_block(gates + j0, (size_t)H, h + j0, c + j0, 1);
 }
 
-/* One cell step of every layer on a scaled input x (I floats). */
-static void runner_step(const LstmRunner *r, LstmSeries *s, const float *x)
+/* One cell step of every layer of one member's network on a scaled input x (I floats). */
+static inline __attribute__((always_inline)) void runner_step(const LstmRunner *r,
+                                                              const LstmRunnerNet *net,
+                                                              float *h_member, float *c_member,
+                                                              const float *x)
 {
     int H = r->dims.hidden_size;
     const float *input = x;
     int in = r->dims.input_size;
     for (int k = 0; k < r->dims.num_layers; k++) {
-        float *h = s->h + (size_t)k * H;
-        float *c = s->c + (size_t)k * H;
-        gates_matvec(r->gates, r->bias[k], r->weight_ih_t[k], input, in, r->weight_hh_t[k], h, H,
-                     r->gate_stride);
+        float *h = h_member + (size_t)k * H;
+        float *c = c_member + (size_t)k * H;
+        gates_matvec(r->gates, net->bias[k], net->weight_ih_t[k], input, in, net->weight_hh_t[k], h,
+                     H, r->gate_stride);
         cell_update_fast(r->gates, h, c, H);
         input = h;
         in = H;
     }
+}
+
+/*
+ * Step every member on the scaled input x (I floats); one member (every
+ * version-1 model) straight through, as the runner always did.
+ */
+static inline __attribute__((always_inline)) void runner_step_members(const LstmRunner *r,
+                                                                      LstmSeries *s, const float *x)
+{
+    size_t n = member_state_nfloats(&r->dims);
+    if (r->dims.members == 1) {
+        runner_step(r, &r->net[0], s->h, s->c, x);
+        return;
+    }
+    for (int m = 0; m < r->dims.members; m++)
+        runner_step(r, &r->net[m], s->h + m * n, s->c + m * n, x);
+}
+
+/*
+ * A series-scaled row: y into the normaliser, its features scaled with
+ * input_mean and input_std into x, every member stepped. A value outside
+ * the log's domain, or one whose statistics overflow, leaves the series
+ * unchanged.
+ */
+static LstmError runner_feed_normalized(const LstmRunner *runner, LstmSeries *series, double y)
+{
+    const LstmDims *d = &runner->dims;
+    LstmNormalizer before = series->norm;
+    float *x = runner->x;
+    double z, overwritten = 0.0;
+    size_t slot = 0;
+    LstmError err;
+
+    err = lstm_normalizer_transform(d->flags, y, &z);
+    if (err != LSTM_OK)
+        return err;
+    if (d->season > 1) {
+        slot = (size_t)(series->norm.rows % d->season); /* the ring slot this row writes */
+        overwritten = series->norm.recent[slot];
+    }
+    lstm_normalizer_push(&series->norm, d->season, z);
+    lstm_normalizer_features(&series->norm, d->season, d->output_size, x);
+    for (int i = 0; i < d->input_size; i++)
+        x[i] = (float)(((double)x[i] - runner->input_mean[i]) / runner->input_std[i]);
+    for (int i = 0; i < d->input_size; i++) {
+        if (!isfinite(x[i]))
+            goto overflow;
+    }
+    if (!isfinite(series->norm.change) || !isfinite(series->norm.level) ||
+        !isfinite(series->norm.scale))
+        goto overflow;
+    series->steps++;
+    runner_step_members(runner, series, x);
+    return LSTM_OK;
+
+overflow:
+    series->norm = before;
+    if (d->season > 1)
+        series->norm.recent[slot] = overwritten;
+    return LSTM_ERR_NONFINITE;
 }
 
 /* Consume one row of raw features; rejects rows whose scaled values overflow. */
@@ -315,6 +421,8 @@ LstmError lstm_runner_feed(const LstmRunner *runner, LstmSeries *series, const d
     double target = features[0];
     int differenced = (d->flags & LSTM_FLAG_DIFFERENCE) != 0;
 
+    if (d->flags & LSTM_FLAG_SERIES_SCALING)
+        return runner_feed_normalized(runner, series, target);
     if (differenced && series->steps == 0) {
         /* The first row of a differenced series only records its value. */
         series->last_value = target;
@@ -333,33 +441,94 @@ LstmError lstm_runner_feed(const LstmRunner *runner, LstmSeries *series, const d
     if (differenced)
         series->last_value = features[0];
     series->steps++;
-    runner_step(runner, series, x);
+    runner_step_members(runner, series, x);
     return LSTM_OK;
 }
 
-/* Raw forecast of every output for the row after the last one consumed. */
-void lstm_runner_predict(const LstmRunner *runner, const LstmSeries *series, double *outputs)
+/*
+ * One member's raw outputs (O) from its top layer's h (H): the head,
+ * unscaled, then undifferenced (output 0) or turned into raw forecasts by the
+ * normaliser.
+ */
+static inline __attribute__((always_inline)) void member_predict(const LstmRunner *runner,
+                                                                 const LstmRunnerNet *net,
+                                                                 const LstmSeries *series,
+                                                                 const float *h, double *outputs)
 {
     const LstmDims *d = &runner->dims;
     int H = d->hidden_size;
-    const float *h = series->h + (size_t)(d->num_layers - 1) * H;
     for (int o = 0; o < d->output_size; o++) {
-        const float *w = runner->head_weight + (size_t)o * H;
-        float y = runner->head_bias[o];
+        const float *w = net->head_weight + (size_t)o * H;
+        float y = net->head_bias[o];
         for (int j = 0; j < H; j++)
             y += w[j] * h[j];
         outputs[o] = (double)y * runner->output_std[o] + runner->output_mean[o];
     }
     if (d->flags & LSTM_FLAG_DIFFERENCE)
         outputs[0] += series->last_value;
+    if (d->flags & LSTM_FLAG_SERIES_SCALING) {
+        for (int o = 0; o < d->output_size; o++)
+            outputs[o] = lstm_normalizer_forecast(&series->norm, d->flags, outputs[o]);
+    }
 }
 
-/* Forecast horizon rows ahead by feeding each forecast back. */
+/*
+ * The median of n values (n <= LSTM_MAX_MEMBERS), the mean of the two
+ * middle ones for an even n; values are sorted in place.
+ */
+static double median_of(double *values, int n)
+{
+    for (int i = 1; i < n; i++) {
+        double v = values[i];
+        int j = i - 1;
+        for (; j >= 0 && values[j] > v; j--)
+            values[j + 1] = values[j];
+        values[j + 1] = v;
+    }
+    if (n % 2 == 1)
+        return values[n / 2];
+    return (values[n / 2 - 1] + values[n / 2]) / 2.0;
+}
+
+/* Raw forecast of every output after the last row: one member's, or the members' median. */
+void lstm_runner_predict(const LstmRunner *runner, const LstmSeries *series, double *outputs)
+{
+    const LstmDims *d = &runner->dims;
+    size_t n = member_state_nfloats(d);
+    size_t top = (size_t)(d->num_layers - 1) * d->hidden_size; /* top layer's h in a member */
+    int M = d->members, O = d->output_size;
+    double column[LSTM_MAX_MEMBERS]; /* (members) one output of every member */
+
+    if (M == 1) {
+        member_predict(runner, &runner->net[0], series, series->h + top, outputs);
+        return;
+    }
+    for (int m = 0; m < M; m++)
+        member_predict(runner, &runner->net[m], series, series->h + m * n + top,
+                       runner->member_outputs + (size_t)m * O);
+    for (int o = 0; o < O; o++) {
+        for (int m = 0; m < M; m++)
+            column[m] = runner->member_outputs[(size_t)m * O + o];
+        outputs[o] = median_of(column, M);
+    }
+}
+
+/*
+ * Forecast horizon rows ahead: directly from the outputs of a series-scaled
+ * model, otherwise by feeding each forecast back.
+ */
 void lstm_runner_horizon(const LstmRunner *runner, const LstmSeries *series, LstmSeries *work,
                          int horizon, double *forecasts, void (*interrupt)(void *arg),
                          void *interrupt_arg)
 {
     double *features = runner->features;
+
+    if (runner->dims.flags & LSTM_FLAG_SERIES_SCALING) {
+        lstm_runner_predict(runner, series, features);
+        for (int step = 0; step < horizon && step < runner->dims.output_size; step++)
+            forecasts[step] = features[step];
+        return;
+    }
     lstm_series_copy(work, series, &runner->dims);
     for (int step = 0; step < horizon; step++) {
         if (interrupt != NULL)

@@ -3,6 +3,7 @@
  * step; the anomaly score itself is core/anomaly.c.
  */
 #include "stream.h"
+#include "normalizer.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -10,10 +11,36 @@
 
 _Static_assert(sizeof(LstmStateHeader) == 96, "LstmStateHeader must be 96 bytes");
 
-/* h and c of every layer: 2 * L * H floats after the header. */
+/* The normaliser's fields before its ring: rows, last, change, level, scale. */
+#define NORMALIZER_FIELDS 5
+
+/* Version 1 for a version-1 model (one member, no season, no flag but DIFFERENCE), else 2. */
+int lstm_state_version(const LstmDims *dims)
+{
+    return dims->members == 1 && dims->season == 0 && (dims->flags & ~LSTM_FLAG_DIFFERENCE) == 0
+               ? LSTM_STATE_VERSION_V1
+               : LSTM_STATE_VERSION;
+}
+
+/* h and c of every member and layer. */
+size_t lstm_state_float_count(const LstmDims *dims)
+{
+    return 2 * (size_t)dims->members * (size_t)dims->num_layers * (size_t)dims->hidden_size;
+}
+
+/* The normaliser's 8-byte fields: the five scalars and the ring. */
+size_t lstm_state_normalizer_count(const LstmDims *dims)
+{
+    if (!(dims->flags & LSTM_FLAG_SERIES_SCALING))
+        return 0;
+    return NORMALIZER_FIELDS + lstm_normalizer_ring_size(dims->season);
+}
+
+/* The header, h and c of every member and layer, then the normaliser. */
 size_t lstm_state_nbytes(const LstmDims *dims)
 {
-    return sizeof(LstmStateHeader) + lstm_series_nfloats(dims) * sizeof(float);
+    return sizeof(LstmStateHeader) + lstm_state_float_count(dims) * sizeof(float) +
+           lstm_state_normalizer_count(dims) * sizeof(double);
 }
 
 /* The header, h and c, and the anomaly block. */
@@ -29,11 +56,17 @@ void lstm_state_read_header(const void *bytes, LstmStateHeader *header)
     memcpy(header, bytes, sizeof(*header));
 }
 
-/* The model sizes a state records. */
+/* The model sizes a state records (members and season in version 2 only). */
 LstmDims lstm_state_dims(const LstmStateHeader *header)
 {
-    return lstm_dims_make(header->input_size, header->hidden_size, header->num_layers,
-                          header->output_size, header->model_flags);
+    LstmDims dims = lstm_dims_make(header->input_size, header->hidden_size, header->num_layers,
+                                   header->output_size, header->model_flags);
+    if (header->version == LSTM_STATE_VERSION) {
+        dims.members = header->members;
+        dims.season =
+            (int)(header->season > LSTM_MAX_SEASON ? LSTM_MAX_SEASON + 1 : header->season);
+    }
+    return dims;
 }
 
 /* Write "<field> must be finite" style messages for one double field. */
@@ -53,19 +86,21 @@ static LstmError validate_header(const LstmStateHeader *hd, size_t nbytes, char 
     LstmError err;
     size_t expected;
 
-    err = lstm_header_check_version(hd->magic, LSTM_STATE_MAGIC, hd->version, LSTM_STATE_VERSION,
-                                    errmsg);
+    err = lstm_header_check_version(
+        hd->magic, LSTM_STATE_MAGIC, hd->version,
+        hd->version == LSTM_STATE_VERSION_V1 ? LSTM_STATE_VERSION_V1 : LSTM_STATE_VERSION, errmsg);
     if (err != LSTM_OK)
         return err;
     if (hd->flags & ~LSTM_STATE_KNOWN_FLAGS) {
         snprintf(errmsg, LSTM_ERRMSG_LEN, "unknown state flags 0x%04x", (unsigned)hd->flags);
         return LSTM_ERR_FORMAT;
     }
-    if (hd->model_flags & ~LSTM_KNOWN_FLAGS) {
+    if (hd->model_flags &
+        ~(hd->version == LSTM_STATE_VERSION_V1 ? LSTM_FLAG_DIFFERENCE : LSTM_KNOWN_FLAGS)) {
         snprintf(errmsg, LSTM_ERRMSG_LEN, "unknown model flags 0x%04x", (unsigned)hd->model_flags);
         return LSTM_ERR_FORMAT;
     }
-    if (hd->reserved0 != 0 || hd->reserved1 != 0) {
+    if (hd->version == LSTM_STATE_VERSION_V1 && (hd->members != 0 || hd->season != 0)) {
         snprintf(errmsg, LSTM_ERRMSG_LEN, "reserved header fields are not zero");
         return LSTM_ERR_FORMAT;
     }
@@ -73,12 +108,19 @@ static LstmError validate_header(const LstmStateHeader *hd, size_t nbytes, char 
     err = lstm_dims_check(&dims, errmsg);
     if (err != LSTM_OK)
         return err;
+    if ((int)hd->version != lstm_state_version(&dims)) {
+        snprintf(errmsg, LSTM_ERRMSG_LEN,
+                 "a version-%d state for a model whose states are version %d", (int)hd->version,
+                 lstm_state_version(&dims));
+        return LSTM_ERR_FORMAT;
+    }
     expected = lstm_state_nbytes(&dims);
     if ((hd->flags & LSTM_STATE_HAS_LIKELIHOOD) ? nbytes < expected : nbytes != expected) {
         snprintf(errmsg, LSTM_ERRMSG_LEN,
-                 "state is %zu bytes but a model with hidden_size %d and %d layer%s needs %zu",
+                 "state is %zu bytes but a model with hidden_size %d, %d layer%s and %d member%s "
+                 "needs %zu",
                  nbytes, dims.hidden_size, dims.num_layers, dims.num_layers == 1 ? "" : "s",
-                 expected);
+                 dims.members, dims.members == 1 ? "" : "s", expected);
         return LSTM_ERR_FORMAT;
     }
     if (hd->steps < 0 || hd->residual_count < 0 || hd->residual_count > hd->steps) {
@@ -126,7 +168,7 @@ static LstmError validate_header(const LstmStateHeader *hd, size_t nbytes, char 
 }
 
 /*
- * Check the anomaly block of available bytes after c: its own checks, its
+ * Check the anomaly block of available bytes after c (and the normaliser): its own checks, its
  * exact length, and its counts against the header's residual count.
  */
 static LstmError validate_block(const LstmStateHeader *hd, const void *block, size_t available,
@@ -156,13 +198,86 @@ static LstmError validate_block(const LstmStateHeader *hd, const void *block, si
     return LSTM_OK;
 }
 
-/* Validate untrusted state bytes: header, length, every h and c value, the anomaly block. */
+/* The normaliser of a series-scaled model's state, read from its 8-byte fields. */
+typedef struct StoredNormalizer {
+    int64_t rows;
+    double last, change, level, scale;
+} StoredNormalizer;
+
+/* Read the five scalars of the normaliser block (may be unaligned). */
+static void read_normalizer(const char *block, StoredNormalizer *nz)
+{
+    memcpy(&nz->rows, block, 8);
+    memcpy(&nz->last, block + 8, 8);
+    memcpy(&nz->change, block + 16, 8);
+    memcpy(&nz->level, block + 24, 8);
+    memcpy(&nz->scale, block + 32, 8);
+}
+
+/*
+ * Check the normaliser block of a series-scaled state: rows equal to steps,
+ * finite values, scale >= 0, nothing set before the first row and ring
+ * slots not yet written zero (equal states have equal bytes).
+ */
+static LstmError validate_normalizer(const LstmStateHeader *hd, const LstmDims *dims,
+                                     const char *block, char *errmsg)
+{
+    StoredNormalizer nz;
+    size_t ring = lstm_normalizer_ring_size(dims->season);
+    LstmError err;
+
+    read_normalizer(block, &nz);
+    if (nz.rows != hd->steps) {
+        snprintf(errmsg, LSTM_ERRMSG_LEN, "normalizer rows %lld differ from steps %lld",
+                 (long long)nz.rows, (long long)hd->steps);
+        return LSTM_ERR_FORMAT;
+    }
+    if ((err = check_double(nz.last, "normalizer last", errmsg)) != LSTM_OK ||
+        (err = check_double(nz.change, "normalizer change", errmsg)) != LSTM_OK ||
+        (err = check_double(nz.level, "normalizer level", errmsg)) != LSTM_OK ||
+        (err = check_double(nz.scale, "normalizer scale", errmsg)) != LSTM_OK)
+        return err;
+    if (nz.scale < 0.0) {
+        snprintf(errmsg, LSTM_ERRMSG_LEN, "normalizer scale is negative");
+        return LSTM_ERR_FORMAT;
+    }
+    if (hd->last_value != 0.0) {
+        snprintf(errmsg, LSTM_ERRMSG_LEN, "last_value is set but the model is series-scaled");
+        return LSTM_ERR_FORMAT;
+    }
+    if (nz.rows == 0 &&
+        (nz.last != 0.0 || nz.change != 0.0 || nz.level != 0.0 || nz.scale != 0.0)) {
+        snprintf(errmsg, LSTM_ERRMSG_LEN, "normalizer statistics are set but rows is 0");
+        return LSTM_ERR_FORMAT;
+    }
+    for (size_t i = 0; i < ring; i++) {
+        double v;
+        memcpy(&v, block + (NORMALIZER_FIELDS + i) * 8, 8);
+        if (!isfinite(v)) {
+            snprintf(errmsg, LSTM_ERRMSG_LEN, "normalizer recent[%zu] is not finite", i);
+            return LSTM_ERR_NONFINITE;
+        }
+        if ((int64_t)i >= nz.rows && v != 0.0) {
+            snprintf(errmsg, LSTM_ERRMSG_LEN,
+                     "normalizer recent[%zu] is set but only %lld rows were consumed", i,
+                     (long long)nz.rows);
+            return LSTM_ERR_FORMAT;
+        }
+    }
+    return LSTM_OK;
+}
+
+/*
+ * Validate untrusted state bytes: header, length, every h and c value, the
+ * normaliser, the anomaly block.
+ */
 LstmError lstm_state_validate(const void *bytes, size_t nbytes, char *errmsg)
 {
     LstmStateHeader hd;
+    LstmDims dims;
     LstmError err;
     const char *floats = (const char *)bytes + sizeof(LstmStateHeader);
-    size_t n, base;
+    size_t n, per_member, base;
 
     if (nbytes < sizeof(LstmStateHeader)) {
         snprintf(errmsg, LSTM_ERRMSG_LEN, "state is %zu bytes, shorter than the %zu-byte header",
@@ -173,24 +288,36 @@ LstmError lstm_state_validate(const void *bytes, size_t nbytes, char *errmsg)
     err = validate_header(&hd, nbytes, errmsg);
     if (err != LSTM_OK)
         return err;
-    n = (size_t)hd.num_layers * (size_t)hd.hidden_size;
+    dims = lstm_state_dims(&hd);
+    per_member = (size_t)hd.num_layers * (size_t)hd.hidden_size;
+    n = (size_t)dims.members * per_member; /* h, then c: (members, L, H) each */
     for (size_t k = 0; k < 2 * n; k++) {
         float v;
         const char *name = k < n ? "h" : "c";
         size_t i = k < n ? k : k - n;
+        char where[64];
         memcpy(&v, floats + k * sizeof(float), sizeof(float));
+        if (dims.members == 1)
+            snprintf(where, sizeof(where), "%s[%zu][%zu]", name, i / (size_t)hd.hidden_size,
+                     i % (size_t)hd.hidden_size);
+        else
+            snprintf(where, sizeof(where), "%s[%zu][%zu][%zu]", name, i / per_member,
+                     i % per_member / (size_t)hd.hidden_size, i % (size_t)hd.hidden_size);
         if (!isfinite(v)) {
-            snprintf(errmsg, LSTM_ERRMSG_LEN, "%s[%zu][%zu] is not finite", name,
-                     i / (size_t)hd.hidden_size, i % (size_t)hd.hidden_size);
+            snprintf(errmsg, LSTM_ERRMSG_LEN, "%s is not finite", where);
             return LSTM_ERR_NONFINITE;
         }
         if (k < n && fabsf(v) > 1.0f) {
-            snprintf(errmsg, LSTM_ERRMSG_LEN, "h[%zu][%zu] = %g is outside [-1, 1]",
-                     i / (size_t)hd.hidden_size, i % (size_t)hd.hidden_size, (double)v);
+            snprintf(errmsg, LSTM_ERRMSG_LEN, "%s = %g is outside [-1, 1]", where, (double)v);
             return LSTM_ERR_FORMAT;
         }
     }
-    base = sizeof(LstmStateHeader) + 2 * n * sizeof(float);
+    base = lstm_state_nbytes(&dims); /* the anomaly block follows c and the normaliser */
+    if (dims.flags & LSTM_FLAG_SERIES_SCALING) {
+        err = validate_normalizer(&hd, &dims, floats + 2 * n * sizeof(float), errmsg);
+        if (err != LSTM_OK)
+            return err;
+    }
     if (hd.flags & LSTM_STATE_HAS_LIKELIHOOD)
         return validate_block(&hd, (const char *)bytes + base, nbytes - base, errmsg);
     return LSTM_OK;
@@ -203,7 +330,7 @@ int lstm_state_matches_model(const LstmStateHeader *header, const LstmDims *dims
     LstmDims own = lstm_state_dims(header);
     if (own.input_size != dims->input_size || own.hidden_size != dims->hidden_size ||
         own.num_layers != dims->num_layers || own.output_size != dims->output_size ||
-        own.flags != dims->flags) {
+        own.flags != dims->flags || own.members != dims->members || own.season != dims->season) {
         snprintf(errmsg, LSTM_ERRMSG_LEN,
                  "the state is for a model with input_size %d, hidden_size %d, %d layer%s and "
                  "output_size %d; this model has %d, %d, %d and %d",
@@ -257,17 +384,33 @@ int lstm_stream_use_settings(LstmStream *stream, const LstmAnomalySettings *sett
 void lstm_state_load(const void *bytes, LstmStream *stream)
 {
     LstmStateHeader hd;
+    LstmDims dims;
     size_t n;
     const char *floats = (const char *)bytes + sizeof(LstmStateHeader);
 
     lstm_state_read_header(bytes, &hd);
-    n = (size_t)hd.num_layers * (size_t)hd.hidden_size;
+    dims = lstm_state_dims(&hd);
+    n = lstm_state_float_count(&dims) / 2;
     stream->series.steps = hd.steps;
     stream->series.last_value = hd.last_value;
     memcpy(stream->series.h, floats, n * sizeof(float));
     memcpy(stream->series.c, floats + n * sizeof(float), n * sizeof(float));
+    if (dims.flags & LSTM_FLAG_SERIES_SCALING) {
+        const char *block = floats + 2 * n * sizeof(float);
+        LstmNormalizer *nz = &stream->series.norm;
+        StoredNormalizer stored;
+        read_normalizer(block, &stored);
+        nz->rows = stored.rows;
+        nz->last = stored.last;
+        nz->change = stored.change;
+        nz->level = stored.level;
+        nz->scale = stored.scale;
+        if (lstm_normalizer_ring_size(dims.season) > 0)
+            memcpy(nz->recent, block + NORMALIZER_FIELDS * 8,
+                   lstm_normalizer_ring_size(dims.season) * sizeof(double));
+    }
     if (hd.flags & LSTM_STATE_HAS_LIKELIHOOD)
-        lstm_anomaly_unpack(floats + 2 * n * sizeof(float), &stream->anomaly);
+        lstm_anomaly_unpack((const char *)bytes + lstm_state_nbytes(&dims), &stream->anomaly);
     else {
         LstmAnomalySettings defaults;
         lstm_anomaly_settings_default(&defaults);
@@ -287,12 +430,16 @@ void lstm_state_store(void *bytes, const LstmStream *stream, const LstmDims *dim
                       uint64_t fingerprint)
 {
     LstmStateHeader hd;
-    size_t n = (size_t)dims->num_layers * (size_t)dims->hidden_size;
+    size_t n = lstm_state_float_count(dims) / 2;
     char *floats = (char *)bytes + sizeof(LstmStateHeader);
 
     memset(&hd, 0, sizeof(hd));
     hd.magic = LSTM_STATE_MAGIC;
-    hd.version = LSTM_STATE_VERSION;
+    hd.version = (uint16_t)lstm_state_version(dims);
+    if (hd.version == LSTM_STATE_VERSION) {
+        hd.members = (uint16_t)dims->members;
+        hd.season = (uint32_t)dims->season;
+    }
     hd.flags = (uint16_t)(stream->flags | LSTM_STATE_HAS_LIKELIHOOD);
     hd.model_flags = (uint16_t)dims->flags;
     hd.input_size = dims->input_size;
@@ -310,7 +457,19 @@ void lstm_state_store(void *bytes, const LstmStream *stream, const LstmDims *dim
     memcpy(bytes, &hd, sizeof(hd));
     memcpy(floats, stream->series.h, n * sizeof(float));
     memcpy(floats + n * sizeof(float), stream->series.c, n * sizeof(float));
-    lstm_anomaly_pack(&stream->anomaly, floats + 2 * n * sizeof(float));
+    if (dims->flags & LSTM_FLAG_SERIES_SCALING) {
+        char *block = floats + 2 * n * sizeof(float);
+        const LstmNormalizer *nz = &stream->series.norm;
+        memcpy(block, &nz->rows, 8);
+        memcpy(block + 8, &nz->last, 8);
+        memcpy(block + 16, &nz->change, 8);
+        memcpy(block + 24, &nz->level, 8);
+        memcpy(block + 32, &nz->scale, 8);
+        if (lstm_normalizer_ring_size(dims->season) > 0)
+            memcpy(block + NORMALIZER_FIELDS * 8, nz->recent,
+                   lstm_normalizer_ring_size(dims->season) * sizeof(double));
+    }
+    lstm_anomaly_pack(&stream->anomaly, (char *)bytes + lstm_state_nbytes(dims));
 }
 
 /*

@@ -12,16 +12,26 @@
  * Serialized form (what follows PostgreSQL's 4-byte varlena length word):
  *
  *   LstmStateHeader            96 bytes, native endianness
- *   float h[L][H]              hidden state of every layer, |h| <= 1
- *   float c[L][H]              cell state of every layer
+ *   float h[M][L][H]           hidden state of every member and layer, |h| <= 1
+ *   float c[M][L][H]           cell state of every member and layer
+ *   normaliser (series-scaled models only), 8-byte fields:
+ *     int64 rows; double last, change, level, scale;
+ *     double recent[lstm_normalizer_ring_size(season)]   the ring (normalizer.h)
  *   anomaly block              with LSTM_STATE_HAS_LIKELIHOOD (every state
- *                              written since the likelihood score):
+ *                              written since the likelihood score), after
+ *                              the normaliser if there is one:
  *                              lstm_anomaly_block_nbytes(short_window) bytes
  *                              (anomaly.h draws it); the residual statistics
  *                              stay in the header. A state without the flag
  *                              (made before) loads with the default settings
  *                              and an empty block: its residual statistics
  *                              are kept, its short and long windows warm up.
+ *
+ * Version 1 is the state of a version-1 model (one member, no season, no
+ * flag but DIFFERENCE: M = 1, no normaliser); every other model's state is
+ * version 2, whose header records the model's members and season in the two
+ * fields that version 1 keeps zero. The anomaly block and its flag are
+ * independent of the version: either version may carry it.
  *
  * The header holds 8-byte fields at offsets that are not 8-byte aligned
  * inside a varlena, so readers copy it out (lstm_state_read_header) instead
@@ -40,7 +50,8 @@
 #include "model_format.h"
 
 #define LSTM_STATE_MAGIC 0x5354534CU /* "LSTS" read as little-endian bytes */
-#define LSTM_STATE_VERSION 1
+#define LSTM_STATE_VERSION 2         /* the newest version this build reads and writes */
+#define LSTM_STATE_VERSION_V1 1      /* the state of a version-1 model */
 
 /* State flags: what the last row consumed produced. */
 #define LSTM_STATE_HAS_FORECAST 0x0001U /* last_forecast holds the forecast made before it */
@@ -56,12 +67,12 @@ typedef struct LstmStateHeader {
     uint16_t version;           /*  4: LSTM_STATE_VERSION */
     uint16_t flags;             /*  6: LSTM_STATE_* */
     uint16_t model_flags;       /*  8: the model's LSTM_FLAG_* */
-    uint16_t reserved0;         /* 10: must be zero */
+    uint16_t members;           /* 10: version 2: the model's members; version 1: zero */
     int32_t input_size;         /* 12: the model's I */
     int32_t hidden_size;        /* 16: H */
     int32_t num_layers;         /* 20: L */
     int32_t output_size;        /* 24: O */
-    uint32_t reserved1;         /* 28: must be zero */
+    uint32_t season;            /* 28: version 2: the model's season; version 1: zero */
     uint64_t model_fingerprint; /* 32: lstm_model_fingerprint of the model */
     int64_t steps;              /* 40: rows consumed */
     int64_t residual_count;     /* 48: residuals seen (rows that had a forecast) */
@@ -74,7 +85,7 @@ typedef struct LstmStateHeader {
 
 /* A series being streamed: the recurrent state and the scoring state. */
 typedef struct LstmStream {
-    LstmSeries series;    /* steps, last value, h (L,H), c (L,H) */
+    LstmSeries series;    /* steps, last value, h, c (members, L, H), normaliser */
     LstmAnomaly anomaly;  /* settings, residual statistics, windows, range, filter */
     unsigned flags;       /* LSTM_STATE_HAS_FORECAST / HAS_SCORE for the last row; */
                           /* HAS_LIKELIHOOD once the settings are the state's own */
@@ -88,6 +99,18 @@ size_t lstm_state_nbytes(const LstmDims *dims);
 
 /* Serialized size in bytes of the state of stream (anomaly block included). */
 size_t lstm_stream_nbytes(const LstmStream *stream, const LstmDims *dims);
+
+/* lstm_state_version: the version of a state of a model of these sizes (1 or 2). */
+int lstm_state_version(const LstmDims *dims);
+
+/* lstm_state_float_count: floats of h and c after the header (2 * members * L * H). */
+size_t lstm_state_float_count(const LstmDims *dims);
+
+/*
+ * lstm_state_normalizer_count: 8-byte fields of the normaliser after h and c
+ * (5 + the ring for a series-scaled model, else 0).
+ */
+size_t lstm_state_normalizer_count(const LstmDims *dims);
 
 /*
  * lstm_state_validate: check nbytes of untrusted bytes starting at a
@@ -112,8 +135,8 @@ int lstm_state_matches_model(const LstmStateHeader *header, const LstmDims *dims
                              uint64_t fingerprint, char *errmsg);
 
 /*
- * lstm_stream_init: point stream at memory (2*L*H floats): a fresh series,
- * scored with the default settings.
+ * lstm_stream_init: point stream at memory (lstm_series_nfloats floats): a
+ * fresh series, scored with the default settings.
  */
 void lstm_stream_init(LstmStream *stream, const LstmDims *dims, float *memory);
 

@@ -19,6 +19,12 @@
 #include "arena.h"
 #include "fastmath.h"
 
+/* Floats of the initial state written between two checks for interrupts (16 MB). */
+#define INIT_BLOCK_FLOATS ((size_t)4 * 1024 * 1024)
+
+static void check_interrupt(const LstmTrainer *tr);
+#include "normalizer.h"
+
 /* ---------------------------------------------------------------------- */
 /* Options, planning and data preparation                                 */
 /* ---------------------------------------------------------------------- */
@@ -34,11 +40,24 @@ static int int_option_ok(const char *name, int value, int min, int max, char *er
     return 1;
 }
 
-/* Model sizes the trainer produces. */
+/* Model sizes the trainer produces (one member). */
+LstmDims lstm_trainer_model_dims(const LstmTrainOptions *opts, int input_size)
+{
+    LstmDims dims;
+
+    if (!opts->series_scaling)
+        return lstm_dims_make(input_size, opts->hidden_size, opts->num_layers, 1,
+                              opts->difference ? LSTM_FLAG_DIFFERENCE : 0);
+    dims = lstm_dims_make(input_size, opts->hidden_size, opts->num_layers, opts->horizon,
+                          LSTM_FLAG_SERIES_SCALING | (opts->log ? LSTM_FLAG_LOG : 0));
+    dims.season = opts->season > 1 ? opts->season : 0;
+    return dims;
+}
+
+/* The sizes of the member being trained. */
 static LstmDims trainer_dims(const LstmTrainOptions *opts, int input_size)
 {
-    return lstm_dims_make(input_size, opts->hidden_size, opts->num_layers, 1,
-                          opts->difference ? LSTM_FLAG_DIFFERENCE : 0);
+    return lstm_trainer_model_dims(opts, input_size);
 }
 
 /* Check every hyperparameter against its range. */
@@ -74,12 +93,66 @@ LstmTrainError lstm_train_check_options(const LstmTrainOptions *opts, int input_
                  LSTM_TRAIN_MAX_VALIDATION, o->validation);
         return LSTM_TRAIN_ERR_OPTION;
     }
-    if (!int_option_ok("patience", o->patience, 0, LSTM_TRAIN_MAX_PATIENCE, errmsg))
+    if (!int_option_ok("patience", o->patience, 0, LSTM_TRAIN_MAX_PATIENCE, errmsg) ||
+        !int_option_ok("members", o->members, 1, LSTM_MAX_MEMBERS, errmsg))
         return LSTM_TRAIN_ERR_OPTION;
+    if (o->loss != LSTM_LOSS_MSE && o->loss != LSTM_LOSS_L1) {
+        snprintf(errmsg, LSTM_ERRMSG_LEN, "loss must be mse or l1, got %d", o->loss);
+        return LSTM_TRAIN_ERR_OPTION;
+    }
+    if (o->series_scaling) {
+        if (!int_option_ok("horizon", o->horizon, 1, LSTM_TRAIN_MAX_HORIZON, errmsg) ||
+            !int_option_ok("season", o->season, 0, LSTM_MAX_SEASON, errmsg))
+            return LSTM_TRAIN_ERR_OPTION;
+        if (o->difference) {
+            snprintf(errmsg, LSTM_ERRMSG_LEN,
+                     "difference must be false with series scaling, which normalises changes "
+                     "itself");
+            return LSTM_TRAIN_ERR_OPTION;
+        }
+        if (input_size != lstm_normalizer_input_size(o->season, o->horizon)) {
+            snprintf(errmsg, LSTM_ERRMSG_LEN,
+                     "series scaling reads one value per row, not %d inputs", input_size);
+            return LSTM_TRAIN_ERR_OPTION;
+        }
+    } else if (o->horizon != 1 || o->season > 1 || o->log) {
+        snprintf(errmsg, LSTM_ERRMSG_LEN,
+                 "horizon, season and log need series scaling (got horizon %d, season %d)",
+                 o->horizon, o->season);
+        return LSTM_TRAIN_ERR_OPTION;
+    }
     dims = trainer_dims(opts, input_size);
     if (lstm_dims_check(&dims, errmsg) != LSTM_OK)
         return LSTM_TRAIN_ERR_OPTION;
     return LSTM_TRAIN_OK;
+}
+
+/* Series with at least one row. */
+int64_t lstm_train_nonempty_series(int64_t num_series, const LstmTrainSeries *series)
+{
+    int64_t n = 0;
+    for (int64_t s = 0; s < num_series; s++)
+        n += series[s].rows > 0;
+    return n;
+}
+
+/*
+ * Series scaling's split of one series of n rows: the validation rows held
+ * back (the last horizon of each series, or round(validation * n) of the
+ * only one) and the training rows; 0 training rows when too short.
+ */
+static void plan_series_scaled(const LstmTrainOptions *opts, int validation, int64_t n,
+                               int64_t *train, int64_t *valid)
+{
+    int64_t v = 0;
+
+    if (opts->validation > 0.0)
+        v = validation == LSTM_VALIDATE_ROLLING ? (int64_t)floor(opts->validation * n + 0.5)
+                                                : opts->horizon;
+    *valid = v;
+    *train = n - v;
+    if (*train < 3) /* the first target is the row after step 1 */
+        *train = *valid = 0;
 }
 
 /* Split every series into inputs and training/validation targets. */
@@ -90,12 +163,21 @@ LstmTrainError lstm_train_plan(const LstmTrainOptions *opts, int64_t num_series,
 
     memset(totals, 0, sizeof(*totals));
     totals->series = num_series;
+    if (opts->series_scaling)
+        totals->validation = lstm_train_nonempty_series(num_series, series) == 1
+                                 ? LSTM_VALIDATE_ROLLING
+                                 : LSTM_VALIDATE_OWA;
     for (int64_t s = 0; s < num_series; s++) {
         LstmTrainSeries *se = &series[s];
         int64_t inputs = se->rows - (opts->difference ? 1 : 0);
         int64_t targets = inputs > 1 ? inputs - 1 : 0;
         int64_t valid = (int64_t)floor(opts->validation * (double)targets);
         int64_t train = targets - valid;
+
+        if (opts->series_scaling) {
+            inputs = se->rows;
+            plan_series_scaled(opts, totals->validation, se->rows, &train, &valid);
+        }
 
         totals->rows += se->rows;
         se->start = offset;
@@ -109,7 +191,7 @@ LstmTrainError lstm_train_plan(const LstmTrainOptions *opts, int64_t num_series,
         se->valid = valid;
         offset += inputs;
         totals->series_used++;
-        totals->train_targets += train;
+        totals->train_targets += opts->series_scaling ? train - 2 : train; /* origins 1..train-2 */
         totals->valid_targets += valid;
     }
     totals->inputs = offset;
@@ -121,6 +203,45 @@ LstmTrainError lstm_train_plan(const LstmTrainOptions *opts, int64_t num_series,
     }
     totals->lanes =
         totals->series_used < opts->batch_size ? (int)totals->series_used : opts->batch_size;
+    return LSTM_TRAIN_OK;
+}
+
+/* Stream every used series through the normaliser: inputs, z, scale and y of every row. */
+LstmTrainError lstm_train_prepare_series(const LstmTrainOptions *opts, const double *raw,
+                                         int64_t num_series, const LstmTrainSeries *series,
+                                         float *inputs, double *last, double *scale, double *value,
+                                         void (*interrupt)(void *arg), void *interrupt_arg,
+                                         char *errmsg)
+{
+    int season = opts->season > 1 ? opts->season : 0, horizon = opts->horizon;
+    int I = lstm_normalizer_input_size(season, horizon);
+    unsigned flags = opts->log ? LSTM_FLAG_LOG : 0;
+    double ring[LSTM_MAX_SEASON > 0 ? LSTM_MAX_SEASON : 1]; /* (season) recent values of z */
+
+    for (int64_t s = 0, row0 = 0; s < num_series; row0 += series[s].rows, s++) {
+        const LstmTrainSeries *se = &series[s];
+        LstmNormalizer nz;
+
+        if (interrupt)
+            interrupt(interrupt_arg);
+        lstm_normalizer_init(&nz, ring);
+        for (int64_t j = 0; j < se->inputs; j++) {
+            int64_t r = se->start + j;
+            double z;
+            if (lstm_normalizer_transform(flags, raw[row0 + j], &z) != LSTM_OK) {
+                snprintf(errmsg, LSTM_ERRMSG_LEN,
+                         "series %lld has the value %g at row %lld, which the log transform "
+                         "cannot take",
+                         (long long)(s + 1), raw[row0 + j], (long long)(j + 1));
+                return LSTM_TRAIN_ERR_DOMAIN;
+            }
+            lstm_normalizer_push(&nz, season, z);
+            lstm_normalizer_features(&nz, season, horizon, inputs + (size_t)r * I);
+            last[r] = nz.last;
+            scale[r] = nz.scale;
+            value[r] = raw[row0 + j];
+        }
+    }
     return LSTM_TRAIN_OK;
 }
 
@@ -218,7 +339,9 @@ static void trainer_layout(LstmTrainer *tr, LstmArena *arena, const LstmTrainOpt
                            int input_size, const LstmTrainTotals *totals, size_t nparams)
 {
     size_t T = (size_t)opts->bptt, B = (size_t)(totals->lanes > 0 ? totals->lanes : 1);
-    size_t H = (size_t)opts->hidden_size, I = (size_t)input_size, O = 1, G = 4 * H;
+    LstmDims dims = trainer_dims(opts, input_size);
+    size_t H = (size_t)opts->hidden_size, I = (size_t)input_size;
+    size_t O = (size_t)dims.output_size, G = 4 * H;
     size_t series_used = (size_t)(totals->series_used > 0 ? totals->series_used : 1);
     LstmTrainer sizing;
 
@@ -231,7 +354,7 @@ static void trainer_layout(LstmTrainer *tr, LstmArena *arena, const LstmTrainOpt
     tr->best = lstm_arena_carve(arena, nparams, sizeof(float));
     tr->input = lstm_arena_carve(arena, lstm_arena_count(T, B, I), sizeof(float));
     tr->target = lstm_arena_carve(arena, lstm_arena_count(T, B, O), sizeof(float));
-    tr->kind = lstm_arena_carve(arena, lstm_arena_count(T, B, 1), sizeof(uint8_t));
+    tr->kind = lstm_arena_carve(arena, lstm_arena_count(T, B, O), sizeof(uint8_t));
     tr->output = lstm_arena_carve(arena, lstm_arena_count(T, B, O), sizeof(float));
     tr->doutput = lstm_arena_carve(arena, lstm_arena_count(T, B, O), sizeof(float));
     for (int k = 0; k < opts->num_layers; k++) {
@@ -249,6 +372,11 @@ static void trainer_layout(LstmTrainer *tr, LstmArena *arena, const LstmTrainOpt
     tr->dc_next = lstm_arena_carve(arena, lstm_arena_count(1, B, H), sizeof(float));
     tr->order = lstm_arena_carve(arena, series_used, sizeof(int64_t));
     tr->lane = lstm_arena_carve(arena, B, sizeof(LstmTrainLane));
+    if (opts->series_scaling) { /* what validation scores; global models need none */
+        tr->chunk_series = lstm_arena_carve(arena, B, sizeof(int64_t));
+        tr->chunk_step = lstm_arena_carve(arena, B, sizeof(int64_t));
+        tr->score_terms = lstm_arena_carve(arena, 3 * O, sizeof(double));
+    }
 }
 
 /*
@@ -262,9 +390,10 @@ size_t lstm_trainer_nbytes(const LstmTrainOptions *opts, int input_size,
     LstmArena arena = lstm_arena_sizing();
     size_t T = (size_t)opts->bptt, B = (size_t)(totals->lanes > 0 ? totals->lanes : 1);
     size_t G = 4 * (size_t)opts->hidden_size, I = (size_t)input_size;
+    size_t O = (size_t)dims.output_size, widest = G > I ? G : I;
 
-    /* BLAS takes int sizes: every (T*B, 4H) or (T*B, I) matrix must fit */
-    if (lstm_arena_count(T, B, G > I ? G : I) > (size_t)INT32_MAX)
+    /* BLAS takes int sizes: every (T*B, 4H), (T*B, I) or (T*B, O) matrix must fit */
+    if (lstm_arena_count(T, B, widest > O ? widest : O) > (size_t)INT32_MAX)
         return 0;
     trainer_layout(NULL, &arena, opts, input_size, totals, lstm_model_parameter_count(&dims));
     return lstm_arena_nbytes(&arena);
@@ -340,7 +469,8 @@ static uint64_t rng_below(uint64_t *s, uint64_t n)
 /* Lay out the trainer, draw initial weights, attach the data. */
 void lstm_trainer_init(LstmTrainer *tr, const LstmTrainOptions *opts, int input_size,
                        const LstmTrainTotals *totals, const LstmTrainSeries *series,
-                       int64_t num_series, const float *inputs, void *memory)
+                       int64_t num_series, const float *inputs, void *memory,
+                       void (*interrupt)(void *arg), void *interrupt_arg)
 {
     LstmArena arena = lstm_arena_over(memory);
     uint64_t seed = opts->seed;
@@ -348,6 +478,8 @@ void lstm_trainer_init(LstmTrainer *tr, const LstmTrainOptions *opts, int input_
     int64_t n = 0;
 
     memset(tr, 0, sizeof(*tr));
+    tr->interrupt = interrupt;
+    tr->interrupt_arg = interrupt_arg;
     tr->opts = *opts;
     tr->dims = trainer_dims(opts, input_size);
     tr->lanes = totals->lanes > 0 ? totals->lanes : 1;
@@ -361,12 +493,17 @@ void lstm_trainer_init(LstmTrainer *tr, const LstmTrainOptions *opts, int input_
         tr->rng[i] = splitmix64(&seed);
     /* nn.LSTM and nn.Linear(H, O) both draw from uniform(-1/sqrt(H), 1/sqrt(H)) */
     bound = 1.0 / sqrt((double)opts->hidden_size);
-    for (size_t p = 0; p < tr->nparams; p++)
-        tr->params[p] = (float)(-bound + 2.0 * bound * rng_uniform(tr->rng));
-    memcpy(tr->best, tr->params, tr->nparams * sizeof(float));
-    memset(tr->grads, 0, tr->nparams * sizeof(float));
-    memset(tr->adam_m, 0, tr->nparams * sizeof(float));
-    memset(tr->adam_v, 0, tr->nparams * sizeof(float));
+    for (size_t p0 = 0; p0 < tr->nparams; p0 += INIT_BLOCK_FLOATS) {
+        size_t p1 = p0 + INIT_BLOCK_FLOATS < tr->nparams ? p0 + INIT_BLOCK_FLOATS : tr->nparams;
+        check_interrupt(tr);
+        for (size_t p = p0; p < p1; p++)
+            tr->params[p] = (float)(-bound + 2.0 * bound * rng_uniform(tr->rng));
+        /* the first writes to each block fault its pages in: keep them interruptible too */
+        memcpy(tr->best + p0, tr->params + p0, (p1 - p0) * sizeof(float));
+        memset(tr->grads + p0, 0, (p1 - p0) * sizeof(float));
+        memset(tr->adam_m + p0, 0, (p1 - p0) * sizeof(float));
+        memset(tr->adam_v + p0, 0, (p1 - p0) * sizeof(float));
+    }
 
     tr->inputs = inputs;
     tr->series = series;
@@ -632,45 +769,54 @@ static void head_backward(const LstmTrainer *tr, float *dweight, float *dbias, f
 }
 
 /*
- * mse_forward: mean squared error over the LSTM_TARGET_TRAIN rows of
- * output (N, O) against target (N, O); also the sums of squared errors per
- * kind (for evaluation) and their counts.
+ * loss_forward: the loss (mean squared or absolute error, by loss) over the
+ * LSTM_TARGET_TRAIN entries of output (N, O) against target (N, O), kind
+ * (N, O); also the sums of loss terms per kind (for evaluation) and their
+ * counts.
  */
-static double mse_forward(const float *output, const float *target, const uint8_t *kind, int N,
-                          int O, double *sse_train, double *sse_valid, int64_t *n_train,
-                          int64_t *n_valid)
+static double loss_forward(int loss, const float *output, const float *target, const uint8_t *kind,
+                           int N, int O, double *sum_train, double *sum_valid, int64_t *n_train,
+                           int64_t *n_valid)
 {
     double st = 0.0, sv = 0.0;
     int64_t nt = 0, nv = 0;
 
-    for (size_t r = 0; r < (size_t)N; r++) {
-        if (kind[r] == LSTM_TARGET_NONE)
+    for (size_t e = 0; e < (size_t)N * O; e++) {
+        double d, term;
+        if (kind[e] == LSTM_TARGET_NONE)
             continue;
-        for (int o = 0; o < O; o++) {
-            double e = (double)output[r * O + o] - (double)target[r * O + o];
-            if (kind[r] == LSTM_TARGET_TRAIN)
-                st += e * e, nt++;
-            else
-                sv += e * e, nv++;
-        }
+        d = (double)output[e] - (double)target[e];
+        term = loss == LSTM_LOSS_L1 ? fabs(d) : d * d;
+        if (kind[e] == LSTM_TARGET_TRAIN)
+            st += term, nt++;
+        else
+            sv += term, nv++;
     }
-    *sse_train = st;
-    *sse_valid = sv;
+    *sum_train = st;
+    *sum_valid = sv;
     *n_train = nt;
     *n_valid = nv;
     return nt > 0 ? st / (double)nt : 0.0;
 }
 
-/* mse_backward: doutput (N, O) = 2 (output - target) / count on training rows, else 0. */
-static void mse_backward(float *doutput, const float *output, const float *target,
-                         const uint8_t *kind, int N, int O, int64_t count)
+/*
+ * loss_backward: doutput (N, O) on training entries: 2 (output - target) /
+ * count for MSE, sign(output - target) / count for L1 (0 where equal, as
+ * torch.abs); 0 elsewhere.
+ */
+static void loss_backward(int loss, float *doutput, const float *output, const float *target,
+                          const uint8_t *kind, int N, int O, int64_t count)
 {
-    float scale = count > 0 ? (float)(2.0 / (double)count) : 0.0f;
-    for (size_t r = 0; r < (size_t)N; r++)
-        for (int o = 0; o < O; o++)
-            doutput[r * O + o] = kind[r] == LSTM_TARGET_TRAIN
-                                     ? scale * (output[r * O + o] - target[r * O + o])
-                                     : 0.0f;
+    float scale = count > 0 ? (float)((loss == LSTM_LOSS_L1 ? 1.0 : 2.0) / (double)count) : 0.0f;
+    for (size_t e = 0; e < (size_t)N * O; e++) {
+        float d = output[e] - target[e];
+        if (kind[e] != LSTM_TARGET_TRAIN)
+            doutput[e] = 0.0f;
+        else if (loss == LSTM_LOSS_L1)
+            doutput[e] = d > 0.0f ? scale : (d < 0.0f ? -scale : 0.0f);
+        else
+            doutput[e] = scale * d;
+    }
 }
 
 /* ---------------------------------------------------------------------- */
@@ -689,8 +835,9 @@ double lstm_trainer_forward(LstmTrainer *tr)
         x = tr->acts[k].hidden + (size_t)B * H; /* h_1..h_T feed the layer above */
     }
     head_forward(tr, tr->output, x, tr->w.head_weight, tr->w.head_bias, T * B, H, O);
-    return mse_forward(tr->output, tr->target, tr->kind, T * B, O, &tr->chunk_sse_train,
-                       &tr->chunk_sse_valid, &tr->chunk_train, &tr->chunk_valid);
+    return loss_forward(tr->opts.loss, tr->output, tr->target, tr->kind, T * B, O,
+                        &tr->chunk_sse_train, &tr->chunk_sse_valid, &tr->chunk_train,
+                        &tr->chunk_valid);
 }
 
 /* Backward of the head and every layer, top down; adds into tr->grads. */
@@ -701,7 +848,8 @@ void lstm_trainer_backward(LstmTrainer *tr)
     const float *h_top = tr->acts[L - 1].hidden + (size_t)B * H; /* (T*B, H) */
     float *dh = tr->dhidden, *dx = tr->dinput;
 
-    mse_backward(tr->doutput, tr->output, tr->target, tr->kind, T * B, O, tr->chunk_train);
+    loss_backward(tr->opts.loss, tr->doutput, tr->output, tr->target, tr->kind, T * B, O,
+                  tr->chunk_train);
     head_backward(tr, tr->dw.head_weight, tr->dw.head_bias, dh, tr->doutput, h_top,
                   tr->w.head_weight, T * B, H, O);
     for (int k = L - 1; k >= 0; k--) {
@@ -787,13 +935,59 @@ double lstm_trainer_train_chunk(LstmTrainer *tr)
 /* ---------------------------------------------------------------------- */
 
 /*
+ * Targets of one row of a lane (step of series se, its network input at
+ * row): O entries of target (O) and kind (O). Global scaling: feature 0 of
+ * the next input. Series scaling: output k targets
+ * lstm_normalizer_target(state after the step, z_{step+k}) while the step is
+ * past the first row and step + k inside the training rows.
+ */
+static void fill_targets(const LstmTrainer *tr, const LstmTrainSeries *se, int64_t step,
+                         const float *row, float *target, uint8_t *kind)
+{
+    int O = tr->dims.output_size, I = tr->dims.input_size;
+    LstmNormalizer nz;
+    int64_t r;
+
+    if (!tr->opts.series_scaling) {
+        target[0] = row[I]; /* feature 0 of the next input */
+        kind[0] = step < se->train ? LSTM_TARGET_TRAIN : LSTM_TARGET_VALID;
+        return;
+    }
+    r = se->start + step;
+    lstm_normalizer_init(&nz, NULL);
+    nz.rows = step + 1;
+    nz.last = tr->last[r];
+    nz.scale = tr->scale[r];
+    for (int k = 1; k <= O; k++) {
+        if (step >= 1 && step + k < se->train) {
+            target[k - 1] = (float)lstm_normalizer_target(&nz, tr->last[r + k]);
+            kind[k - 1] = LSTM_TARGET_TRAIN;
+        } else {
+            target[k - 1] = 0.0f;
+            kind[k - 1] = LSTM_TARGET_NONE;
+        }
+    }
+}
+
+/* Steps a lane runs of series se: its training rows, and in evaluation what validation reads. */
+static int64_t lane_end(const LstmTrainer *tr, const LstmTrainSeries *se)
+{
+    if (!tr->evaluating)
+        return se->train;
+    if (tr->opts.series_scaling && tr->validation == LSTM_VALIDATE_OWA)
+        return se->train; /* the forecast origin is the last training row */
+    return se->train + se->valid;
+}
+
+/*
  * Fill the next chunk: lanes whose series is done take the next one from the
  * order (from zero state); finished lanes idle on zero input. Returns the
  * number of lanes with work; 0 when the pass is over.
  */
 static int deal_chunk(LstmTrainer *tr)
 {
-    int B = tr->lanes, T = tr->steps, I = tr->dims.input_size, active = 0;
+    int B = tr->lanes, T = tr->steps, I = tr->dims.input_size, O = tr->dims.output_size;
+    int active = 0;
 
     for (int b = 0; b < B; b++) {
         LstmTrainLane *lane = &tr->lane[b];
@@ -804,24 +998,27 @@ static int deal_chunk(LstmTrainer *tr)
                 lane->series = tr->order[tr->order_next++];
                 se = &tr->series[lane->series];
                 lane->step = 0;
-                lane->end = tr->evaluating ? se->train + se->valid : se->train;
+                lane->end = lane_end(tr, se);
             } else
                 lane->series = -1;
             lstm_trainer_reset_lane(tr, b);
         }
         se = lane->series >= 0 ? &tr->series[lane->series] : NULL;
+        if (tr->chunk_series) {
+            tr->chunk_series[b] = lane->series;
+            tr->chunk_step[b] = lane->step;
+        }
         for (int t = 0; t < T; t++) {
             size_t r = (size_t)t * B + b;
             int64_t step = lane->step + t;
             if (se && step < lane->end) {
                 const float *row = tr->inputs + (size_t)(se->start + step) * I;
                 memcpy(tr->input + r * I, row, (size_t)I * sizeof(float));
-                tr->target[r] = row[I]; /* feature 0 of the next input */
-                tr->kind[r] = step < se->train ? LSTM_TARGET_TRAIN : LSTM_TARGET_VALID;
+                fill_targets(tr, se, step, row, tr->target + r * O, tr->kind + r * O);
             } else {
                 memset(tr->input + r * I, 0, (size_t)I * sizeof(float));
-                tr->target[r] = 0.0f;
-                tr->kind[r] = LSTM_TARGET_NONE;
+                memset(tr->target + r * O, 0, (size_t)O * sizeof(float));
+                memset(tr->kind + r * O, LSTM_TARGET_NONE, (size_t)O);
             }
         }
         if (se) {
@@ -872,12 +1069,125 @@ LstmTrainError lstm_trainer_epoch(LstmTrainer *tr, double *train_loss, char *err
     return LSTM_TRAIN_OK;
 }
 
+/* The validation sums of a series-scaled evaluation pass. */
+typedef struct ValidationSums {
+    double smape_model, smape_naive; /* sums over series of sMAPE */
+    double mase_model, mase_naive;   /* sums over series of MASE */
+    int64_t smape_series, mase_series;
+} ValidationSums;
+
+/* The normaliser's state after row r (step of its series) as the target/forecast maps read it. */
+static void normalizer_at(const LstmTrainer *tr, int64_t r, int64_t step, LstmNormalizer *nz)
+{
+    lstm_normalizer_init(nz, NULL);
+    nz->rows = step + 1;
+    nz->last = tr->last[r];
+    nz->scale = tr->scale[r];
+}
+
+/* sMAPE term of the M4 competition: 200 |y - f| / (|y| + |f|), 0 when both are 0. */
+static double smape_term(double y, double f)
+{
+    double den = fabs(y) + fabs(f);
+    return den > 0.0 ? 200.0 * fabs(y - f) / den : 0.0;
+}
+
+/*
+ * Several series: after the chunk, the lanes whose training rows ended in it
+ * forecast the validation rows from the head output there; add their sMAPE
+ * and MASE (scaled by the in-sample lag-1 naive MAE), and the naive
+ * forecast's, to sums.
+ */
+static void score_owa_chunk(const LstmTrainer *tr, ValidationSums *sums)
+{
+    int B = tr->lanes, T = tr->steps, O = tr->dims.output_size;
+    unsigned flags = tr->dims.flags;
+
+    for (int b = 0; b < B; b++) {
+        const LstmTrainSeries *se;
+        int64_t origin, r, h;
+        double sm = 0.0, sn = 0.0, am = 0.0, an = 0.0, mae = 0.0;
+        LstmNormalizer nz;
+        const float *o;
+
+        if (tr->chunk_series[b] < 0)
+            continue;
+        se = &tr->series[tr->chunk_series[b]];
+        origin = se->train - 1;
+        if (se->valid < 1 || origin < tr->chunk_step[b] || origin >= tr->chunk_step[b] + T)
+            continue;
+        r = se->start + origin;
+        o = tr->output + ((size_t)(origin - tr->chunk_step[b]) * B + b) * O;
+        normalizer_at(tr, r, origin, &nz);
+        h = se->valid < O ? se->valid : O;
+        for (int64_t k = 1; k <= h; k++) {
+            double y = tr->value[r + k], f = lstm_normalizer_forecast(&nz, flags, o[k - 1]);
+            double naive = tr->value[r];
+            sm += smape_term(y, f), sn += smape_term(y, naive);
+            am += fabs(y - f), an += fabs(y - naive);
+        }
+        sums->smape_model += sm / h, sums->smape_naive += sn / h, sums->smape_series++;
+        for (int64_t j = 1; j <= origin; j++)
+            mae += fabs(tr->value[se->start + j] - tr->value[se->start + j - 1]);
+        mae /= (double)origin;
+        if (mae > 0.0) {
+            sums->mase_model += am / h / mae, sums->mase_naive += an / h / mae;
+            sums->mase_series++;
+        }
+    }
+}
+
+/*
+ * One series: add every origin of the chunk whose k-step target lies in the
+ * validation rows to the per-k sums of squared errors of the model and of
+ * the naive forecast (score_terms (3, O): model SSE, naive SSE, count).
+ */
+static void score_rolling_chunk(LstmTrainer *tr)
+{
+    int B = tr->lanes, T = tr->steps, O = tr->dims.output_size;
+    double *sse_model = tr->score_terms, *sse_naive = tr->score_terms + O;
+    double *count = tr->score_terms + 2 * O;
+
+    for (int b = 0; b < B; b++) {
+        const LstmTrainSeries *se;
+        int64_t first_valid;
+
+        if (tr->chunk_series[b] < 0)
+            continue;
+        se = &tr->series[tr->chunk_series[b]];
+        first_valid = se->train;
+        for (int t = 0; t < T; t++) {
+            int64_t step = tr->chunk_step[b] + t, r = se->start + step;
+            const float *o = tr->output + ((size_t)t * B + b) * O;
+            LstmNormalizer nz;
+            if (step >= se->train + se->valid || step + O < first_valid)
+                continue;
+            normalizer_at(tr, r, step, &nz);
+            for (int k = 1; k <= O; k++) {
+                double y, e;
+                if (step + k < first_valid || step + k >= se->train + se->valid)
+                    continue;
+                y = tr->value[r + k];
+                e = lstm_normalizer_forecast(&nz, tr->dims.flags, o[k - 1]) - y;
+                sse_model[k - 1] += e * e;
+                sse_naive[k - 1] += (tr->value[r] - y) * (tr->value[r] - y);
+                count[k - 1] += 1.0;
+            }
+        }
+    }
+}
+
 /* Forward-only pass over training and validation targets of every series. */
 void lstm_trainer_evaluate(LstmTrainer *tr, double *train_loss, double *valid_loss)
 {
     double sse_train = 0.0, sse_valid = 0.0;
     int64_t n_train = 0, n_valid = 0;
+    int O = tr->dims.output_size;
+    ValidationSums sums;
 
+    memset(&sums, 0, sizeof(sums));
+    if (tr->score_terms)
+        memset(tr->score_terms, 0, 3 * (size_t)O * sizeof(double));
     start_pass(tr, 1);
     while (deal_chunk(tr) > 0) {
         lstm_trainer_forward(tr);
@@ -886,9 +1196,44 @@ void lstm_trainer_evaluate(LstmTrainer *tr, double *train_loss, double *valid_lo
         sse_valid += tr->chunk_sse_valid;
         n_train += tr->chunk_train;
         n_valid += tr->chunk_valid;
+        if (tr->opts.series_scaling && tr->validation == LSTM_VALIDATE_OWA)
+            score_owa_chunk(tr, &sums);
+        else if (tr->opts.series_scaling)
+            score_rolling_chunk(tr);
     }
     *train_loss = n_train > 0 ? sse_train / (double)n_train : NAN;
     *valid_loss = n_valid > 0 ? sse_valid / (double)n_valid : NAN;
+    if (!tr->opts.series_scaling)
+        return;
+    *valid_loss = NAN;
+    if (tr->validation == LSTM_VALIDATE_OWA) {
+        /* OWA = (sMAPE / sMAPE_naive + MASE / MASE_naive) / 2, each a mean over series */
+        if (sums.smape_series > 0 && sums.smape_naive > 0.0 && sums.mase_series > 0 &&
+            sums.mase_naive > 0.0)
+            *valid_loss =
+                0.5 * (sums.smape_model / sums.smape_naive + sums.mase_model / sums.mase_naive);
+    } else {
+        /* mean over k of RMSE_k(model) / RMSE_k(naive) */
+        double total = 0.0;
+        int ks = 0;
+        for (int k = 0; k < O; k++)
+            if (tr->score_terms[2 * O + k] > 0 && tr->score_terms[O + k] > 0.0) {
+                total += sqrt(tr->score_terms[k] / tr->score_terms[O + k]);
+                ks++;
+            }
+        if (ks > 0)
+            *valid_loss = total / ks;
+    }
+}
+
+/* Attach the per-row arrays of series scaling. */
+void lstm_trainer_attach_series(LstmTrainer *tr, int validation, const double *last,
+                                const double *scale, const double *value)
+{
+    tr->validation = validation;
+    tr->last = last;
+    tr->scale = scale;
+    tr->value = value;
 }
 
 /* Record an epoch; keep the best weights; decide whether to stop. */
@@ -905,6 +1250,39 @@ int lstm_trainer_end_epoch(LstmTrainer *tr, double monitored_loss)
     if (tr->opts.patience > 0 && tr->epochs_since_best >= tr->opts.patience)
         return 1;
     return tr->epochs_run >= tr->opts.epochs;
+}
+
+/* The best weights, or the current ones before any epoch ended. */
+const float *lstm_trainer_best(const LstmTrainer *tr)
+{
+    return tr->best_epoch > 0 ? tr->best : tr->params;
+}
+
+/* Serialize every member's weights with the scaling (identity when NULL) into a model. */
+void lstm_trainer_write_members(const LstmDims *dims, const float *member_params,
+                                const float *input_mean, const float *input_std,
+                                const float *output_mean, const float *output_std, void *bytes)
+{
+    size_t P = lstm_model_member_float_count(dims);
+    float *data = lstm_model_data(bytes);
+    LstmModelView view;
+    int I = dims->input_size, O = dims->output_size;
+
+    lstm_model_init_header((LstmModelHeader *)bytes, dims);
+    for (int j = 0; j < dims->members; j++) {
+        LstmModelOffsets off;
+        lstm_model_member_offsets(dims, j, &off);
+        memcpy(data + off.weight_ih[0], member_params + (size_t)j * P, P * sizeof(float));
+    }
+    lstm_model_view(bytes, &view);
+    for (int i = 0; i < I; i++) {
+        ((float *)view.input_mean)[i] = input_mean ? input_mean[i] : 0.0f;
+        ((float *)view.input_std)[i] = input_std ? input_std[i] : 1.0f;
+    }
+    for (int k = 0; k < O; k++) {
+        ((float *)view.output_mean)[k] = output_mean ? output_mean[k] : 0.0f;
+        ((float *)view.output_std)[k] = output_std ? output_std[k] : 1.0f;
+    }
 }
 
 /* Serialize the best weights with the scaling into a model. */

@@ -37,6 +37,28 @@
  * validation loss (the training loss of the epoch when validation is 0) and
  * keeps the best weights.
  *
+ * Series scaling (opts.series_scaling, LSTM_FLAG_SERIES_SCALING). Each row
+ * brings one raw value y; every series is normalised by its own streaming
+ * statistics with the functions of normalizer.h, the ones inference calls,
+ * so training and inference agree: z = transform(y), push, x = features
+ * (I = lstm_normalizer_input_size(season, horizon)). The head is direct
+ * (O = horizon): the target of output k at step t (0-based) is
+ * lstm_normalizer_target(state after t, z_{t+k}), used only when t >= 1 and
+ * t + k < train (masked, not dropped, near the end of the training part).
+ * The loss is L1 (or MSE) over the unmasked entries. Validation:
+ *  - several series: the last `horizon` rows of each series (train = rows -
+ *    horizon); every series is run over its training rows with fixed
+ *    weights, the head output after the last of them gives the forecasts,
+ *    scored as the M4 competition (sMAPE, MASE on the in-sample lag-1 naive
+ *    MAE) relative to the naive forecast: the validation OWA;
+ *  - one series: the last round(validation * rows) rows; every origin whose
+ *    k-step target falls among them; the score is the mean over k of
+ *    RMSE_k(model) / RMSE_k(naive).
+ * Early stopping monitors that score. Members (ensembles) are trained one
+ * after the other by the caller (seeds seed, seed + 1, ...), each from a
+ * fresh lstm_trainer_init, and written together by
+ * lstm_trainer_write_members.
+ *
  * Parameters live in one float block in the model's own order (model_format.h:
  * per layer weight_ih, weight_hh, bias_ih, bias_hh; then head.weight,
  * head.bias), so writing the model is a copy.
@@ -75,7 +97,20 @@ typedef struct LstmTrainOptions {
     int patience;         /* stop after this many epochs without improvement; 0 = never */
     uint64_t seed;        /* initial weights and series order */
     int difference;       /* train on first differences of the target */
+    int series_scaling;   /* per-series streaming normaliser (normalizer.h), direct head */
+    int season;           /* series scaling: seasonal inputs of this period; 0 (or 1) for none */
+    int horizon;          /* series scaling: O, steps the head forecasts; 1 otherwise */
+    int log;              /* series scaling: the normaliser works on log(y) */
+    int loss;             /* LSTM_LOSS_MSE or LSTM_LOSS_L1 */
+    int members;          /* ensemble members the caller trains, 1..LSTM_MAX_MEMBERS */
 } LstmTrainOptions;
+
+/* Loss functions. */
+#define LSTM_LOSS_MSE 0 /* mean squared error */
+#define LSTM_LOSS_L1 1  /* mean absolute error */
+
+/* Limits of the series-scaling options. */
+#define LSTM_TRAIN_MAX_HORIZON 1024
 
 /* What went wrong; the glue maps each to a SQLSTATE. */
 typedef enum LstmTrainError {
@@ -84,10 +119,15 @@ typedef enum LstmTrainError {
     LSTM_TRAIN_ERR_NO_DATA,  /* no series long enough to train on */
     LSTM_TRAIN_ERR_RANGE,    /* a value too large for float32 after scaling */
     LSTM_TRAIN_ERR_DIVERGED, /* the loss or the weights became non-finite */
-    LSTM_TRAIN_ERR_SIZE      /* sizes whose memory cannot be represented */
+    LSTM_TRAIN_ERR_SIZE,     /* sizes whose memory cannot be represented */
+    LSTM_TRAIN_ERR_DOMAIN    /* a value outside the log transform's domain (y <= 0) */
 } LstmTrainError;
 
-/* One series of the training set, as planned for these options. */
+/*
+ * One series of the training set, as planned for these options. With series
+ * scaling, train counts the rows of the training part (steps 0..train-1,
+ * targets inside it) and valid the validation rows after it.
+ */
 typedef struct LstmTrainSeries {
     int64_t rows;   /* raw rows of the series */
     int64_t start;  /* index of its first network input in the inputs array */
@@ -95,6 +135,11 @@ typedef struct LstmTrainSeries {
     int64_t train;  /* training targets: steps 0..train-1 */
     int64_t valid;  /* validation targets: steps train..train+valid-1 */
 } LstmTrainSeries;
+
+/* How a series-scaled run is validated (LstmTrainTotals.validation). */
+#define LSTM_VALIDATE_LOSS 0    /* global scaling: loss on the held-out targets */
+#define LSTM_VALIDATE_OWA 1     /* several series: M4 OWA of the last horizon rows */
+#define LSTM_VALIDATE_ROLLING 2 /* one series: rolling origins over the last rows */
 
 /* Totals over a planned training set. */
 typedef struct LstmTrainTotals {
@@ -106,6 +151,7 @@ typedef struct LstmTrainTotals {
     int64_t train_targets;  /* training targets, all series */
     int64_t valid_targets;  /* validation targets, all series */
     int lanes;              /* lanes per mini-batch: min(batch_size, series_used) */
+    int validation;         /* LSTM_VALIDATE_*; what valid_targets count (rows with scaling) */
 } LstmTrainTotals;
 
 /*
@@ -118,10 +164,37 @@ LstmTrainError lstm_train_check_options(const LstmTrainOptions *opts, int input_
  * lstm_train_plan: split every series (series[s].rows must be set by the
  * caller) into network inputs, training and validation targets, and place
  * the used series in the inputs array; fill the totals. A series needs two
- * network inputs (two rows, three when differenced) for one target.
+ * network inputs (two rows, three when differenced) for one target. With
+ * series scaling every row is an input; validation holds back the last
+ * horizon rows of every series (several series) or the last
+ * round(validation * rows) rows (one series), none when validation is 0;
+ * a series needs 3 training rows for one target.
  */
 LstmTrainError lstm_train_plan(const LstmTrainOptions *opts, int64_t num_series,
                                LstmTrainSeries *series, LstmTrainTotals *totals, char *errmsg);
+
+/*
+ * lstm_train_nonempty_series: the number of series with at least one row,
+ * which decides between LSTM_VALIDATE_OWA and LSTM_VALIDATE_ROLLING (and the
+ * caller's defaults for one series).
+ */
+int64_t lstm_train_nonempty_series(int64_t num_series, const LstmTrainSeries *series);
+
+/*
+ * lstm_train_prepare_series: series scaling's preparation: stream every used
+ * series through the normaliser (normalizer.h) and write per row
+ *   inputs  (totals.inputs, I) the network input after the row
+ *   last    (totals.inputs) z of the row, scale (totals.inputs) the
+ *           normaliser's scale after it, value (totals.inputs) the raw y
+ *   raw     (rows) the raw values, series after series (I = 1)
+ * LSTM_TRAIN_ERR_DOMAIN (message naming the series by its 1-based number)
+ * when the log transform meets y <= 0.
+ */
+LstmTrainError lstm_train_prepare_series(const LstmTrainOptions *opts, const double *raw,
+                                         int64_t num_series, const LstmTrainSeries *series,
+                                         float *inputs, double *last, double *scale, double *value,
+                                         void (*interrupt)(void *arg), void *interrupt_arg,
+                                         char *errmsg);
 
 /*
  * lstm_train_prepare: fit the scaling on the training part of every used
@@ -193,7 +266,7 @@ typedef struct LstmTrainer {
     /* the chunk being run */
     float *input;  /* (T, B, I) scaled layer-0 input */
     float *target; /* (T, B, O) scaled targets */
-    uint8_t *kind; /* (T, B) LSTM_TARGET_* */
+    uint8_t *kind; /* (T, B, O) LSTM_TARGET_* of every target entry */
     float *output; /* (T, B, O) head output */
     LstmTrainLayerActs acts[LSTM_MAX_LAYERS];
     float *bias;            /* (4H) bias_ih + bias_hh of one layer */
@@ -203,15 +276,24 @@ typedef struct LstmTrainer {
     float *dh_next;         /* (B, H) gradient on h_{t-1} through W_hh */
     float *dc_next;         /* (B, H) gradient on c_{t-1} */
     float *doutput;         /* (T, B, O) */
-    double chunk_sse_train; /* last forward: squared errors on training targets */
+    double chunk_sse_train; /* last forward: loss terms (squared or absolute errors) on
+                               training targets */
     double chunk_sse_valid; /* ... and on validation targets */
-    int64_t chunk_train;    /* last forward: training targets (times O) */
-    int64_t chunk_valid;    /* ... validation targets (times O) */
+    int64_t chunk_train;    /* last forward: training target entries */
+    int64_t chunk_valid;    /* ... validation target entries */
+    int64_t *chunk_series;  /* (B) series of each lane in the chunk, -1 idle (series scaling) */
+    int64_t *chunk_step;    /* (B) the step of the chunk's first row in that series */
 
     /* data and scheduling */
     const float *inputs; /* (totals.inputs, I) scaled inputs */
     const LstmTrainSeries *series;
     int64_t num_series;
+    int validation;      /* LSTM_VALIDATE_* */
+    const double *last;  /* (totals.inputs) series scaling: z of every row */
+    const double *scale; /* (totals.inputs) the normaliser's scale after every row */
+    const double *value; /* (totals.inputs) the raw value of every row */
+    double *score_terms; /* (3, O) rolling origins: per k model SSE, naive SSE, count
+                             (series scaling; NULL otherwise) */
     int64_t *order;      /* (series_used) series order of this epoch */
     int64_t order_count; /* series_used */
     int64_t order_next;  /* next entry of order to deal */
@@ -244,10 +326,13 @@ size_t lstm_trainer_nbytes(const LstmTrainOptions *opts, int input_size,
  * bytes, any alignment), draw the initial weights from the seed (PyTorch's
  * uniform(-1/sqrt(H), 1/sqrt(H)) for every LSTM and head parameter) and
  * attach the prepared data (inputs and series stay owned by the caller).
+ * interrupt (may be NULL) is kept in tr->interrupt and already called while
+ * the (possibly gigabyte-sized) state is written.
  */
 void lstm_trainer_init(LstmTrainer *tr, const LstmTrainOptions *opts, int input_size,
                        const LstmTrainTotals *totals, const LstmTrainSeries *series,
-                       int64_t num_series, const float *inputs, void *memory);
+                       int64_t num_series, const float *inputs, void *memory,
+                       void (*interrupt)(void *arg), void *interrupt_arg);
 
 /*
  * lstm_trainer_epoch: one pass over the training targets of every used
@@ -257,9 +342,17 @@ void lstm_trainer_init(LstmTrainer *tr, const LstmTrainOptions *opts, int input_
 LstmTrainError lstm_trainer_epoch(LstmTrainer *tr, double *train_loss, char *errmsg);
 
 /*
+ * lstm_trainer_attach_series: the per-row arrays of lstm_train_prepare_series
+ * (series scaling, after lstm_trainer_init; they stay owned by the caller).
+ */
+void lstm_trainer_attach_series(LstmTrainer *tr, int validation, const double *last,
+                                const double *scale, const double *value);
+
+/*
  * lstm_trainer_evaluate: run every used series from its first row with the
- * current weights; mean squared error over training and over validation
- * targets (NaN when there are none).
+ * current weights; the loss over training and over validation targets (NaN
+ * when there are none). With series scaling *valid_loss is the validation
+ * score (OWA or the rolling-origin RMSE ratio; NaN without validation rows).
  */
 void lstm_trainer_evaluate(LstmTrainer *tr, double *train_loss, double *valid_loss);
 
@@ -277,6 +370,23 @@ int lstm_trainer_end_epoch(LstmTrainer *tr, double monitored_loss);
  */
 void lstm_trainer_write_model(const LstmTrainer *tr, const float *input_mean,
                               const float *input_std, void *bytes);
+
+/* lstm_trainer_best: the best weights (the current ones before any epoch ended), (P). */
+const float *lstm_trainer_best(const LstmTrainer *tr);
+
+/*
+ * lstm_trainer_write_members: a model of dims->members weight sets,
+ *   member_params  (members, P) every member's weights in model order,
+ *                  P = lstm_model_parameter_count of one member
+ * with the scaling vectors given (NULL: identity, as series scaling stores),
+ * into lstm_model_nbytes(dims) bytes.
+ */
+void lstm_trainer_write_members(const LstmDims *dims, const float *member_params,
+                                const float *input_mean, const float *input_std,
+                                const float *output_mean, const float *output_std, void *bytes);
+
+/* lstm_trainer_model_dims: the sizes and flags of the model these options train (members 1). */
+LstmDims lstm_trainer_model_dims(const LstmTrainOptions *opts, int input_size);
 
 /* ---- the pieces, exposed for tests ---- */
 

@@ -21,6 +21,11 @@
  * values, a NULL model, a NULL element in a features array, a width that does
  * not match the model and a model or horizon that changes within a group
  * are errors. A group with no non-NULL value gives NULL.
+ *
+ * A series-scaled model (model_format.h) takes one value per row (a
+ * features array is an error; under a log transform a value <= 0 is 22023)
+ * and forecasts up to output_size steps directly: the horizon form returns
+ * the first horizon of them (horizon > output_size is an error).
  */
 #include "lstm.h"
 
@@ -40,7 +45,7 @@ PG_FUNCTION_INFO_V1(lstm_forecast_horizon_final);
 
 typedef struct ForecastState {
     LstmDecoded *model; /* decoded model, owned by the query-long cache */
-    LstmSeries series;  /* steps, last value, h (L,H), c (L,H) */
+    LstmSeries series;  /* steps, last value, h and c (members, L, H), normaliser */
     LstmSeries work;    /* scratch series for horizon forecasts */
     int horizon;        /* forecasts asked for; 0 in the one-step forms */
     double *features;   /* (I) the current row's raw features */
@@ -59,13 +64,7 @@ static ForecastState *forecast_state_new(MemoryContext aggcontext, LstmDecoded *
     ForecastState *state = palloc0(sizeof(ForecastState));
     size_t nstate = lstm_series_nfloats(dims);
 
-    if (form != FORM_FEATURES && dims->input_size != 1)
-        ereport(ERROR,
-                (errcode(ERRCODE_DATA_EXCEPTION),
-                 errmsg("model expects %d input features but lstm_forecast was given "
-                        "a single value",
-                        dims->input_size),
-                 errhint("Pass the features as a float8[] of length %d.", dims->input_size)));
+    lstm_check_value_form(dims, form == FORM_FEATURES, "lstm_forecast");
     state->model = model;
     state->horizon = horizon;
     lstm_series_init(&state->series, dims, palloc(nstate * sizeof(float)));
@@ -95,6 +94,7 @@ static Datum forecast_transition(FunctionCallInfo fcinfo, ForecastForm form)
     MemoryContext aggcontext;
     ForecastState *state = PG_ARGISNULL(0) ? NULL : (ForecastState *)PG_GETARG_POINTER(0);
     LstmDecoded *model;
+    LstmError err;
     int horizon = 0;
 
     if (!AggCheckCallContext(fcinfo, &aggcontext))
@@ -124,13 +124,14 @@ static Datum forecast_transition(FunctionCallInfo fcinfo, ForecastForm form)
                                state->horizon, horizon)));
 
     if (form == FORM_FEATURES)
-        lstm_read_features(PG_GETARG_DATUM(2), state->features, model->runner.dims.input_size,
+        lstm_read_features(PG_GETARG_DATUM(2), state->features, lstm_row_width(&model->runner.dims),
                            "lstm_forecast");
     else
         state->features[0] = PG_GETARG_FLOAT8(2);
-    lstm_check_finite(state->features, model->runner.dims.input_size, "lstm_forecast input");
-    if (lstm_runner_feed(&model->runner, &state->series, state->features) != LSTM_OK)
-        lstm_report_input_range(state->features, model->runner.dims.input_size);
+    lstm_check_finite(state->features, lstm_row_width(&model->runner.dims), "lstm_forecast input");
+    err = lstm_runner_feed(&model->runner, &state->series, state->features);
+    if (err != LSTM_OK)
+        lstm_report_row_error(err, state->features, &model->runner.dims);
     PG_RETURN_POINTER(state);
 }
 

@@ -7,13 +7,17 @@
  *       'series column' | NULL, 'forecast column' | NULL, 'score column' | NULL
  *       [, 'time column' | NULL [, 'anomaly settings' | NULL [, 'alert column']]]);
  *
- * Per row: lock the series' saved state (model name, scored table, series key) in
- * lstm_stream_states, creating it on the series' first row; write into the
- * new row the forecast that the state made BEFORE this value and the row's
- * anomaly score (and the alert, score >= threshold, into a boolean alert
- * column); advance the state by the row and save it. The settings (JSON
- * text, as lstm_anomaly_score's jsonb) start every new series' state; a
- * saved state with other settings is an error. The arithmetic is
+ * Per row: find the series' state (model name, scored table, series key):
+ * in backend memory if this statement reached the series already, otherwise
+ * lock its row of lstm_stream_states and read it into memory (creating it
+ * on the series' first row); write into the new row the forecast that the
+ * state made BEFORE this value and the row's anomaly score (and the alert,
+ * score >= threshold, into a boolean alert column); advance the state. The
+ * state is written back once, when the statement ends (stream_cache.c), so
+ * a load's cost is linear in its rows. The settings (JSON text, as
+ * lstm_anomaly_score's jsonb) start every new series' state; a saved state
+ * with other settings is an error when the statement first reads it. The
+ * arithmetic is
  * the core step lstm_state_agg and lstm_anomaly_score run, so a series
  * inserted in time order gets exactly the state and scores those give over
  * the same rows.
@@ -43,11 +47,14 @@
  * Cost: the column set-up is resolved once per statement (fn_extra), the
  * SQL is prepared once per backend (SPI_keepplan), and the decoded model is
  * kept per backend and recognised by its stored (TOAST pointer) datum, so a
- * row costs two SPI executions (lock, update) and one cell step.
+ * row costs a hash lookup and one cell step, and each series reached by a
+ * statement two SPI executions (lock, update).
  */
 #include "lstm.h"
 
 #include "catalog/extension.h"
+#include "features/score_trigger.h"
+#include "features/stream_cache.h"
 #include "runtime/anomaly_settings.h"
 #include "runtime/arguments.h"
 #include "runtime/column_spec.h"
@@ -102,7 +109,8 @@ static void prepare_plans(Oid schema, Oid state_type)
     char *states = lstm_extension_relation("lstm_stream_states");
     char *models = lstm_extension_relation("lstm_models");
     Oid key_args[3] = {TEXTOID, REGCLASSOID, TEXTOID}; /* model_name, source, series */
-    Oid save_args[6] = {TEXTOID, REGCLASSOID, TEXTOID, state_type, BYTEAOID, REGTYPEOID};
+    Oid save_args[7] = {TEXTOID, REGCLASSOID, TEXTOID, state_type, BYTEAOID, REGTYPEOID, INT8OID};
+    Oid late_args[4] = {TEXTOID, REGCLASSOID, TEXTOID, INT8OID};
     SPIPlanPtr *all[5] = {&plans.lock, &plans.model, &plans.insert, &plans.update, &plans.late};
 
     for (int i = 0; i < 5; i++) {
@@ -137,19 +145,21 @@ static void prepare_plans(Oid schema, Oid state_type)
                   6, save_args);
     /* By key, not ctid: a TID scan asks the kernel for the relation's size every time. */
     plans.update = keep_plan(psprintf("UPDATE %s SET state = $4, last_time = $5, "
-                                      "last_time_type = $6, updated_at = pg_catalog.now() "
+                                      "last_time_type = $6, updated_at = pg_catalog.now(), "
+                                      "late_rows = late_rows OPERATOR(pg_catalog.+) $7 "
                                       "WHERE model_name OPERATOR(pg_catalog.=) $1 "
                                       "AND source OPERATOR(pg_catalog.=) $2 "
                                       "AND series OPERATOR(pg_catalog.=) $3",
                                       states),
-                             6, save_args);
-    plans.late = keep_plan(psprintf("UPDATE %s SET late_rows = late_rows OPERATOR(pg_catalog.+) 1, "
-                                    "updated_at = pg_catalog.now() "
-                                    "WHERE model_name OPERATOR(pg_catalog.=) $1 "
-                                    "AND source OPERATOR(pg_catalog.=) $2 "
-                                    "AND series OPERATOR(pg_catalog.=) $3",
-                                    states),
-                           3, key_args);
+                             7, save_args);
+    plans.late =
+        keep_plan(psprintf("UPDATE %s SET late_rows = late_rows OPERATOR(pg_catalog.+) $4, "
+                           "updated_at = pg_catalog.now() "
+                           "WHERE model_name OPERATOR(pg_catalog.=) $1 "
+                           "AND source OPERATOR(pg_catalog.=) $2 "
+                           "AND series OPERATOR(pg_catalog.=) $3",
+                           states),
+                  4, late_args);
     plans.schema = schema;
     plans.state_type = state_type;
 }
@@ -230,8 +240,8 @@ typedef struct ScoreConfig {
     /* Scratch for the current model's sizes. */
     LstmDims dims;
     bool have_scratch;
-    LstmStream stream;    /* h, c, steps, residuals */
-    float *stream_memory; /* (2, L, H) */
+    LstmStream stream;    /* a series' first row is scored here, before it is cached */
+    float *stream_memory; /* (lstm_series_nfloats) h, c, the normaliser's ring */
     double *features;     /* (I) */
     double *outputs;      /* (O) */
 } ScoreConfig;
@@ -339,7 +349,7 @@ typedef struct SeriesRow {
     Datum key[3];            /* model name, source, series key: the state's primary key */
     const char *series_name; /* the series key, for messages */
     Datum time;              /* the row's time, with a time column */
-    Datum time_bytes;        /* its stored form */
+    bytea *time_bytes;       /* its stored form */
     MemoryContext scratch;   /* lives as long as cfg (fn_mcxt) */
 } SeriesRow;
 
@@ -406,58 +416,58 @@ static LstmDecoded *use_model(ScoreConfig *cfg, const SeriesRow *row, Datum stor
 {
     LstmDecoded *model = stream_model(cfg->model_name, stored);
     prepare_scratch(cfg, row->scratch, &model->runner.dims);
-    lstm_stream_init(&cfg->stream, &model->runner.dims, cfg->stream_memory);
-    lstm_anomaly_settings_use(&cfg->stream, &cfg->settings, "lstm_score_trigger");
     return model;
 }
 
 /* Is the row older than the newest one applied to its series? */
-static bool row_is_late(ScoreConfig *cfg, const SeriesRow *row, const SavedState *saved)
+static bool row_is_late(ScoreConfig *cfg, const SeriesRow *row, const LstmSeriesVersion *now)
 {
-    return cfg->time.attnum != 0 && saved->has_last_time &&
-           lstm_time_is_before(&cfg->time_codec, row->time, saved->last_time,
-                               saved->last_time_type);
-}
-
-/* Count a late row in its series' late_rows. */
-static void count_late_row(const SeriesRow *row)
-{
-    int rc = SPI_execute_plan(plans.late, (Datum *)row->key, NULL, false, 0);
-    if (rc != SPI_OK_UPDATE)
-        elog(ERROR, "lstm_score_trigger: counting a late row failed: %s",
-             SPI_result_code_string(rc));
+    return cfg->time.attnum != 0 && now->has_last_time &&
+           lstm_time_is_before(&cfg->time_codec, row->time, PointerGetDatum(now->last_time),
+                               now->last_time_type);
 }
 
 /*
- * Load the saved state into cfg->stream if the model made it; false (and a
- * fresh stream) if it was made by another version of the model.
+ * Cache a series whose saved state was just locked: its stream if the model
+ * made it, otherwise a fresh stream that restarts (with a warning) at the
+ * series' next applied row.
  */
-static bool load_saved_state(ScoreConfig *cfg, const LstmDecoded *model, const SavedState *saved,
-                             LstmStateHeader *header)
+static LstmCachedSeries *cache_saved_series(ScoreConfig *cfg, const SeriesRow *row,
+                                            const SavedState *saved)
 {
+    LstmDecoded *model = use_model(cfg, row, saved->model);
     struct varlena *state = lstm_state_from_datum(saved->state);
+    LstmCachedSeries *series =
+        lstm_stream_cache_add(row->key[0], cfg->source, row->series_name, saved->model,
+                              &model->runner.dims, model->fingerprint);
+    LstmStateHeader header;
     char message[LSTM_ERRMSG_LEN];
 
-    lstm_state_read_header(VARDATA(state), header);
-    if (!lstm_state_matches_model(header, &model->runner.dims, model->fingerprint, message))
-        return false;
-    lstm_state_load(VARDATA(state), &cfg->stream);
-    lstm_anomaly_settings_use(&cfg->stream, &cfg->settings, "lstm_score_trigger");
-    return true;
+    lstm_state_read_header(VARDATA(state), &header);
+    if (lstm_state_matches_model(&header, &model->runner.dims, model->fingerprint, message))
+        lstm_state_load(VARDATA(state), &series->now.stream);
+    else
+        series->now.restart_pending = true;
+    /* the trigger's settings: a restarted or older state takes them, any other must have them */
+    lstm_anomaly_settings_use(&series->now.stream, &cfg->settings, "lstm_score_trigger");
+    series->saved_fingerprint = header.model_fingerprint;
+    if (saved->has_last_time)
+        lstm_stream_cache_set_last_time(series, DatumGetByteaP(saved->last_time),
+                                        saved->last_time_type);
+    return series;
 }
 
 /* The WARNING for a series restarted under a replaced model. */
-static void warn_restart(ScoreConfig *cfg, const SeriesRow *row, const LstmStateHeader *header,
-                         const LstmDecoded *model)
+static void warn_restart(ScoreConfig *cfg, const LstmCachedSeries *series)
 {
     ereport(WARNING,
             (errcode(ERRCODE_WARNING),
              errmsg("lstm_score_trigger: restarting series \"%s\": its state was made by another "
                     "version of model \"%s\"",
-                    row->series_name, cfg->model_name),
+                    series->series, cfg->model_name),
              errdetail("The saved state was made by the model with fingerprint %016" PRIx64
                        "; the model now has fingerprint %016" PRIx64 ".",
-                       header->model_fingerprint, model->fingerprint),
+                       series->saved_fingerprint, series->fingerprint),
              errhint("lstm_stream_rebuild() rebuilds the state from the table's history under "
                      "the current model.")));
 }
@@ -470,119 +480,221 @@ static bool read_value(ScoreConfig *cfg, const SeriesRow *row)
 
     if (isnull)
         return false;
-    lstm_column_read_features(&cfg->value, value, cfg->features, cfg->dims.input_size,
+    lstm_column_read_features(&cfg->value, value, cfg->features, lstm_row_width(&cfg->dims),
                               cfg->model_name, "lstm_score_trigger");
     return true;
 }
 
-/* The forecast the stream makes now, for a row that does not advance it. */
-static void current_forecast(ScoreConfig *cfg, const LstmDecoded *model, ScoreResult *result)
+/* The forecast a stream makes now, for a row that does not advance it. */
+static void current_forecast(ScoreConfig *cfg, const LstmDecoded *model, const LstmStream *stream,
+                             ScoreResult *result)
 {
-    if (cfg->stream.series.steps == 0)
+    if (stream->series.steps == 0)
         return;
-    lstm_runner_predict(&model->runner, &cfg->stream.series, cfg->outputs);
+    lstm_runner_predict(&model->runner, &stream->series, cfg->outputs);
     result->has_forecast = true;
     result->forecast = cfg->outputs[0];
 }
 
-/* Consume the row's features into cfg->stream and fill result. */
-static void step(ScoreConfig *cfg, const LstmDecoded *model, ScoreResult *result)
+/* Consume the row's features (cfg->features) into stream and fill result. */
+static void step(ScoreConfig *cfg, const LstmDecoded *model, LstmStream *stream,
+                 ScoreResult *result)
 {
-    if (lstm_stream_feed(&model->runner, &cfg->stream, cfg->features, cfg->outputs) != LSTM_OK)
-        lstm_report_input_range(cfg->features, model->runner.dims.input_size);
-    result->has_forecast = (cfg->stream.flags & LSTM_STATE_HAS_FORECAST) != 0;
-    result->forecast = cfg->stream.last_forecast;
-    result->has_score = (cfg->stream.flags & LSTM_STATE_HAS_SCORE) != 0;
-    result->score = cfg->stream.last_score;
-    result->alert = cfg->stream.row.alert != 0;
+    LstmError err = lstm_stream_feed(&model->runner, stream, cfg->features, cfg->outputs);
+    if (err != LSTM_OK)
+        lstm_report_row_error(err, cfg->features, &model->runner.dims);
+    result->has_forecast = (stream->flags & LSTM_STATE_HAS_FORECAST) != 0;
+    result->forecast = stream->last_forecast;
+    result->has_score = (stream->flags & LSTM_STATE_HAS_SCORE) != 0;
+    result->score = stream->last_score;
+    result->alert = stream->row.alert != 0;
 }
 
 /*
- * Save cfg->stream with the row's time through plan (insert or update; both
- * take the key, the state, last_time and last_time_type); rows affected.
+ * Score the row against its series' state in memory (locked by this
+ * statement): a late row is counted, a NULL value gets the current forecast,
+ * any other value is applied. Written back when the statement ends.
  */
-static uint64 save_state(ScoreConfig *cfg, SPIPlanPtr plan, const SeriesRow *row,
-                         const LstmDecoded *model)
+static void score_cached_row(ScoreConfig *cfg, LstmCachedSeries *series, const SeriesRow *row,
+                             ScoreResult *result)
 {
-    Datum args[6];
+    LstmDecoded *model = use_model(cfg, row, series->model);
+    LstmSeriesVersion *now = &series->now;
+
+    if (!lstm_anomaly_settings_equal(&now->stream.anomaly.settings, &cfg->settings)) {
+        /* another trigger on the same scored table (a partition's) reached the series first */
+        lstm_stream_cache_change(series);
+        lstm_anomaly_settings_use(&now->stream, &cfg->settings, "lstm_score_trigger");
+    }
+    if (row_is_late(cfg, row, now)) {
+        lstm_stream_cache_change(series); /* stored unscored, the state untouched */
+        now->late_added++;
+        return;
+    }
+    if (!read_value(cfg, row)) {
+        current_forecast(cfg, model, &now->stream, result); /* nothing to apply */
+        return;
+    }
+    lstm_stream_cache_change(series);
+    if (now->restart_pending) {
+        warn_restart(cfg, series);
+        now->restart_pending = false;
+    }
+    step(cfg, model, &now->stream, result);
+    now->state_changed = true;
+    if (cfg->time.attnum != 0)
+        lstm_stream_cache_set_last_time(series, row->time_bytes, cfg->time_codec.type);
+    else
+        now->has_last_time = false;
+}
+
+/*
+ * Score a series' first row and create its state at once (so that other
+ * sessions wait for it); false if another session created the state
+ * meanwhile (nothing saved: lock theirs and step it). *created is the new
+ * series, cached, or NULL if the row had no value (no state yet).
+ */
+static bool score_first_row(ScoreConfig *cfg, const SeriesRow *row, ScoreResult *result,
+                            LstmCachedSeries **created)
+{
+    Datum stored = read_model(cfg, row);
+    LstmDecoded *model = use_model(cfg, row, stored);
+    const LstmDims *dims = &model->runner.dims;
+    Datum args[6] = {row->key[0],
+                     row->key[1],
+                     row->key[2],
+                     (Datum)0,
+                     PointerGetDatum(row->time_bytes),
+                     ObjectIdGetDatum(cfg->time_codec.type)};
     char nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
     int rc;
 
-    args[0] = row->key[0];
-    args[1] = row->key[1];
-    args[2] = row->key[2];
-    args[3] =
-        PointerGetDatum(lstm_state_make(&cfg->stream, &model->runner.dims, model->fingerprint));
-    args[4] = row->time_bytes;
-    args[5] = ObjectIdGetDatum(cfg->time_codec.type);
+    *created = NULL;
+    if (!read_value(cfg, row))
+        return true;
+    lstm_stream_init(&cfg->stream, dims, cfg->stream_memory);
+    lstm_anomaly_settings_use(&cfg->stream, &cfg->settings, "lstm_score_trigger");
+    step(cfg, model, &cfg->stream, result);
+    args[3] = PointerGetDatum(lstm_state_make(&cfg->stream, dims, model->fingerprint));
     if (cfg->time.attnum == 0)
         nulls[4] = nulls[5] = 'n';
-    rc = SPI_execute_plan(plan, args, nulls, false, 0);
-    if (rc != SPI_OK_INSERT && rc != SPI_OK_UPDATE)
+    rc = SPI_execute_plan(plans.insert, args, nulls, false, 0);
+    if (rc != SPI_OK_INSERT)
         elog(ERROR, "lstm_score_trigger: saving the state failed: %s", SPI_result_code_string(rc));
-    return SPI_processed;
-}
-
-/* Score the row against its series' locked, saved state and save the advanced state. */
-static void score_saved_series(ScoreConfig *cfg, const SeriesRow *row, const SavedState *saved,
-                               ScoreResult *result)
-{
-    LstmDecoded *model = use_model(cfg, row, saved->model);
-    LstmStateHeader header;
-    bool same_model;
-
-    if (row_is_late(cfg, row, saved)) {
-        count_late_row(row); /* stored unscored, the state untouched */
-        return;
-    }
-    same_model = load_saved_state(cfg, model, saved, &header);
-    if (!read_value(cfg, row)) {
-        current_forecast(cfg, model, result); /* the forecast stands; nothing to apply */
-        return;
-    }
-    if (!same_model)
-        warn_restart(cfg, row, &header, model);
-    step(cfg, model, result);
-    if (save_state(cfg, plans.update, row, model) != 1)
-        elog(ERROR, "lstm_score_trigger: saving the state found no row");
+    if (SPI_processed != 1)
+        return false;
+    *created = lstm_stream_cache_add(row->key[0], cfg->source, row->series_name, stored, dims,
+                                     model->fingerprint);
+    lstm_state_load(VARDATA(DatumGetPointer(args[3])), &(*created)->now.stream);
+    if (cfg->time.attnum != 0)
+        lstm_stream_cache_set_last_time(*created, row->time_bytes, cfg->time_codec.type);
+    return true;
 }
 
 /*
- * Score a series' first row and create its state; false if another session
- * created the state meanwhile (nothing saved: lock theirs and step it).
+ * Reach a series this statement has not used yet (SPI connected): lock its
+ * saved state and cache it, or create it with this row (result filled, the
+ * row done: returns NULL); a lost race to create it is retried against the
+ * winner's state.
  */
-static bool score_first_row(ScoreConfig *cfg, const SeriesRow *row, ScoreResult *result)
-{
-    LstmDecoded *model = use_model(cfg, row, read_model(cfg, row));
-
-    if (!read_value(cfg, row))
-        return true; /* no state yet, nothing to apply */
-    step(cfg, model, result);
-    return save_state(cfg, plans.insert, row, model) == 1;
-}
-
-/*
- * Score one row of a series and save the advanced state (SPI connected):
- * lock the saved state and step it, or create it with the first row; a lost
- * race to create it is retried against the winner's state.
- */
-static void score_row(ScoreConfig *cfg, const SeriesRow *row, ScoreResult *result)
+static LstmCachedSeries *open_series(ScoreConfig *cfg, const SeriesRow *row, ScoreResult *result)
 {
     for (int attempt = 0; attempt < 3; attempt++) {
         SavedState saved;
+        LstmCachedSeries *created;
 
-        if (lock_saved_state(row, &saved)) {
-            score_saved_series(cfg, row, &saved, result);
-            return;
-        }
-        if (score_first_row(cfg, row, result))
-            return;
+        if (lock_saved_state(row, &saved))
+            return cache_saved_series(cfg, row, &saved);
+        if (score_first_row(cfg, row, result, &created))
+            return NULL;
         memset(result, 0, sizeof(*result));
     }
     ereport(ERROR, (errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
                     errmsg("lstm_score_trigger could not create the state of series \"%s\"",
                            row->series_name),
                     errhint("Retry the transaction.")));
+    return NULL;
+}
+
+/* Score one row: against its series' state in memory, reading it first if needed. */
+static void score_row(ScoreConfig *cfg, const SeriesRow *row, ScoreResult *result)
+{
+    LstmCachedSeries *series = lstm_stream_cache_find(row->key[0], cfg->source, row->series_name);
+
+    if (series == NULL) {
+        MemoryContext caller = CurrentMemoryContext;
+        if (SPI_connect() != SPI_OK_CONNECT)
+            elog(ERROR, "lstm_score_trigger: SPI_connect failed");
+        if (plans.schema != cfg->schema || plans.state_type != cfg->state_type)
+            prepare_plans(cfg->schema, cfg->state_type);
+        series = open_series(cfg, row, result);
+        SPI_finish();
+        MemoryContextSwitchTo(caller);
+    }
+    if (series != NULL)
+        score_cached_row(cfg, series, row, result);
+}
+
+/* score_row, counted as the trigger's own work (its SPI statements write nothing back). */
+static pg_noinline void score_row_counted(ScoreConfig *cfg, const SeriesRow *row,
+                                          ScoreResult *result)
+{
+    lstm_stream_cache_enter();
+    PG_TRY();
+    {
+        score_row(cfg, row, result);
+    }
+    PG_FINALLY();
+    {
+        lstm_stream_cache_leave();
+    }
+    PG_END_TRY();
+}
+
+/* ---------- writing a state back ---------- */
+
+/*
+ * Write a cached series' state to its row of lstm_stream_states (called when
+ * the statement that used it ends): the state, last_time and the late rows
+ * counted, or only the count if no row was applied.
+ */
+static void write_series(LstmCachedSeries *series)
+{
+    const LstmSeriesVersion *now = &series->now;
+    Datum args[7];
+    char nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
+    int rc;
+
+    if (!now->state_changed && now->late_added == 0)
+        return;
+    if (SPI_connect() != SPI_OK_CONNECT)
+        elog(ERROR, "lstm_score_trigger: SPI_connect failed");
+    memcpy(args, series->key, sizeof(series->key));
+    if (now->state_changed) {
+        args[3] =
+            PointerGetDatum(lstm_state_make(&now->stream, &series->dims, series->fingerprint));
+        args[4] = PointerGetDatum(now->last_time);
+        args[5] = ObjectIdGetDatum(now->last_time_type);
+        args[6] = Int64GetDatum(now->late_added);
+        if (!now->has_last_time)
+            nulls[4] = nulls[5] = 'n';
+        rc = SPI_execute_plan(plans.update, args, nulls, false, 0);
+    } else {
+        args[3] = Int64GetDatum(now->late_added);
+        rc = SPI_execute_plan(plans.late, args, NULL, false, 0);
+    }
+    if (rc != SPI_OK_UPDATE)
+        elog(ERROR, "lstm_score_trigger: saving the state failed: %s", SPI_result_code_string(rc));
+    if (SPI_processed != 1)
+        elog(ERROR, "lstm_score_trigger: saving the state of series \"%s\" found no row",
+             series->series);
+    SPI_finish();
+}
+
+/* lstm_score_trigger_init: write cached states back when statements end (from _PG_init). */
+void lstm_score_trigger_init(void)
+{
+    lstm_stream_cache_init(write_series);
 }
 
 /* ---------- the trigger ---------- */
@@ -634,7 +746,7 @@ static bool series_row(ScoreConfig *cfg, FunctionCallInfo fcinfo, HeapTuple tupl
         row->time = heap_getattr(tuple, cfg->time.attnum, desc, &isnull);
         if (isnull)
             return false;
-        row->time_bytes = PointerGetDatum(lstm_time_encode(&cfg->time_codec, row->time));
+        row->time_bytes = lstm_time_encode(&cfg->time_codec, row->time);
     }
     return true;
 }
@@ -682,14 +794,7 @@ Datum lstm_score_trigger(PG_FUNCTION_ARGS)
 
     memset(&result, 0, sizeof(result));
     if (series_row(cfg, fcinfo, tuple, desc, &row)) {
-        MemoryContext caller = CurrentMemoryContext;
-        if (SPI_connect() != SPI_OK_CONNECT)
-            elog(ERROR, "lstm_score_trigger: SPI_connect failed");
-        if (plans.schema != cfg->schema || plans.state_type != cfg->state_type)
-            prepare_plans(cfg->schema, cfg->state_type);
-        score_row(cfg, &row, &result);
-        SPI_finish();
-        MemoryContextSwitchTo(caller);
+        score_row_counted(cfg, &row, &result);
     }
     return PointerGetDatum(write_result(cfg, tuple, desc, &result));
 }

@@ -14,11 +14,11 @@
  *
  * Rules shared with lstm_forecast: a NULL value is skipped (lstm_step
  * returns the state unchanged), NaN and infinite values are errors, and the
- * input width must match the model. A state used with a model other than the
- * one that made it is an error. The invariants:
- *   lstm_predict(m, lstm_state_agg(m, v ORDER BY t)) = lstm_forecast(m, v ORDER BY t)
- *   stepping rows k+1..n from lstm_state_agg over rows 1..k gives the state of 1..n
- * hold bit for bit, because all of them run the same core step.
+ * input width must match the model (a series-scaled model takes one float8
+ * per row; its horizon forecasts are direct, at most output_size). A state used with a model other
+ * than the one that made it is an error. The invariants: lstm_predict(m, lstm_state_agg(m, v ORDER
+ * BY t)) = lstm_forecast(m, v ORDER BY t) stepping rows k+1..n from lstm_state_agg over rows 1..k
+ * gives the state of 1..n hold bit for bit, because all of them run the same core step.
  */
 #include "lstm.h"
 
@@ -58,19 +58,12 @@ static void read_value_argument(FunctionCallInfo fcinfo, int argno, const LstmDi
 
     if (cache->value_is_array < 0)
         cache->value_is_array = get_fn_expr_argtype(fcinfo->flinfo, argno) == FLOAT8ARRAYOID;
+    lstm_check_value_form(dims, cache->value_is_array, function);
     if (cache->value_is_array)
         lstm_read_features(PG_GETARG_DATUM(argno), features, dims->input_size, function);
-    else {
-        if (dims->input_size != 1)
-            ereport(ERROR,
-                    (errcode(ERRCODE_DATA_EXCEPTION),
-                     errmsg("model expects %d input features but %s was given a single "
-                            "value",
-                            dims->input_size, function),
-                     errhint("Pass the features as a float8[] of length %d.", dims->input_size)));
+    else
         features[0] = PG_GETARG_FLOAT8(argno);
-    }
-    lstm_check_finite(features, dims->input_size, what);
+    lstm_check_finite(features, lstm_row_width(dims), what);
 }
 
 /* A stream for model in the current memory context, fresh or from a state. */
@@ -95,7 +88,7 @@ static void stream_from_state(LstmStream *stream, const LstmDecoded *model, Datu
  */
 typedef struct StateAgg {
     LstmDecoded *model;       /* owned by the query-long cache */
-    LstmStream stream;        /* h, c, steps, anomaly state, last forecast/score/row */
+    LstmStream stream;        /* h, c, normaliser, steps, anomaly state, last forecast/score/row */
     double *features;         /* (I) the current row */
     double *outputs;          /* (O) scratch for the forecast */
     bool last_row_null;       /* the latest row had a NULL value: it has no score */
@@ -173,6 +166,7 @@ static Datum state_transition(FunctionCallInfo fcinfo, const char *function, con
     MemoryContext aggcontext, old;
     StateAgg *agg = PG_ARGISNULL(0) ? NULL : (StateAgg *)PG_GETARG_POINTER(0);
     LstmDecoded *model;
+    LstmError err;
 
     if (!AggCheckCallContext(fcinfo, &aggcontext))
         ereport(ERROR,
@@ -203,8 +197,9 @@ static Datum state_transition(FunctionCallInfo fcinfo, const char *function, con
         check_group_settings(agg, fcinfo, aggcontext, function);
 
     read_value_argument(fcinfo, 2, &model->runner.dims, agg->features, function, what);
-    if (lstm_stream_feed(&model->runner, &agg->stream, agg->features, agg->outputs) != LSTM_OK)
-        lstm_report_input_range(agg->features, model->runner.dims.input_size);
+    err = lstm_stream_feed(&model->runner, &agg->stream, agg->features, agg->outputs);
+    if (err != LSTM_OK)
+        lstm_report_row_error(err, agg->features, &model->runner.dims);
     if (!lstm_stream_finite(&agg->stream))
         ereport(ERROR, (errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
                         errmsg("value out of range for the model's state"),
@@ -319,6 +314,7 @@ Datum lstm_step(PG_FUNCTION_ARGS)
     double *features, *outputs;
     struct varlena *raw = settings_argument(fcinfo);
     LstmAnomalySettings settings;
+    LstmError err;
 
     if (raw != NULL)
         settings_of(raw, "lstm_step", &settings);
@@ -337,8 +333,9 @@ Datum lstm_step(PG_FUNCTION_ARGS)
     stream_from_state(&stream, model, PG_GETARG_DATUM(1), PG_ARGISNULL(1));
     if (raw != NULL)
         lstm_anomaly_settings_use(&stream, &settings, "lstm_step");
-    if (lstm_stream_feed(&model->runner, &stream, features, outputs) != LSTM_OK)
-        lstm_report_input_range(features, dims->input_size);
+    err = lstm_stream_feed(&model->runner, &stream, features, outputs);
+    if (err != LSTM_OK)
+        lstm_report_row_error(err, features, dims);
     PG_RETURN_POINTER(lstm_state_make(&stream, &model->runner.dims, model->fingerprint));
 }
 

@@ -282,15 +282,17 @@ static void apply_row(Rebuild *rb, HeapTuple tuple, TupleDesc desc)
     Datum value = SPI_getbinval(tuple, desc, 3, &isnull);
     const LstmDims *dims = &rb->model->runner.dims;
     MemoryContext rows_context = CurrentMemoryContext;
+    LstmError err;
 
     if (!same_series(rb, key))
         start_series(rb, key);
     if (isnull)
         return; /* a NULL value: skipped, as the trigger and lstm_state_agg skip it */
-    lstm_column_read_features(&rb->value, value, rb->features, dims->input_size, rb->model_name,
+    lstm_column_read_features(&rb->value, value, rb->features, lstm_row_width(dims), rb->model_name,
                               "lstm_stream_rebuild");
-    if (lstm_stream_feed(&rb->model->runner, &rb->stream, rb->features, rb->outputs) != LSTM_OK)
-        lstm_report_input_range(rb->features, dims->input_size);
+    err = lstm_stream_feed(&rb->model->runner, &rb->stream, rb->features, rb->outputs);
+    if (err != LSTM_OK)
+        lstm_report_row_error(err, rb->features, dims);
     if (rb->has_last_time && !rb->time_byval)
         pfree(DatumGetPointer(rb->last_time));
     MemoryContextSwitchTo(rb->series_context);

@@ -60,6 +60,7 @@
 #include "utils/syscache.h"
 #include "utils/typcache.h"
 
+#include "core/normalizer.h"
 #include "core/trainer.h"
 
 PG_FUNCTION_INFO_V1(lstm_train);
@@ -144,9 +145,11 @@ typedef struct TrainData {
     LstmTrainSeries *series; /* (series_capacity), .rows counted */
     int64 num_series;
     int64 series_capacity;
-    int64 rows_read;    /* rows (or array positions) read */
-    int64 rows_skipped; /* of which skipped for a NULL */
-    bool open;          /* the last series may still grow */
+    int64 rows_read;       /* rows (or array positions) read */
+    int64 rows_skipped;    /* of which skipped for a NULL */
+    bool open;             /* the last series may still grow */
+    bool require_positive; /* log => true with series scaling: a value <= 0 is an error */
+    double min_value;      /* the smallest value read (decides log => 'auto') */
 } TrainData;
 
 /* Memory the data take now (raw float8 values and series). */
@@ -191,6 +194,24 @@ static void data_add_row(TrainData *td, const double *values)
     memcpy(td->raw + td->rows * td->input_size, values, td->input_size * sizeof(double));
     td->rows++;
     td->series[td->num_series - 1].rows++;
+}
+
+/*
+ * A value the log transform cannot take (log => true with series scaling):
+ * 22023 naming the row's series (series_name: its key as text, NULL for the
+ * only series).
+ */
+static void check_positive(const TrainData *td, double v, const SourceColumn *col,
+                           const char *series_name)
+{
+    if (td->require_positive && !(v > 0.0))
+        ereport(ERROR,
+                (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                 errmsg("lstm_train log is true but column \"%s\" has the value %g in series %s",
+                        col->name, v, series_name ? series_name : "(the only series)"),
+                 errdetail("The logarithm needs values greater than 0."),
+                 errhint("Pass log => false, or log => 'auto' (log only when every value is "
+                         "greater than 0).")));
 }
 
 /* NaN and infinity are errors; the message names the column. */
@@ -317,6 +338,10 @@ static void read_rows(const SourceSpec *spec, TrainData *td, SPITupleTable *tt, 
             td->rows_skipped++;
             continue;
         }
+        if (td->require_positive && !(values[0] > 0.0))
+            check_positive(td, values[0], &spec->value,
+                           spec->series.name ? SPI_getvalue(tuple, tt->tupdesc, key_col) : NULL);
+        td->min_value = Min(td->min_value, values[0]);
         if (*pending_new || td->num_series == 0) {
             data_new_series(td);
             *pending_new = false;
@@ -390,6 +415,10 @@ static void read_sequences(const SourceSpec *spec, TrainData *td, SPITupleTable 
                     values[i] = DatumGetFloat8(elems[i][j]);
                     check_value(values[i], i == 0 ? &spec->value : &spec->features[i - 1]);
                 }
+                if (td->require_positive && !(values[0] > 0.0))
+                    check_positive(td, values[0], &spec->value,
+                                   psprintf("number %lld", (long long)td->num_series));
+                td->min_value = Min(td->min_value, values[0]);
                 data_add_row(td, values);
             }
         }
@@ -631,6 +660,10 @@ static void report_train_error(LstmTrainError err, const char *message)
         ereport(ERROR, (errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
                         errmsg("lstm_train %s", message), errhint("Lower learning_rate or clip.")));
         break;
+    case LSTM_TRAIN_ERR_DOMAIN:
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("lstm_train %s", message),
+                        errhint("Pass log => false.")));
+        break;
     case LSTM_TRAIN_ERR_SIZE:
     default:
         ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED), errmsg("lstm_train %s", message)));
@@ -652,7 +685,8 @@ typedef enum HyperparameterType {
     HYPER_INT,   /* int -> int, a JSON number */
     HYPER_FLOAT, /* float8 -> double, a JSON number */
     HYPER_SEED,  /* bigint -> uint64_t, reported as the bigint given */
-    HYPER_BOOL   /* boolean -> int (0 or 1), a JSON boolean */
+    HYPER_BOOL,  /* boolean -> int (0 or 1), a JSON boolean */
+    HYPER_CHOICE /* text -> int, the index of one of its choices; reported as that name */
 } HyperparameterType;
 
 /* The SQL type and the C field size of each HyperparameterType. */
@@ -660,24 +694,53 @@ static const struct {
     Oid sql_type;
     size_t field_size;
 } hyperparameter_types[] = {
-    [HYPER_INT] = {INT4OID, sizeof(int)},
-    [HYPER_FLOAT] = {FLOAT8OID, sizeof(double)},
-    [HYPER_SEED] = {INT8OID, sizeof(uint64_t)},
-    [HYPER_BOOL] = {BOOLOID, sizeof(int)},
+    [HYPER_INT] = {INT4OID, sizeof(int)},       [HYPER_FLOAT] = {FLOAT8OID, sizeof(double)},
+    [HYPER_SEED] = {INT8OID, sizeof(uint64_t)}, [HYPER_BOOL] = {BOOLOID, sizeof(int)},
+    [HYPER_CHOICE] = {TEXTOID, sizeof(int)},
 };
+
+/* An int hyperparameter left NULL: the scaling's default (learning_rate: a flag of its own). */
+#define HYPER_UNSET (-1000000000)
 
 /* One hyperparameter of lstm_train. */
 typedef struct Hyperparameter {
     const char *name; /* SQL argument name, also its key in the report's "hyperparameters" */
     HyperparameterType type;
-    size_t offset;     /* of its field in LstmTrainOptions */
-    size_t field_size; /* of that field, checked against the type */
+    size_t offset;          /* of its field in LstmTrainOptions */
+    size_t field_size;      /* of that field, checked against the type */
+    bool nullable;          /* NULL means the default of the scaling (HYPER_UNSET or NaN) */
+    const char *choices[4]; /* HYPER_CHOICE: the names, the field holds the index */
 } Hyperparameter;
 
 #define HYPERPARAMETER(name, type, field)                                                          \
     {                                                                                              \
-        name, type, offsetof(LstmTrainOptions, field), sizeof(((LstmTrainOptions *)0)->field)      \
+        name, type, offsetof(LstmTrainOptions, field), sizeof(((LstmTrainOptions *)0)->field),     \
+            false,                                                                                 \
+        {                                                                                          \
+            NULL                                                                                   \
+        }                                                                                          \
     }
+/* A text hyperparameter with no NULL meaning: one of the choices. */
+#define HYPERPARAMETER_CHOICE(name, field, ...)                                                    \
+    {                                                                                              \
+        name, HYPER_CHOICE, offsetof(LstmTrainOptions, field),                                     \
+            sizeof(((LstmTrainOptions *)0)->field), false,                                         \
+        {                                                                                          \
+            __VA_ARGS__                                                                            \
+        }                                                                                          \
+    }
+/* A hyperparameter whose NULL takes the default of the scaling. */
+#define HYPERPARAMETER_OR_NULL(name, type, field, ...)                                             \
+    {                                                                                              \
+        name, type, offsetof(LstmTrainOptions, field), sizeof(((LstmTrainOptions *)0)->field),     \
+            true,                                                                                  \
+        {                                                                                          \
+            __VA_ARGS__                                                                            \
+        }                                                                                          \
+    }
+
+/* The choices of log: index 2 is 'auto' (every training value > 0), resolved after reading. */
+#define LOG_AUTO 2
 
 /*
  * Every hyperparameter, in the order of the report (and of the SQL signature
@@ -691,14 +754,20 @@ static const Hyperparameter hyperparameters[] = {
     HYPERPARAMETER("hidden", HYPER_INT, hidden_size),
     HYPERPARAMETER("layers", HYPER_INT, num_layers),
     HYPERPARAMETER("bptt", HYPER_INT, bptt),
-    HYPERPARAMETER("batch_size", HYPER_INT, batch_size),
-    HYPERPARAMETER("epochs", HYPER_INT, epochs),
-    HYPERPARAMETER("learning_rate", HYPER_FLOAT, learning_rate),
+    HYPERPARAMETER_OR_NULL("batch_size", HYPER_INT, batch_size, NULL),
+    HYPERPARAMETER_OR_NULL("epochs", HYPER_INT, epochs, NULL),
+    HYPERPARAMETER_OR_NULL("learning_rate", HYPER_FLOAT, learning_rate, NULL),
     HYPERPARAMETER("clip", HYPER_FLOAT, clip),
     HYPERPARAMETER("validation", HYPER_FLOAT, validation),
-    HYPERPARAMETER("patience", HYPER_INT, patience),
+    HYPERPARAMETER_OR_NULL("patience", HYPER_INT, patience, NULL),
     HYPERPARAMETER("seed", HYPER_SEED, seed),
     HYPERPARAMETER("difference", HYPER_BOOL, difference),
+    HYPERPARAMETER_OR_NULL("season", HYPER_INT, season, NULL),
+    HYPERPARAMETER_OR_NULL("horizon", HYPER_INT, horizon, NULL),
+    HYPERPARAMETER_OR_NULL("scaling", HYPER_CHOICE, series_scaling, "global", "series", NULL),
+    HYPERPARAMETER_CHOICE("log", log, "false", "true", "auto", NULL),
+    HYPERPARAMETER_OR_NULL("members", HYPER_INT, members, NULL),
+    HYPERPARAMETER_OR_NULL("loss", HYPER_CHOICE, loss, "mse", "l1", NULL),
 };
 
 #define NUM_HYPERPARAMETERS ((int)lengthof(hyperparameters))
@@ -734,8 +803,31 @@ static void hyperparameter_positions(FunctionCallInfo fcinfo, int *positions)
     }
 }
 
-/* Read every hyperparameter into opts; a NULL one is an error. */
-static void read_hyperparameters(FunctionCallInfo fcinfo, LstmTrainOptions *opts)
+/*
+ * The index of a HYPER_CHOICE argument's value among its choices (log also
+ * takes PostgreSQL's boolean spellings); 22023 naming the choices otherwise.
+ */
+static int read_choice(const Hyperparameter *hp, const char *value)
+{
+    bool b;
+    StringInfoData names;
+
+    for (int c = 0; c < lengthof(hp->choices) && hp->choices[c]; c++)
+        if (pg_strcasecmp(value, hp->choices[c]) == 0)
+            return c;
+    if (strcmp(hp->name, "log") == 0 && parse_bool(value, &b))
+        return b ? 1 : 0;
+    initStringInfo(&names);
+    for (int c = 0; c < lengthof(hp->choices) && hp->choices[c]; c++)
+        appendStringInfo(&names, "%s'%s'", c == 0 ? "" : ", ", hp->choices[c]);
+    ereport(ERROR,
+            (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+             errmsg("lstm_train %s must be one of %s, got \"%s\"", hp->name, names.data, value)));
+    pg_unreachable();
+}
+
+/* Read every hyperparameter into opts; a NULL one is an error unless it has a default. */
+static void read_hyperparameters(FunctionCallInfo fcinfo, LstmTrainOptions *opts, bool *float_unset)
 {
     int positions[NUM_HYPERPARAMETERS];
 
@@ -746,6 +838,13 @@ static void read_hyperparameters(FunctionCallInfo fcinfo, LstmTrainOptions *opts
         char *field = (char *)opts + hp->offset;
         Datum arg;
 
+        if (hp->nullable && PG_ARGISNULL(positions[h])) {
+            if (hp->type == HYPER_FLOAT)
+                *(double *)field = 0.0, *float_unset = true; /* learning_rate, the only one */
+            else
+                *(int *)field = HYPER_UNSET;
+            continue;
+        }
         require_arg(fcinfo, positions[h], hp->name);
         arg = PG_GETARG_DATUM(positions[h]);
         switch (hp->type) {
@@ -760,6 +859,9 @@ static void read_hyperparameters(FunctionCallInfo fcinfo, LstmTrainOptions *opts
             break;
         case HYPER_BOOL:
             *(int *)field = DatumGetBool(arg);
+            break;
+        case HYPER_CHOICE:
+            *(int *)field = read_choice(hp, TextDatumGetCString(arg));
             break;
         }
     }
@@ -786,6 +888,12 @@ static void json_push_hyperparameters(JsonbParseState **state, const LstmTrainOp
         case HYPER_BOOL:
             json_push_bool(state, hp->name, *(const int *)field != 0);
             break;
+        case HYPER_CHOICE:
+            if (strcmp(hp->name, "log") == 0)
+                json_push_bool(state, hp->name, *(const int *)field == 1);
+            else
+                json_push_string(state, hp->name, hp->choices[*(const int *)field]);
+            break;
         }
     }
     pushJsonbValue(state, WJB_END_OBJECT, NULL);
@@ -793,10 +901,22 @@ static void json_push_hyperparameters(JsonbParseState **state, const LstmTrainOp
 
 /* ---------- lstm_train ---------- */
 
+/* One member's epochs, as they ran. */
+typedef struct MemberLog {
+    int epochs_run;
+    int best_epoch;
+    double best_loss;
+    bool stopped_early;
+    double *train_losses;  /* (epochs) per epoch run */
+    double *valid_losses;  /* (epochs) validation loss or score; NaN without validation */
+    double *epoch_seconds; /* (epochs) */
+} MemberLog;
+
 /* One lstm_train call, as it goes from step to step. */
 typedef struct TrainRun {
     char *name; /* the model's name in lstm_models */
     LstmTrainOptions opts;
+    bool learning_rate_unset; /* NULL learning_rate: the scaling's default */
     SourceSpec spec;
     TrainData data;
     MemoryContext cxt; /* data, training state and model; deleted at the end */
@@ -804,12 +924,13 @@ typedef struct TrainRun {
     double load_seconds;
     LstmTrainTotals totals;
     LstmTrainer trainer;
+    int input_size;                   /* the network's I */
     float input_mean[LSTM_MAX_INPUT]; /* (I) scaling fitted on the training rows */
     float input_std[LSTM_MAX_INPUT];  /* (I) */
-    double *train_losses;             /* (epochs) per epoch run */
-    double *valid_losses;             /* (epochs) NaN without validation targets */
-    double *epoch_seconds;            /* (epochs) */
-    bool stopped_early;
+    double *last, *scale, *value;     /* (inputs) series scaling's per-row arrays */
+    void *trainer_memory;             /* lstm_trainer_nbytes, reused by every member */
+    float *member_params;             /* (members, P) every member's best weights */
+    MemberLog *members;               /* (members) */
     LstmModelDatum *model;
 } TrainRun;
 
@@ -888,14 +1009,17 @@ static void source_arguments(FunctionCallInfo fcinfo, SourceSpec *spec)
     }
 }
 
-/* Read every argument into name, opts and spec; raise errors for bad ones. */
+/*
+ * Read every argument into name, opts and spec; raise errors for bad ones.
+ * *learning_rate_unset: learning_rate was NULL (the scaling's default).
+ */
 static void train_arguments(FunctionCallInfo fcinfo, char **name, LstmTrainOptions *opts,
-                            SourceSpec *spec)
+                            SourceSpec *spec, bool *learning_rate_unset)
 {
     require_arg(fcinfo, 0, "name");
     require_arg(fcinfo, 1, "source");
     require_arg(fcinfo, 2, "value");
-    read_hyperparameters(fcinfo, opts);
+    read_hyperparameters(fcinfo, opts, learning_rate_unset);
 
     *name = text_arg(fcinfo, 0);
     if ((*name)[0] == '\0')
@@ -904,77 +1028,199 @@ static void train_arguments(FunctionCallInfo fcinfo, char **name, LstmTrainOptio
     source_arguments(fcinfo, spec);
 }
 
-/* Check the options against the core's ranges and the model's limits. */
-static void check_options(const TrainRun *run)
+/* Is an int option left NULL (its default follows from the scaling)? */
+static bool unset(int v)
 {
-    char msg[LSTM_ERRMSG_LEN];
-
-    check_core(lstm_train_check_options(&run->opts, 1 + run->spec.num_features, msg), msg);
+    return v == HYPER_UNSET;
 }
 
 /*
- * Plan the split, check the whole memory need against the limit before
- * allocating it, scale the inputs and set the trainer up (in run->cxt).
+ * Defaults that follow from the scaling (NULL arguments): scaling 'series'
+ * when season or horizon is given; then hidden etc. as given, batch_size
+ * 64/32, learning_rate 0.003/0.01, members 3/1, loss l1/mse, horizon 1,
+ * season 0 (1 also means none). epochs and patience wait for the data
+ * (finish_defaults) and get provisional values here.
+ */
+static void resolve_defaults(LstmTrainOptions *o, bool learning_rate_unset)
+{
+    bool series;
+
+    if (unset(o->series_scaling))
+        o->series_scaling = !unset(o->season) || !unset(o->horizon);
+    series = o->series_scaling == 1;
+    if (unset(o->season) || o->season == 1)
+        o->season = 0;
+    if (unset(o->horizon))
+        o->horizon = 1;
+    if (unset(o->batch_size))
+        o->batch_size = series ? 64 : 32;
+    if (learning_rate_unset)
+        o->learning_rate = series ? 0.003 : 0.01;
+    if (unset(o->members))
+        o->members = series ? 3 : 1;
+    if (unset(o->loss))
+        o->loss = series ? LSTM_LOSS_L1 : LSTM_LOSS_MSE;
+}
+
+/* Check the options against the core's ranges and the model's limits. */
+static void check_options(TrainRun *run)
+{
+    char msg[LSTM_ERRMSG_LEN];
+    LstmTrainOptions o = run->opts;
+
+    if (o.series_scaling && run->spec.num_features > 0)
+        ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                        errmsg("lstm_train cannot use features with series scaling"),
+                        errdetail("A series-scaled model reads one value per row."),
+                        errhint("Leave out features, or pass scaling => 'global' (without season "
+                                "and horizon).")));
+    run->input_size = o.series_scaling ? lstm_normalizer_input_size(o.season, o.horizon)
+                                       : 1 + run->spec.num_features;
+    /* epochs, patience and an automatic log are settled after reading; check the rest now */
+    if (unset(o.epochs))
+        o.epochs = 1;
+    if (unset(o.patience))
+        o.patience = 0;
+    if (o.log == LOG_AUTO)
+        o.log = 0;
+    check_core(lstm_train_check_options(&o, run->input_size, msg), msg);
+}
+
+/*
+ * The defaults that need the data: epochs 30 and patience 6 with series
+ * scaling (100 and 10 for a source with one series), else 100 and 10; log
+ * 'auto' is true when series scaling sees only values > 0.
+ */
+static void finish_defaults(TrainRun *run)
+{
+    LstmTrainOptions *o = &run->opts;
+    bool one = lstm_train_nonempty_series(run->data.num_series, run->data.series) == 1;
+
+    if (unset(o->epochs))
+        o->epochs = o->series_scaling && !one ? 30 : 100;
+    if (unset(o->patience))
+        o->patience = o->series_scaling && !one ? 6 : 10;
+    if (o->log == LOG_AUTO)
+        o->log = o->series_scaling && run->data.rows > 0 && run->data.min_value > 0.0;
+    check_options(run);
+}
+
+/*
+ * Plan the split, check the whole memory need (every member's weights
+ * included) against the limit before allocating it, prepare the inputs
+ * (scaled, or normalised per series) and lay the trainer out (in run->cxt).
  */
 static void prepare_training(TrainRun *run)
 {
     TrainData *td = &run->data;
+    LstmTrainOptions *o = &run->opts;
     char msg[LSTM_ERRMSG_LEN];
     LstmTrainError err;
-    Size trainer_bytes, inputs_bytes;
+    Size trainer_bytes, inputs_bytes, rows_bytes, members_bytes, log_bytes;
+    LstmDims dims = lstm_trainer_model_dims(o, run->input_size);
     float *inputs;
 
-    err = lstm_train_plan(&run->opts, td->num_series, td->series, &run->totals, msg);
+    err = lstm_train_plan(o, td->num_series, td->series, &run->totals, msg);
     if (err != LSTM_TRAIN_OK && td->rows_read == 0)
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                         errmsg("lstm_train source %s has no rows", run->spec.relname)));
     check_core(err, msg);
-    trainer_bytes = lstm_trainer_nbytes(&run->opts, td->input_size, &run->totals);
-    inputs_bytes = (Size)run->totals.inputs * td->input_size * sizeof(float);
+    trainer_bytes = lstm_trainer_nbytes(o, run->input_size, &run->totals);
+    inputs_bytes = (Size)run->totals.inputs * run->input_size * sizeof(float);
+    rows_bytes = o->series_scaling ? 3 * sizeof(double) * (Size)run->totals.inputs : 0;
+    members_bytes = o->members > 1 || o->series_scaling
+                        ? (Size)o->members * lstm_model_parameter_count(&dims) * sizeof(float)
+                        : 0;
+    log_bytes = 3 * sizeof(double) * (Size)o->epochs * o->members;
     if (trainer_bytes == 0)
         report_train_error(LSTM_TRAIN_ERR_SIZE,
                            "cannot represent the training state of this size; lower bptt, "
                            "batch_size or hidden");
-    check_memory(data_bytes(td, td->rows, td->num_series) + inputs_bytes + trainer_bytes +
-                     3 * sizeof(double) * (Size)run->opts.epochs,
-                 "Training");
+    check_memory(data_bytes(td, td->rows, td->num_series) + inputs_bytes + rows_bytes +
+                     members_bytes + trainer_bytes + log_bytes,
+                 o->members > 1 ? "Training every member" : "Training");
     inputs = palloc_extended(inputs_bytes > 0 ? inputs_bytes : 1, MCXT_ALLOC_HUGE);
-    check_core(lstm_train_prepare(&run->opts, td->input_size, td->raw, td->num_series, td->series,
-                                  run->input_mean, run->input_std, inputs, lstm_check_interrupts,
-                                  NULL, msg),
-               msg);
+    if (o->series_scaling) {
+        Size n = (Size)(run->totals.inputs > 0 ? run->totals.inputs : 1) * sizeof(double);
+        run->last = palloc_extended(n, MCXT_ALLOC_HUGE);
+        run->scale = palloc_extended(n, MCXT_ALLOC_HUGE);
+        run->value = palloc_extended(n, MCXT_ALLOC_HUGE);
+        check_core(lstm_train_prepare_series(o, td->raw, td->num_series, td->series, inputs,
+                                             run->last, run->scale, run->value,
+                                             lstm_check_interrupts, NULL, msg),
+                   msg);
+    } else
+        check_core(lstm_train_prepare(o, run->input_size, td->raw, td->num_series, td->series,
+                                      run->input_mean, run->input_std, inputs,
+                                      lstm_check_interrupts, NULL, msg),
+                   msg);
     pfree(td->raw); /* the float32 inputs are all training needs from here */
     td->raw = NULL;
 
-    lstm_trainer_init(&run->trainer, &run->opts, td->input_size, &run->totals, td->series,
-                      td->num_series, inputs, palloc_extended(trainer_bytes, MCXT_ALLOC_HUGE));
-    run->trainer.interrupt = lstm_check_interrupts;
-    run->train_losses = palloc(sizeof(double) * run->opts.epochs);
-    run->valid_losses = palloc(sizeof(double) * run->opts.epochs);
-    run->epoch_seconds = palloc(sizeof(double) * run->opts.epochs);
+    run->trainer_memory = palloc_extended(trainer_bytes, MCXT_ALLOC_HUGE);
+    lstm_trainer_init(&run->trainer, o, run->input_size, &run->totals, td->series, td->num_series,
+                      inputs, run->trainer_memory, lstm_check_interrupts, NULL);
+    run->member_params =
+        palloc_extended((Size)o->members * run->trainer.nparams * sizeof(float), MCXT_ALLOC_HUGE);
+    run->members = palloc0(sizeof(MemberLog) * o->members);
+    for (int j = 0; j < o->members; j++) {
+        run->members[j].train_losses = palloc(sizeof(double) * o->epochs);
+        run->members[j].valid_losses = palloc(sizeof(double) * o->epochs);
+        run->members[j].epoch_seconds = palloc(sizeof(double) * o->epochs);
+    }
 }
 
-/* The progress NOTICE after epoch e (0-based). */
-static void report_epoch(const TrainRun *run, int e)
+/* What the validation numbers are called in the NOTICE and the report. */
+static const char *validation_name(const TrainRun *run)
 {
-    double elapsed = seconds_since(run->start);
-
-    ereport(NOTICE,
-            (errmsg("lstm_train \"%s\": epoch %d of %d", run->name, e + 1, run->opts.epochs),
-             run->totals.valid_targets > 0
-                 ? errdetail("Train loss %.6g, validation loss %.6g%s, %.3f s elapsed.",
-                             run->train_losses[e], run->valid_losses[e],
-                             run->trainer.best_epoch == e + 1 ? " (best)" : "", elapsed)
-                 : errdetail("Train loss %.6g, %.3f s elapsed.", run->train_losses[e], elapsed)));
+    if (!run->opts.series_scaling)
+        return "validation_loss";
+    return run->totals.validation == LSTM_VALIDATE_ROLLING ? "validation_score" : "validation_owa";
 }
 
-/* Run epochs until the trainer stops (patience or the last epoch), a NOTICE after each. */
-static void train_epochs(TrainRun *run)
+/* The progress NOTICE after epoch e (0-based) of member j. */
+static void report_epoch(const TrainRun *run, int j, int e)
+{
+    const MemberLog *m = &run->members[j];
+    double elapsed = seconds_since(run->start);
+    char member[64] = "";
+
+    if (run->opts.members > 1)
+        snprintf(member, sizeof(member), " member %d of %d,", j + 1, run->opts.members);
+    ereport(
+        NOTICE,
+        (errmsg("lstm_train \"%s\":%s epoch %d of %d", run->name, member, e + 1, run->opts.epochs),
+         run->totals.valid_targets > 0
+             ? errdetail("Train loss %.6g, %s %.6g%s, %.3f s elapsed.", m->train_losses[e],
+                         run->opts.series_scaling ? "validation score" : "validation loss",
+                         m->valid_losses[e], run->trainer.best_epoch == e + 1 ? " (best)" : "",
+                         elapsed)
+             : errdetail("Train loss %.6g, %.3f s elapsed.", m->train_losses[e], elapsed)));
+}
+
+/*
+ * Train member j (seed + j) from fresh weights until it stops (patience or
+ * the last epoch), a NOTICE after each epoch; keep its best weights.
+ */
+static void train_member(TrainRun *run, int j)
 {
     LstmTrainer *tr = &run->trainer;
+    MemberLog *m = &run->members[j];
     bool validating = run->totals.valid_targets > 0;
     char msg[LSTM_ERRMSG_LEN];
+    LstmTrainOptions o = run->opts;
+    const float *inputs = tr->inputs;
+    void (*interrupt)(void *) = tr->interrupt;
 
+    if (j > 0) { /* the same memory, fresh weights and generator */
+        o.seed = run->opts.seed + (uint64_t)j;
+        lstm_trainer_init(tr, &o, run->input_size, &run->totals, run->data.series,
+                          run->data.num_series, inputs, run->trainer_memory, lstm_check_interrupts,
+                          NULL);
+    }
+    tr->interrupt = interrupt ? interrupt : lstm_check_interrupts;
+    if (run->opts.series_scaling)
+        lstm_trainer_attach_series(tr, run->totals.validation, run->last, run->scale, run->value);
     for (;;) {
         instr_time epoch_start;
         double train_loss, eval_train, valid_loss = NAN;
@@ -984,36 +1230,71 @@ static void train_epochs(TrainRun *run)
         check_core(lstm_trainer_epoch(tr, &train_loss, msg), msg);
         if (validating)
             lstm_trainer_evaluate(tr, &eval_train, &valid_loss);
-        stop = lstm_trainer_end_epoch(tr, validating ? valid_loss : train_loss);
-        run->train_losses[e] = train_loss;
-        run->valid_losses[e] = valid_loss;
-        run->epoch_seconds[e] = seconds_since(epoch_start);
-        report_epoch(run, e);
+        /* a validation score that cannot be computed never counts as an improvement */
+        stop = lstm_trainer_end_epoch(tr, validating ? (isnan(valid_loss) ? INFINITY : valid_loss)
+                                                     : train_loss);
+        m->train_losses[e] = train_loss;
+        m->valid_losses[e] = valid_loss;
+        m->epoch_seconds[e] = seconds_since(epoch_start);
+        m->epochs_run = tr->epochs_run;
+        m->best_epoch = tr->best_epoch;
+        m->best_loss = tr->best_loss;
+        report_epoch(run, j, e);
         if (stop) {
-            run->stopped_early = tr->epochs_run < run->opts.epochs;
-            return;
+            m->stopped_early = tr->epochs_run < run->opts.epochs;
+            break;
         }
     }
+    memcpy(run->member_params + (size_t)j * tr->nparams, lstm_trainer_best(tr),
+           tr->nparams * sizeof(float));
 }
 
-/* The model: the best weights with the scaling, checked like any input. */
+/* The model: every member's best weights with the scaling, checked like any input. */
 static void build_model(TrainRun *run)
 {
-    Size model_bytes = lstm_model_nbytes(&run->trainer.dims);
+    LstmDims dims = lstm_trainer_model_dims(&run->opts, run->input_size);
+    Size model_bytes;
     char msg[LSTM_ERRMSG_LEN];
+    bool global = !run->opts.series_scaling;
 
+    dims.members = run->opts.members;
+    model_bytes = lstm_model_nbytes(&dims);
     run->model = palloc_extended(VARHDRSZ + model_bytes, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
     SET_VARSIZE(run->model, VARHDRSZ + model_bytes);
-    lstm_trainer_write_model(&run->trainer, run->input_mean, run->input_std,
-                             LSTM_MODEL_PAYLOAD(run->model));
+    /* a global model's output scaling is the value's (feature 0); series scaling stores identity */
+    lstm_trainer_write_members(&dims, run->member_params, global ? run->input_mean : NULL,
+                               global ? run->input_std : NULL, global ? run->input_mean : NULL,
+                               global ? run->input_std : NULL, LSTM_MODEL_PAYLOAD(run->model));
     if (lstm_model_validate(LSTM_MODEL_PAYLOAD(run->model), model_bytes, msg) != LSTM_OK)
         report_train_error(LSTM_TRAIN_ERR_DIVERGED, psprintf("produced an invalid model: %s", msg));
+}
+
+/* Push the report's "member_runs": every member's seed, epochs and scores. */
+static void json_push_members(JsonbParseState **state, const TrainRun *run)
+{
+    json_open(state, "member_runs", WJB_BEGIN_ARRAY);
+    for (int j = 0; j < run->opts.members; j++) {
+        const MemberLog *m = &run->members[j];
+        json_open(state, NULL, WJB_BEGIN_OBJECT);
+        json_push_int(state, "member", j + 1);
+        json_push_int(state, "seed", (int64)(run->opts.seed + (uint64_t)j));
+        json_push_int(state, "epochs_run", m->epochs_run);
+        json_push_int(state, "best_epoch", m->best_epoch);
+        json_push_bool(state, "stopped_early", m->stopped_early);
+        json_push_number(state, "best_loss", m->best_loss);
+        json_push_numbers(state, "train_loss", m->train_losses, m->epochs_run);
+        json_push_numbers(state, validation_name(run),
+                          run->totals.valid_targets > 0 ? m->valid_losses : NULL, m->epochs_run);
+        json_push_numbers(state, "epoch_seconds", m->epoch_seconds, m->epochs_run);
+        pushJsonbValue(state, WJB_END_OBJECT, NULL);
+    }
+    pushJsonbValue(state, WJB_END_ARRAY, NULL);
 }
 
 /* The report (README, "The report"), as jsonb in the current memory context. */
 static Datum train_report(const TrainRun *run)
 {
-    const LstmTrainer *tr = &run->trainer;
+    const MemberLog *first = &run->members[0];
     const LstmTrainTotals *totals = &run->totals;
     JsonbParseState *state = NULL;
 
@@ -1025,14 +1306,23 @@ static Datum train_report(const TrainRun *run)
     json_push_int(&state, "series_skipped", totals->series_skipped);
     json_push_int(&state, "train_targets", totals->train_targets);
     json_push_int(&state, "validation_targets", totals->valid_targets);
-    json_push_int(&state, "epochs_run", tr->epochs_run);
-    json_push_int(&state, "best_epoch", tr->best_epoch);
-    json_push_bool(&state, "stopped_early", run->stopped_early);
-    json_push_number(&state, "best_loss", tr->best_loss);
-    json_push_numbers(&state, "train_loss", run->train_losses, tr->epochs_run);
-    json_push_numbers(&state, "validation_loss",
-                      totals->valid_targets > 0 ? run->valid_losses : NULL, tr->epochs_run);
-    json_push_numbers(&state, "epoch_seconds", run->epoch_seconds, tr->epochs_run);
+    /* the first member's run (the only one of a single-member model) */
+    json_push_int(&state, "epochs_run", first->epochs_run);
+    json_push_int(&state, "best_epoch", first->best_epoch);
+    json_push_bool(&state, "stopped_early", first->stopped_early);
+    json_push_number(&state, "best_loss", first->best_loss);
+    json_push_numbers(&state, "train_loss", first->train_losses, first->epochs_run);
+    json_push_numbers(&state, validation_name(run),
+                      totals->valid_targets > 0 ? first->valid_losses : NULL, first->epochs_run);
+    json_push_numbers(&state, "epoch_seconds", first->epoch_seconds, first->epochs_run);
+    if (run->opts.members > 1 || run->opts.series_scaling) {
+        json_push_int(&state, "members", run->opts.members);
+        json_push_string(&state, "scaling", run->opts.series_scaling ? "series" : "global");
+        json_push_bool(&state, "log", run->opts.log == 1);
+        json_push_int(&state, "season", run->opts.season);
+        json_push_int(&state, "horizon", run->opts.horizon);
+        json_push_members(&state, run);
+    }
     json_push_number(&state, "load_seconds", run->load_seconds);
     json_push_number(&state, "elapsed_seconds", seconds_since(run->start));
     json_push_hyperparameters(&state, &run->opts);
@@ -1079,20 +1369,25 @@ Datum lstm_train(PG_FUNCTION_ARGS)
     memset(&run, 0, sizeof(run));
     INSTR_TIME_SET_CURRENT(run.start);
     PreventCommandIfReadOnly("lstm_train()");
-    train_arguments(fcinfo, &run.name, &run.opts, &run.spec);
+    train_arguments(fcinfo, &run.name, &run.opts, &run.spec, &run.learning_rate_unset);
     lstm_models_check_writable(run.name);
+    resolve_defaults(&run.opts, run.learning_rate_unset);
     check_options(&run);
 
     run.cxt = AllocSetContextCreate(caller, "lstm_train", ALLOCSET_DEFAULT_SIZES);
     run.data.input_size = 1 + run.spec.num_features;
+    run.data.require_positive = run.opts.series_scaling && run.opts.log == 1;
+    run.data.min_value = INFINITY;
     if (SPI_connect() != SPI_OK_CONNECT)
         elog(ERROR, "SPI_connect failed");
     read_source(&run.spec, &run.data, run.cxt);
     run.load_seconds = seconds_since(run.start);
+    finish_defaults(&run);
 
     MemoryContextSwitchTo(run.cxt);
     prepare_training(&run);
-    train_epochs(&run);
+    for (int j = 0; j < run.opts.members; j++)
+        train_member(&run, j);
     build_model(&run);
 
     MemoryContextSwitchTo(caller);

@@ -4,6 +4,8 @@
  */
 #include "runtime/arguments.h"
 
+#include "core/runner.h"
+
 #include <math.h>
 
 #include "lib/stringinfo.h"
@@ -20,6 +22,17 @@ void lstm_check_horizon(int horizon, const char *function, const LstmDims *dims)
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                         errmsg("%s horizon must be between 1 and %d, got %d", function,
                                LSTM_MAX_HORIZON, horizon)));
+    if (dims->flags & LSTM_FLAG_SERIES_SCALING) {
+        if (horizon > dims->output_size)
+            ereport(ERROR,
+                    (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                     errmsg("this model forecasts at most %d steps", dims->output_size),
+                     errdetail("A series-scaled model forecasts its next %d rows directly; %s was "
+                               "asked for %d.",
+                               dims->output_size, function, horizon),
+                     errhint("Train the model with a longer horizon.")));
+        return;
+    }
     if (dims->output_size != dims->input_size)
         ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION),
                         errmsg("horizon forecasts need a model whose output_size equals its "
@@ -27,6 +40,37 @@ void lstm_check_horizon(int horizon, const char *function, const LstmDims *dims)
                         errdetail("Each forecast is fed back as the next input; this model has "
                                   "input_size %d and output_size %d.",
                                   dims->input_size, dims->output_size)));
+}
+
+/* A row the core refused: outside the log's domain (22023), or out of range. */
+void lstm_report_row_error(LstmError err, const double *features, const LstmDims *dims)
+{
+    if (err == LSTM_ERR_DOMAIN)
+        ereport(ERROR,
+                (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                 errmsg("value %g is outside the domain of the model's log transform", features[0]),
+                 errdetail("The model was trained on the logarithm of its series, so every "
+                           "value must be greater than zero.")));
+    lstm_report_input_range(features, lstm_row_width(dims));
+}
+
+/* One value per row for a series-scaled model; a features array for several inputs. */
+void lstm_check_value_form(const LstmDims *dims, bool is_array, const char *function)
+{
+    if (is_array && (dims->flags & LSTM_FLAG_SERIES_SCALING))
+        ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION),
+                        errmsg("a series-scaled model takes one value per row, but %s was given a "
+                               "features array",
+                               function),
+                        errdetail("The model computes its %d inputs from the series' own values.",
+                                  dims->input_size),
+                        errhint("Pass the series' value as a float8.")));
+    if (!is_array && lstm_row_width(dims) != 1)
+        ereport(ERROR,
+                (errcode(ERRCODE_DATA_EXCEPTION),
+                 errmsg("model expects %d input features but %s was given a single value",
+                        dims->input_size, function),
+                 errhint("Pass the features as a float8[] of length %d.", dims->input_size)));
 }
 
 /* Reject NaN and infinite input values with a message naming the argument. */

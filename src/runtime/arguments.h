@@ -17,9 +17,26 @@
 void lstm_report_input_range(const double *features, int n) pg_attribute_noreturn();
 
 /*
+ * Raise the ERROR for a row the core refused (lstm_runner_feed's error err):
+ * LSTM_ERR_DOMAIN, a value outside the model's log transform, is
+ * invalid_parameter_value (22023); anything else is the out-of-range row of
+ * lstm_report_input_range. features holds the row's lstm_row_width values.
+ */
+void lstm_report_row_error(LstmError err, const double *features, const LstmDims *dims)
+    pg_attribute_noreturn();
+
+/*
+ * Raise an ERROR unless a model reads one value per row from a scalar
+ * argument: a features array (is_array) for a series-scaled model, or a
+ * single value for a model with several inputs; function names the caller.
+ */
+void lstm_check_value_form(const LstmDims *dims, bool is_array, const char *function);
+
+/*
  * Raise an ERROR unless horizon is within 1..LSTM_MAX_HORIZON and the model
- * can feed its forecasts back (output_size = input_size); function names
- * the caller in the message.
+ * can give it: a series-scaled model forecasts its output_size steps
+ * directly (horizon <= output_size, nothing fed back); any other model feeds
+ * its forecasts back (output_size = input_size). function names the caller.
  */
 void lstm_check_horizon(int horizon, const char *function, const LstmDims *dims);
 

@@ -50,7 +50,7 @@ CREATE POLICY lstm_models_delete ON lstm_models FOR DELETE
 -- Keep info's size and fingerprint fields in step with the model; other keys
 -- (training hyperparameters and report) are the writer's.
 CREATE FUNCTION lstm_models_fill_info() RETURNS trigger
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     NEW.info := COALESCE(NEW.info, '{}'::pg_catalog.jsonb)
                 OPERATOR(pg_catalog.||) @extschema@.lstm_model_info(NEW.model);
@@ -68,7 +68,7 @@ COMMENT ON FUNCTION lstm_model_by_name(text) IS 'The model stored under this nam
 -- Only members of the model's owner can (the UPDATE goes through row-level
 -- security); an unknown model or one the caller does not own is an error.
 CREATE FUNCTION lstm_model_share(model text, grantee text) RETURNS void
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     role regrole := CASE WHEN pg_catalog.lower(grantee) OPERATOR(pg_catalog.=) 'public'
                          THEN 0::regrole ELSE grantee::regrole END;
@@ -86,7 +86,7 @@ $$;
 COMMENT ON FUNCTION lstm_model_share(text, text) IS
     'Let a role (or public) use and read a model; only the model''s owner may';
 CREATE FUNCTION lstm_model_unshare(model text, grantee text) RETURNS void
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     role regrole := CASE WHEN pg_catalog.lower(grantee) OPERATOR(pg_catalog.=) 'public'
                          THEN 0::regrole ELSE grantee::regrole END;

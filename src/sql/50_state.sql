@@ -61,16 +61,20 @@ CREATE FUNCTION lstm_anomaly_final(internal) RETURNS float8
 
 CREATE AGGREGATE lstm_state_agg(model lstm_model, value float8) (
     SFUNC = lstm_state_sfunc, STYPE = internal,
-    FINALFUNC = lstm_state_final, FINALFUNC_MODIFY = READ_ONLY);
+    FINALFUNC = lstm_state_final, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE);
 CREATE AGGREGATE lstm_state_agg(model text, value float8) (
     SFUNC = lstm_state_sfunc, STYPE = internal,
-    FINALFUNC = lstm_state_final, FINALFUNC_MODIFY = READ_ONLY);
+    FINALFUNC = lstm_state_final, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE);
 CREATE AGGREGATE lstm_state_agg(model lstm_model, features float8[]) (
     SFUNC = lstm_state_sfunc, STYPE = internal,
-    FINALFUNC = lstm_state_final, FINALFUNC_MODIFY = READ_ONLY);
+    FINALFUNC = lstm_state_final, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE);
 CREATE AGGREGATE lstm_state_agg(model text, features float8[]) (
     SFUNC = lstm_state_sfunc, STYPE = internal,
-    FINALFUNC = lstm_state_final, FINALFUNC_MODIFY = READ_ONLY);
+    FINALFUNC = lstm_state_final, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE);
 COMMENT ON AGGREGATE lstm_state_agg(lstm_model, float8) IS
     'The state after the rows (use ORDER BY time), to continue with lstm_step; NULL values skipped';
 COMMENT ON AGGREGATE lstm_state_agg(text, float8) IS
@@ -82,16 +86,20 @@ COMMENT ON AGGREGATE lstm_state_agg(text, float8[]) IS
 
 CREATE AGGREGATE lstm_anomaly_score(model lstm_model, value float8) (
     SFUNC = lstm_anomaly_sfunc, STYPE = internal,
-    FINALFUNC = lstm_anomaly_final, FINALFUNC_MODIFY = READ_ONLY);
+    FINALFUNC = lstm_anomaly_final, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE);
 CREATE AGGREGATE lstm_anomaly_score(model text, value float8) (
     SFUNC = lstm_anomaly_sfunc, STYPE = internal,
-    FINALFUNC = lstm_anomaly_final, FINALFUNC_MODIFY = READ_ONLY);
+    FINALFUNC = lstm_anomaly_final, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE);
 CREATE AGGREGATE lstm_anomaly_score(model lstm_model, features float8[]) (
     SFUNC = lstm_anomaly_sfunc, STYPE = internal,
-    FINALFUNC = lstm_anomaly_final, FINALFUNC_MODIFY = READ_ONLY);
+    FINALFUNC = lstm_anomaly_final, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE);
 CREATE AGGREGATE lstm_anomaly_score(model text, features float8[]) (
     SFUNC = lstm_anomaly_sfunc, STYPE = internal,
-    FINALFUNC = lstm_anomaly_final, FINALFUNC_MODIFY = READ_ONLY);
+    FINALFUNC = lstm_anomaly_final, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE);
 COMMENT ON AGGREGATE lstm_anomaly_score(lstm_model, float8) IS
     'Anomaly score in [0, 1] of the last row against the series'' recent residuals; as a window '
     'function (PARTITION BY series ORDER BY time) the score of every row, as the scoring trigger '
@@ -190,16 +198,20 @@ CREATE FUNCTION lstm_anomaly_row_final(internal) RETURNS lstm_anomaly_row
 
 CREATE AGGREGATE lstm_state_agg(model lstm_model, value float8, settings jsonb) (
     SFUNC = lstm_state_sfunc, STYPE = internal,
-    FINALFUNC = lstm_state_final, FINALFUNC_MODIFY = READ_ONLY);
+    FINALFUNC = lstm_state_final, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE);
 CREATE AGGREGATE lstm_state_agg(model text, value float8, settings jsonb) (
     SFUNC = lstm_state_sfunc, STYPE = internal,
-    FINALFUNC = lstm_state_final, FINALFUNC_MODIFY = READ_ONLY);
+    FINALFUNC = lstm_state_final, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE);
 CREATE AGGREGATE lstm_state_agg(model lstm_model, features float8[], settings jsonb) (
     SFUNC = lstm_state_sfunc, STYPE = internal,
-    FINALFUNC = lstm_state_final, FINALFUNC_MODIFY = READ_ONLY);
+    FINALFUNC = lstm_state_final, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE);
 CREATE AGGREGATE lstm_state_agg(model text, features float8[], settings jsonb) (
     SFUNC = lstm_state_sfunc, STYPE = internal,
-    FINALFUNC = lstm_state_final, FINALFUNC_MODIFY = READ_ONLY);
+    FINALFUNC = lstm_state_final, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE);
 COMMENT ON AGGREGATE lstm_state_agg(lstm_model, float8, jsonb) IS
     'The state after the rows, scored with these anomaly settings (kept in the state)';
 COMMENT ON AGGREGATE lstm_state_agg(text, float8, jsonb) IS
@@ -212,16 +224,20 @@ COMMENT ON AGGREGATE lstm_state_agg(text, float8[], jsonb) IS
 
 CREATE AGGREGATE lstm_anomaly_score(model lstm_model, value float8, settings jsonb) (
     SFUNC = lstm_anomaly_sfunc, STYPE = internal,
-    FINALFUNC = lstm_anomaly_final, FINALFUNC_MODIFY = READ_ONLY);
+    FINALFUNC = lstm_anomaly_final, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE);
 CREATE AGGREGATE lstm_anomaly_score(model text, value float8, settings jsonb) (
     SFUNC = lstm_anomaly_sfunc, STYPE = internal,
-    FINALFUNC = lstm_anomaly_final, FINALFUNC_MODIFY = READ_ONLY);
+    FINALFUNC = lstm_anomaly_final, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE);
 CREATE AGGREGATE lstm_anomaly_score(model lstm_model, features float8[], settings jsonb) (
     SFUNC = lstm_anomaly_sfunc, STYPE = internal,
-    FINALFUNC = lstm_anomaly_final, FINALFUNC_MODIFY = READ_ONLY);
+    FINALFUNC = lstm_anomaly_final, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE);
 CREATE AGGREGATE lstm_anomaly_score(model text, features float8[], settings jsonb) (
     SFUNC = lstm_anomaly_sfunc, STYPE = internal,
-    FINALFUNC = lstm_anomaly_final, FINALFUNC_MODIFY = READ_ONLY);
+    FINALFUNC = lstm_anomaly_final, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE);
 COMMENT ON AGGREGATE lstm_anomaly_score(lstm_model, float8, jsonb) IS
     'Anomaly score in [0, 1] of the last row, with these anomaly settings';
 COMMENT ON AGGREGATE lstm_anomaly_score(text, float8, jsonb) IS
@@ -235,28 +251,36 @@ COMMENT ON AGGREGATE lstm_anomaly_score(text, float8[], jsonb) IS
 
 CREATE AGGREGATE lstm_anomaly(model lstm_model, value float8) (
     SFUNC = lstm_anomaly_row_sfunc, STYPE = internal,
-    FINALFUNC = lstm_anomaly_row_final, FINALFUNC_MODIFY = READ_ONLY);
+    FINALFUNC = lstm_anomaly_row_final, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE);
 CREATE AGGREGATE lstm_anomaly(model text, value float8) (
     SFUNC = lstm_anomaly_row_sfunc, STYPE = internal,
-    FINALFUNC = lstm_anomaly_row_final, FINALFUNC_MODIFY = READ_ONLY);
+    FINALFUNC = lstm_anomaly_row_final, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE);
 CREATE AGGREGATE lstm_anomaly(model lstm_model, features float8[]) (
     SFUNC = lstm_anomaly_row_sfunc, STYPE = internal,
-    FINALFUNC = lstm_anomaly_row_final, FINALFUNC_MODIFY = READ_ONLY);
+    FINALFUNC = lstm_anomaly_row_final, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE);
 CREATE AGGREGATE lstm_anomaly(model text, features float8[]) (
     SFUNC = lstm_anomaly_row_sfunc, STYPE = internal,
-    FINALFUNC = lstm_anomaly_row_final, FINALFUNC_MODIFY = READ_ONLY);
+    FINALFUNC = lstm_anomaly_row_final, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE);
 CREATE AGGREGATE lstm_anomaly(model lstm_model, value float8, settings jsonb) (
     SFUNC = lstm_anomaly_row_sfunc, STYPE = internal,
-    FINALFUNC = lstm_anomaly_row_final, FINALFUNC_MODIFY = READ_ONLY);
+    FINALFUNC = lstm_anomaly_row_final, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE);
 CREATE AGGREGATE lstm_anomaly(model text, value float8, settings jsonb) (
     SFUNC = lstm_anomaly_row_sfunc, STYPE = internal,
-    FINALFUNC = lstm_anomaly_row_final, FINALFUNC_MODIFY = READ_ONLY);
+    FINALFUNC = lstm_anomaly_row_final, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE);
 CREATE AGGREGATE lstm_anomaly(model lstm_model, features float8[], settings jsonb) (
     SFUNC = lstm_anomaly_row_sfunc, STYPE = internal,
-    FINALFUNC = lstm_anomaly_row_final, FINALFUNC_MODIFY = READ_ONLY);
+    FINALFUNC = lstm_anomaly_row_final, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE);
 CREATE AGGREGATE lstm_anomaly(model text, features float8[], settings jsonb) (
     SFUNC = lstm_anomaly_row_sfunc, STYPE = internal,
-    FINALFUNC = lstm_anomaly_row_final, FINALFUNC_MODIFY = READ_ONLY);
+    FINALFUNC = lstm_anomaly_row_final, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE);
 COMMENT ON AGGREGATE lstm_anomaly(lstm_model, float8) IS
     'The last row''s (forecast, residual, z, score, alert); as a window function (PARTITION BY '
     'series ORDER BY time) every row''s, as the scoring trigger gives them';

@@ -55,7 +55,7 @@ COMMENT ON FUNCTION lstm_series_key(anyelement) IS
     'style, bytea hex; other types their output)';
 
 CREATE FUNCTION lstm_score_trigger() RETURNS trigger
-    AS 'MODULE_PATHNAME' LANGUAGE C;
+    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION lstm_score_trigger() IS
     'BEFORE INSERT FOR EACH ROW trigger; arguments: model name, value column, series column or '
     'NULL, forecast column or NULL, score column or NULL[, time column or NULL[, anomaly settings '
@@ -67,7 +67,7 @@ COMMENT ON FUNCTION lstm_score_trigger() IS
 -- tables the caller may insert into.
 CREATE FUNCTION lstm_stream_reset(model text, series text DEFAULT NULL,
                                   source regclass DEFAULT NULL) RETURNS bigint
-LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE sql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
     WITH gone AS (
         DELETE FROM @extschema@.lstm_stream_states s
         WHERE s.model_name OPERATOR(pg_catalog.=) lstm_stream_reset.model
@@ -90,7 +90,7 @@ CREATE FUNCTION lstm_stream_rebuild(model text, source regclass, value_column te
                                     series_column text, time_column text,
                                     series text DEFAULT NULL, settings jsonb DEFAULT NULL)
     RETURNS bigint
-    AS 'MODULE_PATHNAME' LANGUAGE C;
+    AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION lstm_stream_rebuild(text, regclass, text, text, text, text, jsonb) IS
     'Recompute the saved streaming states of a model (all series, or one) from a table''s rows '
     'in time order, as lstm_score_trigger would have saved them (with its anomaly settings); '

@@ -23,9 +23,9 @@ static void binary_check_header(const LstmBinaryForm *form, const LstmBinaryHead
 
     if (fields->magic != form->magic)
         binary_error(form, LSTM_ERR_FORMAT, psprintf("bad magic number 0x%08x", fields->magic));
-    if (fields->version != form->version)
+    if (fields->version < 1 || fields->version > form->version)
         binary_error(form, LSTM_ERR_FORMAT,
-                     psprintf("unsupported format version %u (expected %d)",
+                     psprintf("unsupported format version %u (expected 1 to %d)",
                               (unsigned)fields->version, form->version));
     err = lstm_dims_check(&fields->dims, message);
     if (err != LSTM_OK)
@@ -39,7 +39,7 @@ struct varlena *lstm_binary_recv(const LstmBinaryForm *form, StringInfo buf)
     LstmBinaryHeader fields;
     char message[LSTM_ERRMSG_LEN];
     LstmError err;
-    size_t nfloats, nbytes;
+    size_t nfloats, ntail, nbytes;
     struct varlena *value;
     char *floats;
 
@@ -51,13 +51,16 @@ struct varlena *lstm_binary_recv(const LstmBinaryForm *form, StringInfo buf)
     form->read_header(buf, header, &fields);
     binary_check_header(form, &fields);
     nfloats = form->float_count(&fields.dims);
-    if (form->read_trailer != NULL ? (size_t)(buf->len - buf->cursor) < nfloats * sizeof(float)
-                                   : (size_t)(buf->len - buf->cursor) != nfloats * sizeof(float))
+    ntail = form->tail_count != NULL ? form->tail_count(&fields.dims) : 0;
+    if (form->read_trailer != NULL
+            ? (size_t)(buf->len - buf->cursor) < nfloats * sizeof(float) + ntail * 8
+            : (size_t)(buf->len - buf->cursor) != nfloats * sizeof(float) + ntail * 8)
         binary_error(form, LSTM_ERR_FORMAT,
                      psprintf("binary value has %d bytes of %s but its sizes need %zu",
-                              buf->len - buf->cursor, form->floats_name, nfloats * sizeof(float)));
+                              buf->len - buf->cursor, form->floats_name,
+                              nfloats * sizeof(float) + ntail * 8));
 
-    nbytes = form->header_size + nfloats * sizeof(float);
+    nbytes = form->header_size + nfloats * sizeof(float) + ntail * 8;
     value = (struct varlena *)palloc_extended(VARHDRSZ + nbytes, MCXT_ALLOC_HUGE);
     SET_VARSIZE(value, VARHDRSZ + nbytes);
     memcpy(VARDATA(value), header, form->header_size);
@@ -69,6 +72,8 @@ struct varlena *lstm_binary_recv(const LstmBinaryForm *form, StringInfo buf)
         v = pq_getmsgfloat4(buf);
         memcpy(floats + i * sizeof(float), &v, sizeof(float));
     }
+    if (ntail > 0)
+        form->read_tail(buf, floats + nfloats * sizeof(float), &fields.dims);
     if (form->read_trailer != NULL) {
         StringInfoData trailer;
         initStringInfo(&trailer);
@@ -97,7 +102,7 @@ bytea *lstm_binary_send(const LstmBinaryForm *form, const void *payload, size_t 
     const char *floats = (const char *)payload + form->header_size; /* may be unaligned */
     StringInfoData buf;
     LstmDims dims;
-    size_t nfloats;
+    size_t nfloats, ntail;
 
     pq_begintypsend(&buf);
     form->write_header(&buf, payload, &dims);
@@ -107,8 +112,11 @@ bytea *lstm_binary_send(const LstmBinaryForm *form, const void *payload, size_t 
         memcpy(&v, floats + i * sizeof(float), sizeof(float));
         pq_sendfloat4(&buf, v);
     }
+    ntail = form->tail_count != NULL ? form->tail_count(&dims) : 0;
+    if (ntail > 0)
+        form->write_tail(&buf, floats + nfloats * sizeof(float), &dims);
     if (form->write_trailer != NULL)
-        form->write_trailer(&buf, payload, floats + nfloats * sizeof(float),
-                            nbytes - form->header_size - nfloats * sizeof(float));
+        form->write_trailer(&buf, payload, floats + nfloats * sizeof(float) + ntail * 8,
+                            nbytes - form->header_size - nfloats * sizeof(float) - ntail * 8);
     return pq_endtypsend(&buf);
 }

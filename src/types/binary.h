@@ -8,8 +8,8 @@
  *
  * recv checks, before allocating anything, that the value holds a whole
  * header, that magic, version and sizes are right and that the rest is
- * exactly the floats those sizes need (or, for a form with a trailer, at
- * least those floats, then the trailer); then it validates the assembled
+ * exactly the floats and 8-byte tail values those sizes need (or, for a
+ * form with a trailer, at least those, then the trailer); then it validates the assembled
  * value. Every failure is "invalid <type>: ..." with SQLSTATE 22P03
  * (54000 for a size out of range).
  */
@@ -29,13 +29,15 @@ typedef struct LstmBinaryHeader {
 
 /*
  * A type's binary form. The payload of a value (after the varlena header)
- * is its in-memory header of header_size bytes, then the floats.
+ * is its in-memory header of header_size bytes, then the floats, then
+ * (lstm_state of a series-scaled model) a tail of 8-byte values, then
+ * (a form with a trailer: lstm_state's anomaly block) the trailer.
  */
 typedef struct LstmBinaryForm {
     const char *type_name;   /* "lstm_model" or "lstm_state" */
     int header_size;         /* bytes of the header, on the wire as in the payload */
     uint32 magic;            /* the header's magic number */
-    int version;             /* the format version this build reads */
+    int version;             /* the newest format version; this build reads 1..version */
     const char *floats_name; /* what the floats are, for messages: "weights" */
     /* Read the header fields from buf into header (zeroed, header_size bytes). */
     void (*read_header)(StringInfo buf, void *header, LstmBinaryHeader *fields);
@@ -43,6 +45,13 @@ typedef struct LstmBinaryForm {
     void (*write_header)(StringInfo buf, const void *header, LstmDims *dims);
     /* Floats after the header for these sizes. */
     size_t (*float_count)(const LstmDims *dims);
+    /*
+     * 8-byte values that follow the floats for these sizes (NULL: none), and
+     * how to read them off the wire into tail (unaligned) and append them.
+     */
+    size_t (*tail_count)(const LstmDims *dims);
+    void (*read_tail)(StringInfo buf, char *tail, const LstmDims *dims);
+    void (*write_tail)(StringInfo buf, const char *tail, const LstmDims *dims);
     /* The core's check of a whole payload. */
     LstmError (*validate)(const void *payload, size_t nbytes, char *message);
     /*

@@ -391,6 +391,34 @@ void lstm_json_check_version(const LstmJson *doc, const LstmJsonNode *object, in
                         version);
 }
 
+/* The optional "scaling", "log" and "season" keys into dims' flags and season. */
+void lstm_json_series_options(const LstmJson *doc, const LstmJsonNode *object, LstmDims *dims)
+{
+    if (lstm_json_get(object, "scaling") != NULL) {
+        const char *scaling = lstm_json_string(doc, object, "scaling");
+        if (strcmp(scaling, "series") == 0)
+            dims->flags |= LSTM_FLAG_SERIES_SCALING;
+        else if (strcmp(scaling, "global") != 0)
+            lstm_json_error(doc,
+                            "\"series\" normalises every series by its own statistics; "
+                            "\"global\" (the default) scales with input_mean and input_std.",
+                            "\"scaling\" must be \"global\" or \"series\", not \"%s\"", scaling);
+    }
+    if (lstm_json_get(object, "log") != NULL && lstm_json_boolean(doc, object, "log"))
+        dims->flags |= LSTM_FLAG_LOG;
+    if (lstm_json_get(object, "season") != NULL)
+        dims->season = (int)lstm_json_integer(doc, object, "season", 0, LSTM_MAX_SEASON,
+                                              ERRCODE_PROGRAM_LIMIT_EXCEEDED);
+}
+
+/* The version-2 options of dims, each key preceded by ", ". */
+void lstm_json_append_series_options(StringInfo out, const LstmDims *dims)
+{
+    appendStringInfo(out, ", \"scaling\": \"%s\", \"log\": %s, \"season\": %d",
+                     (dims->flags & LSTM_FLAG_SERIES_SCALING) ? "series" : "global",
+                     (dims->flags & LSTM_FLAG_LOG) ? "true" : "false", dims->season);
+}
+
 /* The required boolean under key. */
 bool lstm_json_boolean(const LstmJson *doc, const LstmJsonNode *object, const char *key)
 {
@@ -412,20 +440,28 @@ bool lstm_json_float8(const LstmJson *doc, const LstmJsonNode *object, const cha
                       bool nullable, double *value)
 {
     const LstmJsonNode *v = lstm_json_require(doc, object, key);
-    char *text;
-    char *end;
 
     *value = 0.0;
     if (nullable && v->kind == LSTM_JSON_NULL)
         return false;
-    lstm_json_expect(doc, v, LSTM_JSON_NUMBER, psprintf("\"%s\"", key));
-    text = pnstrdup(v->text, v->length);
-    *value = strtod(text, &end);
-    if (*end != '\0' || !isfinite(*value))
-        lstm_json_error(doc, NULL, "\"%s\" = %s is out of range for float8", key,
-                        json_token_text(v));
-    pfree(text);
+    *value = lstm_json_node_float8(doc, v, psprintf("\"%s\"", key));
     return true;
+}
+
+/* A finite number node as float8, named name in messages. */
+double lstm_json_node_float8(const LstmJson *doc, const LstmJsonNode *v, const char *name)
+{
+    char *text;
+    char *end;
+    double value;
+
+    lstm_json_expect(doc, v, LSTM_JSON_NUMBER, name);
+    text = pnstrdup(v->text, v->length);
+    value = strtod(text, &end);
+    if (*end != '\0' || !isfinite(value))
+        lstm_json_error(doc, NULL, "%s = %s is out of range for float8", name, json_token_text(v));
+    pfree(text);
+    return value;
 }
 
 /* The required array of n finite numbers under name (node) into out[n]. */
@@ -435,18 +471,8 @@ void lstm_json_float8_array(const LstmJson *doc, const LstmJsonNode *node, const
     lstm_json_expect(doc, node, LSTM_JSON_ARRAY, psprintf("\"%s\"", name));
     if (node->length != n)
         lstm_json_error(doc, NULL, "\"%s\" has %d values, expected %d", name, node->length, n);
-    for (int i = 0; i < n; i++) {
-        const LstmJsonNode *v = &node->items[i];
-        char *text, *end;
-
-        lstm_json_expect(doc, v, LSTM_JSON_NUMBER, psprintf("\"%s\"[%d]", name, i));
-        text = pnstrdup(v->text, v->length);
-        out[i] = strtod(text, &end);
-        if (*end != '\0' || !isfinite(out[i]))
-            lstm_json_error(doc, NULL, "\"%s\"[%d] = %s is out of range for float8", name, i,
-                            json_token_text(v));
-        pfree(text);
-    }
+    for (int i = 0; i < n; i++)
+        out[i] = lstm_json_node_float8(doc, &node->items[i], psprintf("\"%s\"[%d]", name, i));
 }
 
 /* ---------- reading: float32 arrays ---------- */

@@ -119,6 +119,17 @@ int lstm_json_size(const LstmJson *doc, const LstmJsonNode *object, const char *
  */
 void lstm_json_check_version(const LstmJson *doc, const LstmJsonNode *object, int version);
 
+/*
+ * lstm_json_series_options: the optional version-2 keys of object into dims:
+ * "scaling" ("global", the default, or "series": LSTM_FLAG_SERIES_SCALING),
+ * "log" (boolean, default false: LSTM_FLAG_LOG) and "season" (integer 0 to
+ * LSTM_MAX_SEASON, default 0). The rules between them are lstm_dims_check's.
+ */
+void lstm_json_series_options(const LstmJson *doc, const LstmJsonNode *object, LstmDims *dims);
+
+/* lstm_json_append_series_options: ", "scaling": ..., "log": ..., "season": ..." for dims. */
+void lstm_json_append_series_options(StringInfo out, const LstmDims *dims);
+
 /* lstm_json_boolean: the required boolean under key. */
 bool lstm_json_boolean(const LstmJson *doc, const LstmJsonNode *object, const char *key);
 
@@ -135,6 +146,9 @@ bool lstm_json_float8(const LstmJson *doc, const LstmJsonNode *object, const cha
 /* lstm_json_float8_array: node, named name, as an array of n finite numbers into out[n]. */
 void lstm_json_float8_array(const LstmJson *doc, const LstmJsonNode *node, const char *name, int n,
                             double *out);
+
+/* lstm_json_node_float8: a finite number node as float8, named name in messages. */
+double lstm_json_node_float8(const LstmJson *doc, const LstmJsonNode *node, const char *name);
 
 /*
  * lstm_json_float4_array: read node, named name in messages, as a vector of

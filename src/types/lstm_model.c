@@ -27,13 +27,52 @@ PG_FUNCTION_INFO_V1(lstm_model_from_jsonb);
 PG_FUNCTION_INFO_V1(lstm_model_info);
 
 /* Top-level keys the text form may carry. */
-static const char *const known_keys[] = {
-    "input_size", "hidden_size", "num_layers", "output_size", "weights",       "input_mean",
-    "input_std",  "output_mean", "output_std", "difference",  "format_version"};
+static const char *const known_keys[] = {"input_size", "hidden_size",   "num_layers", "output_size",
+                                         "weights",    "input_mean",    "input_std",  "output_mean",
+                                         "output_std", "difference",    "scaling",    "log",
+                                         "season",     "format_version"};
 
 /* ---------- reading the JSON form ---------- */
 
-/* The sizes and flags of the model object, checked against the limits. */
+/* The format version a model of these (checked) sizes is written as. */
+static int model_version(const LstmDims *dims)
+{
+    LstmModelHeader header;
+    lstm_model_init_header(&header, dims);
+    return header.version;
+}
+
+/*
+ * The members the "weights" value holds: one for an object, one per element
+ * for an array of objects (1 to LSTM_MAX_MEMBERS).
+ */
+static int model_members(const LstmJson *doc)
+{
+    const LstmJsonNode *weights = lstm_json_get(&doc->root, "weights");
+
+    if (weights == NULL)
+        lstm_json_error(doc,
+                        "The weights are an object of PyTorch state_dict names: weight_ih_l0, "
+                        "weight_hh_l0, bias_ih_l0, bias_hh_l0, ..., head.weight, head.bias; an "
+                        "ensemble's are an array of such objects, one per member.",
+                        "missing \"weights\"");
+    if (weights->kind == LSTM_JSON_OBJECT)
+        return 1;
+    if (weights->kind != LSTM_JSON_ARRAY)
+        lstm_json_error(doc, "An ensemble's weights are an array of objects, one per member.",
+                        "\"weights\" must be an object or an array of objects, not %s",
+                        lstm_json_kind_name(weights));
+    if (weights->length < 1 || weights->length > LSTM_MAX_MEMBERS)
+        ereport(ERROR,
+                (errcode(weights->length < 1 ? ERRCODE_INVALID_TEXT_REPRESENTATION
+                                             : ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+                 errmsg("invalid lstm_model: \"weights\" holds %d members, outside the range "
+                        "1 to %d",
+                        weights->length, LSTM_MAX_MEMBERS)));
+    return weights->length;
+}
+
+/* The sizes and flags of the model object, checked against the limits and rules. */
 static LstmDims model_dims(const LstmJson *doc)
 {
     const LstmJsonNode *root = &doc->root;
@@ -41,41 +80,45 @@ static LstmDims model_dims(const LstmJson *doc)
     LstmError err;
     char errmsg[LSTM_ERRMSG_LEN];
 
-    lstm_json_check_version(doc, root, LSTM_MODEL_VERSION_1);
     dims.input_size = lstm_json_size(doc, root, "input_size");
     dims.hidden_size = lstm_json_size(doc, root, "hidden_size");
     dims.num_layers = lstm_json_size(doc, root, "num_layers");
     dims.output_size = lstm_json_size(doc, root, "output_size");
     dims.flags = 0;
-    dims.members = 1;
+    dims.members = model_members(doc);
     dims.season = 0;
     if (lstm_json_get(root, "difference") != NULL && lstm_json_boolean(doc, root, "difference"))
         dims.flags |= LSTM_FLAG_DIFFERENCE;
+    lstm_json_series_options(doc, root, &dims);
     err = lstm_dims_check(&dims, errmsg);
     if (err != LSTM_OK)
         lstm_report_model_error(err, errmsg, LSTM_FROM_TEXT);
+    lstm_json_check_version(doc, root, model_version(&dims));
     return dims;
 }
 
-/* The "weights" object, holding exactly the state_dict names of a model of dims. */
-static const LstmJsonNode *model_weights(const LstmJson *doc, const LstmDims *dims)
+/*
+ * Member j's weights object, holding exactly the state_dict names of a
+ * model of dims (the object itself for one member given as an object).
+ */
+static const LstmJsonNode *member_weights(const LstmJson *doc, const LstmDims *dims, int member)
 {
     const LstmJsonNode *weights = lstm_json_get(&doc->root, "weights");
     const char *names[4 * LSTM_MAX_LAYERS + 2];
     LstmArrayInfo info[4 * LSTM_MAX_LAYERS + 2];
     int nweights = 4 * dims->num_layers + 2;
+    const char *where = "\"weights\"";
 
-    if (weights == NULL)
-        lstm_json_error(doc,
-                        "The weights are an object of PyTorch state_dict names: weight_ih_l0, "
-                        "weight_hh_l0, bias_ih_l0, bias_hh_l0, ..., head.weight, head.bias.",
-                        "missing \"weights\"");
-    lstm_json_expect(doc, weights, LSTM_JSON_OBJECT, "\"weights\"");
+    if (weights->kind == LSTM_JSON_ARRAY) {
+        weights = &weights->items[member];
+        where = psprintf("\"weights\"[%d]", member);
+    }
+    lstm_json_expect(doc, weights, LSTM_JSON_OBJECT, where);
     for (int a = 0; a < nweights; a++) {
         lstm_model_array_info(dims, a, &info[a]);
         names[a] = info[a].name;
     }
-    lstm_json_check_keys(doc, weights, names, nweights, "\"weights\"",
+    lstm_json_check_keys(doc, weights, names, nweights, where,
                          psprintf("A model with %d layer%s has weights weight_ih_l0 .. "
                                   "bias_hh_l%d, head.weight and head.bias only.",
                                   dims->num_layers, dims->num_layers == 1 ? "" : "s",
@@ -87,7 +130,7 @@ static const LstmJsonNode *model_weights(const LstmJson *doc, const LstmDims *di
 static LstmModelDatum *model_from_text(char *text)
 {
     LstmJson doc;
-    const LstmJsonNode *weights;
+    const LstmJsonNode *weights[LSTM_MAX_MEMBERS];
     LstmDims dims;
     LstmError err;
     char errmsg[LSTM_ERRMSG_LEN];
@@ -105,10 +148,11 @@ static LstmModelDatum *model_from_text(char *text)
                         "the JSON form must be an object");
     lstm_json_check_keys(&doc, &doc.root, known_keys, lengthof(known_keys), "the model object",
                          "The known keys are input_size, hidden_size, num_layers, output_size, "
-                         "weights, input_mean, input_std, output_mean, output_std, difference "
-                         "and format_version.");
+                         "weights, input_mean, input_std, output_mean, output_std, difference, "
+                         "scaling, log, season and format_version.");
     dims = model_dims(&doc);
-    weights = model_weights(&doc, &dims);
+    for (int m = 0; m < dims.members; m++)
+        weights[m] = member_weights(&doc, &dims, m);
 
     nbytes = lstm_model_nbytes(&dims);
     model = (LstmModelDatum *)palloc_extended(VARHDRSZ + nbytes, MCXT_ALLOC_HUGE);
@@ -120,7 +164,7 @@ static LstmModelDatum *model_from_text(char *text)
         LstmArrayInfo info;
         const LstmJsonNode *v;
         lstm_model_array_info(&dims, a, &info);
-        v = lstm_json_get(info.is_scale ? &doc.root : weights, info.name);
+        v = lstm_json_get(info.is_scale ? &doc.root : weights[info.member], info.name);
         if (v != NULL) {
             lstm_json_float4_array(&doc, v, info.name, info.rows, info.cols, data + info.offset);
         } else if (info.is_scale) {
@@ -130,11 +174,13 @@ static LstmModelDatum *model_from_text(char *text)
         } else {
             lstm_json_error(&doc,
                             psprintf("A model with hidden_size %d, input_size %d and %d layer%s "
-                                     "needs \"%s\" of shape (%d%s).",
+                                     "needs \"%s\" of shape (%d%s)%s.",
                                      dims.hidden_size, dims.input_size, dims.num_layers,
                                      dims.num_layers == 1 ? "" : "s", info.name, info.rows,
-                                     info.cols > 0 ? psprintf(", %d", info.cols) : ""),
-                            "missing weight \"%s\"", info.name);
+                                     info.cols > 0 ? psprintf(", %d", info.cols) : "",
+                                     dims.members > 1 ? " in every member" : ""),
+                            "missing weight \"%s\"%s", info.name,
+                            dims.members > 1 ? psprintf(" in member %d", info.member) : "");
         }
     }
     lstm_json_free(&doc);
@@ -147,24 +193,36 @@ static LstmModelDatum *model_from_text(char *text)
 
 /* ---------- writing the JSON form ---------- */
 
-/* Append the JSON form of a validated model. */
+/*
+ * Append the JSON form of a validated model. Version 1 prints as it always
+ * did; version 2 adds scaling, log and season, and an ensemble's weights are
+ * an array of one state_dict object per member.
+ */
 static void model_to_json(StringInfo out, const LstmModelDatum *model)
 {
     LstmDims dims = lstm_model_dims(&model->header);
     const float *data = lstm_model_data(LSTM_MODEL_PAYLOAD(model));
     int narrays = lstm_model_array_count(&dims);
+    int per_member = 4 * dims.num_layers + 2;
+    int ensemble = dims.members > 1;
 
     appendStringInfo(out,
                      "{\"format_version\": %d, \"input_size\": %d, \"hidden_size\": %d, "
-                     "\"num_layers\": %d, \"output_size\": %d, \"difference\": %s, \"weights\": {",
-                     LSTM_MODEL_VERSION_1, dims.input_size, dims.hidden_size, dims.num_layers,
+                     "\"num_layers\": %d, \"output_size\": %d, \"difference\": %s",
+                     (int)model->header.version, dims.input_size, dims.hidden_size, dims.num_layers,
                      dims.output_size, (dims.flags & LSTM_FLAG_DIFFERENCE) ? "true" : "false");
+    if (model->header.version != LSTM_MODEL_VERSION_1)
+        lstm_json_append_series_options(out, &dims);
+    appendStringInfoString(out, ensemble ? ", \"weights\": [{" : ", \"weights\": {");
     for (int a = 0; a < narrays; a++) {
         LstmArrayInfo info;
+        int first_of_member = a < dims.members * per_member && a % per_member == 0;
         lstm_model_array_info(&dims, a, &info);
-        if (a == 4 * dims.num_layers + 2)
-            appendStringInfoString(out, "}");
-        appendStringInfo(out, "%s\"%s\": ", a == 0 ? "" : ", ", info.name);
+        if (a == dims.members * per_member)
+            appendStringInfoString(out, ensemble ? "}]" : "}");
+        else if (first_of_member && a > 0)
+            appendStringInfoString(out, "}, {");
+        appendStringInfo(out, "%s\"%s\": ", first_of_member ? "" : ", ", info.name);
         lstm_json_append_float4_array(out, data + info.offset, info.rows, info.cols);
     }
     appendStringInfoChar(out, '}');
@@ -262,7 +320,7 @@ static void model_write_header(StringInfo buf, const void *header, LstmDims *dim
 static const LstmBinaryForm model_binary = {.type_name = "lstm_model",
                                             .header_size = sizeof(LstmModelHeader),
                                             .magic = LSTM_MODEL_MAGIC,
-                                            .version = LSTM_MODEL_VERSION_1,
+                                            .version = LSTM_MODEL_VERSION,
                                             .floats_name = "weights",
                                             .read_header = model_read_header,
                                             .write_header = model_write_header,
@@ -307,7 +365,10 @@ Datum lstm_model_from_jsonb(PG_FUNCTION_ARGS)
     PG_RETURN_POINTER(model);
 }
 
-/* lstm_model_info(lstm_model): sizes, parameter count and fingerprint. */
+/*
+ * lstm_model_info(lstm_model): sizes, members, scaling, log, season,
+ * parameter count and fingerprint.
+ */
 Datum lstm_model_info(PG_FUNCTION_ARGS)
 {
     LstmModelDatum *model = lstm_model_from_datum(PG_GETARG_DATUM(0));
@@ -318,9 +379,13 @@ Datum lstm_model_info(PG_FUNCTION_ARGS)
     appendStringInfo(&out,
                      "{\"format_version\": %d, \"input_size\": %d, \"hidden_size\": %d, "
                      "\"num_layers\": %d, \"output_size\": %d, \"difference\": %s, "
-                     "\"parameters\": %zu, \"bytes\": %zu, \"fingerprint\": \"%016" PRIx64 "\"}",
-                     LSTM_MODEL_VERSION_1, dims.input_size, dims.hidden_size, dims.num_layers,
+                     "\"members\": %d",
+                     (int)model->header.version, dims.input_size, dims.hidden_size, dims.num_layers,
                      dims.output_size, (dims.flags & LSTM_FLAG_DIFFERENCE) ? "true" : "false",
+                     dims.members);
+    lstm_json_append_series_options(&out, &dims);
+    appendStringInfo(&out,
+                     ", \"parameters\": %zu, \"bytes\": %zu, \"fingerprint\": \"%016" PRIx64 "\"}",
                      lstm_model_parameter_count(&dims), (size_t)VARSIZE(model),
                      lstm_model_fingerprint_of(model));
     PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(out.data)));

@@ -29,6 +29,7 @@
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 
+#include "core/normalizer.h"
 #include "core/runner.h"
 #include "types/binary.h"
 #include "types/json.h"
@@ -129,7 +130,15 @@ static const char *const state_keys[] = {"format_version",
                                          "last_score",
                                          "anomaly",
                                          "h",
-                                         "c"};
+                                         "c",
+                                         "members",
+                                         "scaling",
+                                         "log",
+                                         "season",
+                                         "normalizer"};
+
+/* Keys of the "normalizer" object of a series-scaled model's state, in output order. */
+static const char *const normalizer_keys[] = {"rows", "last", "change", "level", "scale", "recent"};
 
 /* Keys of the text form's "anomaly" object (lstm_anomaly_block_check checks the values). */
 static const char *const anomaly_keys[] = {
@@ -237,17 +246,31 @@ static LstmStateHeader state_header(const LstmJson *doc)
 
     memset(&hd, 0, sizeof(hd));
     hd.magic = LSTM_STATE_MAGIC;
-    hd.version = LSTM_STATE_VERSION;
-    lstm_json_check_version(doc, root, LSTM_STATE_VERSION);
-    hd.input_size = lstm_json_size(doc, root, "input_size");
-    hd.hidden_size = lstm_json_size(doc, root, "hidden_size");
-    hd.num_layers = lstm_json_size(doc, root, "num_layers");
-    hd.output_size = lstm_json_size(doc, root, "output_size");
-    hd.model_flags = lstm_json_boolean(doc, root, "difference") ? LSTM_FLAG_DIFFERENCE : 0;
-    dims = lstm_state_dims(&hd);
+    dims.input_size = lstm_json_size(doc, root, "input_size");
+    dims.hidden_size = lstm_json_size(doc, root, "hidden_size");
+    dims.num_layers = lstm_json_size(doc, root, "num_layers");
+    dims.output_size = lstm_json_size(doc, root, "output_size");
+    dims.flags = lstm_json_boolean(doc, root, "difference") ? LSTM_FLAG_DIFFERENCE : 0;
+    dims.members = 1;
+    dims.season = 0;
+    if (lstm_json_get(root, "members") != NULL)
+        dims.members = (int)lstm_json_integer(doc, root, "members", 1, LSTM_MAX_MEMBERS,
+                                              ERRCODE_PROGRAM_LIMIT_EXCEEDED);
+    lstm_json_series_options(doc, root, &dims);
     err = lstm_dims_check(&dims, message);
     if (err != LSTM_OK)
         lstm_report_state_error(err, message, LSTM_FROM_TEXT);
+    hd.version = (uint16)lstm_state_version(&dims);
+    lstm_json_check_version(doc, root, hd.version);
+    hd.input_size = dims.input_size;
+    hd.hidden_size = dims.hidden_size;
+    hd.num_layers = dims.num_layers;
+    hd.output_size = dims.output_size;
+    hd.model_flags = (uint16)dims.flags;
+    if (hd.version == LSTM_STATE_VERSION) {
+        hd.members = (uint16)dims.members;
+        hd.season = (uint32)dims.season;
+    }
 
     hd.model_fingerprint = state_fingerprint(doc);
     hd.steps =
@@ -267,6 +290,63 @@ static LstmStateHeader state_header(const LstmJson *doc)
     return hd;
 }
 
+/*
+ * h or c under key: (L, H) for a version-1 state, (members, L, H) for a
+ * version-2 one, into out (members * L * H floats).
+ */
+static void state_cells(const LstmJson *doc, const LstmStateHeader *hd, const LstmDims *dims,
+                        const char *key, float *out)
+{
+    const LstmJsonNode *node = lstm_json_require(doc, &doc->root, key);
+    size_t per_member = (size_t)dims->num_layers * (size_t)dims->hidden_size;
+
+    if (hd->version == LSTM_STATE_VERSION_V1) {
+        lstm_json_float4_array(doc, node, key, dims->num_layers, dims->hidden_size, out);
+        return;
+    }
+    lstm_json_expect(doc, node, LSTM_JSON_ARRAY, psprintf("\"%s\"", key));
+    if (node->length != dims->members)
+        lstm_json_error(doc,
+                        "A version-2 state holds h and c of every member: (members, layers, "
+                        "hidden_size).",
+                        "\"%s\" has %d members, expected %d", key, node->length, dims->members);
+    for (int m = 0; m < dims->members; m++)
+        lstm_json_float4_array(doc, &node->items[m], psprintf("%s[%d]", key, m), dims->num_layers,
+                               dims->hidden_size, out + m * per_member);
+}
+
+/*
+ * The "normalizer" object of a series-scaled model's state into block (its
+ * 8-byte fields: rows, last, change, level, scale, the ring).
+ */
+static void state_normalizer(const LstmJson *doc, const LstmDims *dims, char *block)
+{
+    const LstmJsonNode *nz = lstm_json_require(doc, &doc->root, "normalizer");
+    size_t ring = lstm_normalizer_ring_size(dims->season);
+    const LstmJsonNode *recent;
+    int64 rows;
+    double v;
+
+    lstm_json_expect(doc, nz, LSTM_JSON_OBJECT, "\"normalizer\"");
+    lstm_json_check_keys(doc, nz, normalizer_keys, lengthof(normalizer_keys), "\"normalizer\"",
+                         "The normalizer has rows, last, change, level, scale and recent.");
+    rows = lstm_json_integer(doc, nz, "rows", 0, PG_INT64_MAX, ERRCODE_INVALID_TEXT_REPRESENTATION);
+    memcpy(block, &rows, 8);
+    for (int i = 1; i < 5; i++) {
+        lstm_json_float8(doc, nz, normalizer_keys[i], false, &v);
+        memcpy(block + i * 8, &v, 8);
+    }
+    recent = lstm_json_require(doc, nz, "recent");
+    lstm_json_expect(doc, recent, LSTM_JSON_ARRAY, "\"recent\"");
+    if ((size_t)recent->length != ring)
+        lstm_json_error(doc, "The ring holds one value per row of the season (none without one).",
+                        "\"recent\" has %d values, expected %zu", recent->length, ring);
+    for (size_t i = 0; i < ring; i++) {
+        v = lstm_json_node_float8(doc, &recent->items[i], psprintf("\"recent\"[%zu]", i));
+        memcpy(block + (5 + i) * 8, &v, 8);
+    }
+}
+
 /* Build and validate a state from its JSON text form. */
 static struct varlena *state_from_text(char *text)
 {
@@ -277,7 +357,7 @@ static struct varlena *state_from_text(char *text)
     char message[LSTM_ERRMSG_LEN];
     size_t nbytes, n;
     struct varlena *state;
-    float *h, *c; /* (L, H) each */
+    char *body;
     StringInfoData block;
 
     lstm_json_parse(&doc, text, "lstm_state",
@@ -288,25 +368,31 @@ static struct varlena *state_from_text(char *text)
                          "An lstm_state has the keys that its output form shows.");
     hd = state_header(&doc);
     dims = lstm_state_dims(&hd);
-    n = (size_t)dims.num_layers * (size_t)dims.hidden_size;
-    h = palloc(n * sizeof(float));
-    c = palloc(n * sizeof(float));
-    lstm_json_float4_array(&doc, lstm_json_require(&doc, &doc.root, "h"), "h", dims.num_layers,
-                           dims.hidden_size, h);
-    lstm_json_float4_array(&doc, lstm_json_require(&doc, &doc.root, "c"), "c", dims.num_layers,
-                           dims.hidden_size, c);
+    n = lstm_state_float_count(&dims) / 2; /* h, then c: (members, L, H) each */
     initStringInfo(&block);
     if (hd.flags & LSTM_STATE_HAS_LIKELIHOOD)
         anomaly_from_text(&doc, lstm_json_get(&doc.root, "anomaly"), &block);
+    nbytes = lstm_state_nbytes(&dims) + block.len;
+    state = (struct varlena *)palloc0(VARHDRSZ + nbytes);
+    SET_VARSIZE(state, VARHDRSZ + nbytes);
+    body = VARDATA(state) + sizeof(hd);
+    {
+        float *cells = palloc(2 * n * sizeof(float)); /* (2, members, L, H) */
+        state_cells(&doc, &hd, &dims, "h", cells);
+        state_cells(&doc, &hd, &dims, "c", cells + n);
+        memcpy(body, cells, 2 * n * sizeof(float));
+        pfree(cells);
+    }
+    if (dims.flags & LSTM_FLAG_SERIES_SCALING)
+        state_normalizer(&doc, &dims, body + 2 * n * sizeof(float));
+    else if (lstm_json_get(&doc.root, "normalizer") != NULL)
+        lstm_json_error(&doc, NULL, "\"normalizer\" is only for a series-scaled model's state");
     lstm_json_free(&doc);
 
-    nbytes = lstm_state_nbytes(&dims) + block.len;
-    state = (struct varlena *)palloc(VARHDRSZ + nbytes);
-    SET_VARSIZE(state, VARHDRSZ + nbytes);
     memcpy(VARDATA(state), &hd, sizeof(hd));
-    memcpy(VARDATA(state) + sizeof(hd), h, n * sizeof(float));
-    memcpy(VARDATA(state) + sizeof(hd) + n * sizeof(float), c, n * sizeof(float));
-    memcpy(VARDATA(state) + sizeof(hd) + 2 * n * sizeof(float), block.data, block.len);
+    /* the anomaly block follows c and the normaliser */
+    memcpy(VARDATA(state) + lstm_state_nbytes(&dims), block.data, block.len);
+    pfree(block.data);
     err = lstm_state_validate(VARDATA(state), nbytes, message);
     if (err != LSTM_OK)
         lstm_report_state_error(err, message, LSTM_FROM_TEXT);
@@ -399,6 +485,11 @@ static void append_summary(StringInfo out, const LstmStateHeader *hd, const char
                      hd->num_layers, hd->output_size,
                      (hd->model_flags & LSTM_FLAG_DIFFERENCE) ? "true" : "false", hd->steps);
     lstm_json_append_float8(out, hd->last_value);
+    if (hd->version != LSTM_STATE_VERSION_V1) {
+        LstmDims dims = lstm_state_dims(hd);
+        appendStringInfo(out, ", \"members\": %d", dims.members);
+        lstm_json_append_series_options(out, &dims);
+    }
     appendStringInfo(out,
                      ", \"residual_count\": %" PRId64 ", \"residual_mean\": ", hd->residual_count);
     lstm_json_append_float8(out, hd->residual_mean);
@@ -428,24 +519,76 @@ Datum lstm_state_in(PG_FUNCTION_ARGS)
     PG_RETURN_POINTER(state_from_text(PG_GETARG_CSTRING(0)));
 }
 
+/* Append a series-scaled state's "normalizer" object from its block (unaligned). */
+static void append_normalizer(StringInfo out, const char *block, const LstmDims *dims)
+{
+    size_t ring = lstm_normalizer_ring_size(dims->season);
+    int64 rows;
+
+    memcpy(&rows, block, 8);
+    appendStringInfo(out, ", \"normalizer\": {\"rows\": %" PRId64, rows);
+    for (int i = 1; i < 5; i++) {
+        double v;
+        memcpy(&v, block + i * 8, 8);
+        appendStringInfo(out, ", \"%s\": ", normalizer_keys[i]);
+        lstm_json_append_float8(out, v);
+    }
+    appendStringInfoString(out, ", \"recent\": [");
+    for (size_t i = 0; i < ring; i++) {
+        double v;
+        memcpy(&v, block + (5 + i) * 8, 8);
+        if (i > 0)
+            appendStringInfoString(out, ", ");
+        lstm_json_append_float8(out, v);
+    }
+    appendStringInfoString(out, "]}");
+}
+
+/*
+ * Append h or c (cells, unaligned): (L, H) for a version-1 state,
+ * (members, L, H) for a version-2 one.
+ */
+static void append_cells(StringInfo out, const LstmStateHeader *hd, const LstmDims *dims,
+                         const char *cells)
+{
+    size_t per_member = (size_t)dims->num_layers * (size_t)dims->hidden_size;
+
+    if (hd->version == LSTM_STATE_VERSION_V1) {
+        lstm_json_append_float4_array(out, cells, dims->num_layers, dims->hidden_size);
+        return;
+    }
+    appendStringInfoChar(out, '[');
+    for (int m = 0; m < dims->members; m++) {
+        if (m > 0)
+            appendStringInfoString(out, ", ");
+        lstm_json_append_float4_array(out, cells + m * per_member * sizeof(float), dims->num_layers,
+                                      dims->hidden_size);
+    }
+    appendStringInfoChar(out, ']');
+}
+
 /* lstm_state_out(lstm_state): the JSON form, bit-exact on reading back. */
 Datum lstm_state_out(PG_FUNCTION_ARGS)
 {
     struct varlena *state = lstm_state_from_datum(PG_GETARG_DATUM(0));
     LstmStateHeader hd;
-    const char *floats = VARDATA(state) + sizeof(LstmStateHeader); /* h, then c: (L, H) each */
+    LstmDims dims;
+    const char *floats = VARDATA(state) + sizeof(LstmStateHeader); /* h, c, normaliser */
     size_t n;
     StringInfoData out;
 
     lstm_state_read_header(VARDATA(state), &hd);
-    n = (size_t)hd.num_layers * (size_t)hd.hidden_size;
+    dims = lstm_state_dims(&hd);
+    n = lstm_state_float_count(&dims) / 2;
     initStringInfo(&out);
     appendStringInfoChar(&out, '{');
     append_summary(&out, &hd, state_block(state, &hd));
     appendStringInfoString(&out, ", \"h\": ");
-    lstm_json_append_float4_array(&out, floats, hd.num_layers, hd.hidden_size);
+    append_cells(&out, &hd, &dims, floats);
     appendStringInfoString(&out, ", \"c\": ");
-    lstm_json_append_float4_array(&out, floats + n * sizeof(float), hd.num_layers, hd.hidden_size);
+    append_cells(&out, &hd, &dims, floats + n * sizeof(float));
+    if (dims.flags & LSTM_FLAG_SERIES_SCALING)
+        append_normalizer(&out, floats + 2 * n * sizeof(float), &dims);
     appendStringInfoChar(&out, '}');
     PG_RETURN_CSTRING(out.data);
 }
@@ -462,12 +605,12 @@ static void state_read_header(StringInfo buf, void *header, LstmBinaryHeader *fi
     hd.version = (uint16)pq_getmsgint(buf, 2);
     hd.flags = (uint16)pq_getmsgint(buf, 2);
     hd.model_flags = (uint16)pq_getmsgint(buf, 2);
-    hd.reserved0 = (uint16)pq_getmsgint(buf, 2);
+    hd.members = (uint16)pq_getmsgint(buf, 2);
     hd.input_size = (int32)pq_getmsgint(buf, 4);
     hd.hidden_size = (int32)pq_getmsgint(buf, 4);
     hd.num_layers = (int32)pq_getmsgint(buf, 4);
     hd.output_size = (int32)pq_getmsgint(buf, 4);
-    hd.reserved1 = (uint32)pq_getmsgint(buf, 4);
+    hd.season = (uint32)pq_getmsgint(buf, 4);
     hd.model_fingerprint = (uint64)pq_getmsgint64(buf);
     hd.steps = pq_getmsgint64(buf);
     hd.residual_count = pq_getmsgint64(buf);
@@ -492,12 +635,12 @@ static void state_write_header(StringInfo buf, const void *header, LstmDims *dim
     pq_sendint16(buf, hd.version);
     pq_sendint16(buf, hd.flags);
     pq_sendint16(buf, hd.model_flags);
-    pq_sendint16(buf, hd.reserved0);
+    pq_sendint16(buf, hd.members);
     pq_sendint32(buf, hd.input_size);
     pq_sendint32(buf, hd.hidden_size);
     pq_sendint32(buf, hd.num_layers);
     pq_sendint32(buf, hd.output_size);
-    pq_sendint32(buf, hd.reserved1);
+    pq_sendint32(buf, hd.season);
     pq_sendint64(buf, hd.model_fingerprint);
     pq_sendint64(buf, hd.steps);
     pq_sendint64(buf, hd.residual_count);
@@ -526,9 +669,13 @@ static void state_read_trailer(StringInfo buf, const void *header, StringInfo tr
                       &a.settings.short_window,    &a.settings.long_window,
                       &a.settings.long_warmup,     &a.settings.filter};
     double *reals[3] = {&a.settings.cap, &a.settings.threshold, &a.settings.range_tolerance};
+    LstmDims dims;
+    const char *after; /* what precedes the block, for messages */
     int left;
 
     memcpy(&hd, header, sizeof(hd));
+    dims = lstm_state_dims(&hd);
+    after = (dims.flags & LSTM_FLAG_SERIES_SCALING) ? "h, c and the normalizer" : "h and c";
     left = buf->len - buf->cursor;
     if (hd.flags & ~LSTM_STATE_KNOWN_FLAGS)
         lstm_report_state_error(LSTM_ERR_FORMAT,
@@ -538,9 +685,9 @@ static void state_read_trailer(StringInfo buf, const void *header, StringInfo tr
         return;
     if (left < ANOMALY_WIRE_FIXED)
         lstm_report_state_error(LSTM_ERR_FORMAT,
-                                psprintf("binary value has %d bytes after h and c, fewer than the "
+                                psprintf("binary value has %d bytes after %s, fewer than the "
                                          "%d fixed bytes of its anomaly block",
-                                         left, ANOMALY_WIRE_FIXED),
+                                         left, after, ANOMALY_WIRE_FIXED),
                                 LSTM_FROM_BINARY);
     memset(&a, 0, sizeof(a));
     for (int i = 0; i < 6; i++)
@@ -566,9 +713,9 @@ static void state_read_trailer(StringInfo buf, const void *header, StringInfo tr
             LSTM_FROM_BINARY);
     if (left != (int)lstm_anomaly_block_nbytes(a.settings.short_window))
         lstm_report_state_error(LSTM_ERR_FORMAT,
-                                psprintf("binary value has %d bytes after h and c but its anomaly "
+                                psprintf("binary value has %d bytes after %s but its anomaly "
                                          "block (short_window %d) needs %zu",
-                                         left, (int)a.settings.short_window,
+                                         left, after, (int)a.settings.short_window,
                                          lstm_anomaly_block_nbytes(a.settings.short_window)),
                                 LSTM_FROM_BINARY);
     for (int i = 0; i < a.settings.short_window; i++)
@@ -612,7 +759,39 @@ static void state_write_trailer(StringInfo buf, const void *header, const void *
         pq_sendfloat8(buf, a.ring[i]);
 }
 
-/* The binary form: the header, then h and c as float4, then the anomaly block. */
+/* Read the normaliser (rows as int8, then float8s) into tail (unaligned). */
+static void state_read_tail(StringInfo buf, char *tail, const LstmDims *dims)
+{
+    size_t n = lstm_state_normalizer_count(dims);
+    int64 rows = pq_getmsgint64(buf);
+
+    memcpy(tail, &rows, 8);
+    for (size_t i = 1; i < n; i++) {
+        double v = pq_getmsgfloat8(buf);
+        memcpy(tail + i * 8, &v, 8);
+    }
+}
+
+/* Append the normaliser of tail (unaligned): rows as int8, then float8s. */
+static void state_write_tail(StringInfo buf, const char *tail, const LstmDims *dims)
+{
+    size_t n = lstm_state_normalizer_count(dims);
+    int64 rows;
+
+    memcpy(&rows, tail, 8);
+    pq_sendint64(buf, rows);
+    for (size_t i = 1; i < n; i++) {
+        double v;
+        memcpy(&v, tail + i * 8, 8);
+        pq_sendfloat8(buf, v);
+    }
+}
+
+/*
+ * The binary form: the header, then h and c as float4, then a series-scaled
+ * model's normaliser (rows as int8, last, change, level, scale and the ring
+ * as float8), then the anomaly block (with LSTM_STATE_HAS_LIKELIHOOD).
+ */
 static const LstmBinaryForm state_binary = {.type_name = "lstm_state",
                                             .header_size = sizeof(LstmStateHeader),
                                             .magic = LSTM_STATE_MAGIC,
@@ -620,7 +799,10 @@ static const LstmBinaryForm state_binary = {.type_name = "lstm_state",
                                             .floats_name = "h and c",
                                             .read_header = state_read_header,
                                             .write_header = state_write_header,
-                                            .float_count = lstm_series_nfloats,
+                                            .float_count = lstm_state_float_count,
+                                            .tail_count = lstm_state_normalizer_count,
+                                            .read_tail = state_read_tail,
+                                            .write_tail = state_write_tail,
                                             .validate = lstm_state_validate,
                                             .read_trailer = state_read_trailer,
                                             .write_trailer = state_write_trailer};

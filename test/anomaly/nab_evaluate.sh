@@ -56,7 +56,7 @@ for category in "$@"; do
     fi
 done
 
-work=$(mktemp -d /tmp/lstm-nab.XXXXXX)
+work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 psql_run() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
 

@@ -37,6 +37,16 @@ void lstm_reference_step(const LstmModelView *model, float *h, float *c, const f
  */
 void lstm_reference_head(const LstmModelView *model, const float *h, float *y_scaled);
 
+/*
+ * lstm_reference_member_view: out = model with member's layers and head in
+ * place of member 0's, so that the two functions above run that member.
+ */
+void lstm_reference_member_view(const LstmModelView *model, int member, LstmModelView *out);
+
+/* lstm_reference_median: the median of n <= LSTM_MAX_MEMBERS values (even n: mean of the middle
+ * two). */
+double lstm_reference_median(const double *values, int n);
+
 /* ---- training (reference_trainer.c), double precision ---- */
 
 /* Bytes of scratch lstm_train_reference_chunk needs for these sizes. */
@@ -47,15 +57,17 @@ size_t lstm_train_reference_nbytes(const LstmDims *dims, int B, int T);
  * loops in double precision, the same data layout as the trainer:
  *   params     (P) model order (model_format.h), P = lstm_model_parameter_count
  *   x          (T, B, I) scaled inputs
+ *   loss_kind  LSTM_LOSS_MSE or LSTM_LOSS_L1 (trainer.h)
  *   target     (T, B, O) scaled targets
- *   kind       (T, B) LSTM_TARGET_* of trainer.h
+ *   kind       (T, B, O) LSTM_TARGET_* of trainer.h, per target entry
  *   h0, c0     (L, B, H) initial state
  *   grads      (P) out: the loss gradient (set, not added), or NULL
  *   scratch    lstm_train_reference_nbytes(dims, B, T) bytes, any alignment
- * Returns the loss: mean squared error over LSTM_TARGET_TRAIN targets.
+ * Returns the loss: mean squared (or absolute) error over LSTM_TARGET_TRAIN
+ * entries.
  */
-double lstm_train_reference_chunk(const LstmDims *dims, const double *params, int B, int T,
-                                  const double *x, const double *target, const uint8_t *kind,
+double lstm_train_reference_chunk(const LstmDims *dims, int loss_kind, const double *params, int B,
+                                  int T, const double *x, const double *target, const uint8_t *kind,
                                   const double *h0, const double *c0, double *grads, void *scratch);
 
 #endif /* LSTM_TEST_REFERENCE_H */

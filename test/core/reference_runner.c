@@ -70,3 +70,32 @@ void lstm_reference_head(const LstmModelView *model, const float *h, float *y_sc
         y_scaled[o] = y;
     }
 }
+
+/* A view of one member: the model's view with member m's layers and head. */
+void lstm_reference_member_view(const LstmModelView *model, int member, LstmModelView *out)
+{
+    *out = *model;
+    for (int k = 0; k < model->dims.num_layers; k++)
+        out->layer[k] = model->member[member].layer[k];
+    out->head_weight = model->member[member].head_weight;
+    out->head_bias = model->member[member].head_bias;
+}
+
+/* The median of n values by a plain selection sort (mean of the two middle ones for even n). */
+double lstm_reference_median(const double *values, int n)
+{
+    double sorted[LSTM_MAX_MEMBERS];
+    for (int i = 0; i < n; i++)
+        sorted[i] = values[i];
+    for (int i = 0; i < n; i++) {
+        int lowest = i;
+        for (int j = i + 1; j < n; j++) {
+            if (sorted[j] < sorted[lowest])
+                lowest = j;
+        }
+        double v = sorted[i];
+        sorted[i] = sorted[lowest];
+        sorted[lowest] = v;
+    }
+    return n % 2 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
+}

@@ -62,8 +62,8 @@ static double sigmoid_d(double x)
 }
 
 /* The chunk's loss and (optionally) its gradient, in double. */
-double lstm_train_reference_chunk(const LstmDims *dims, const double *params, int B, int T,
-                                  const double *x, const double *target, const uint8_t *kind,
+double lstm_train_reference_chunk(const LstmDims *dims, int loss_kind, const double *params, int B,
+                                  int T, const double *x, const double *target, const uint8_t *kind,
                                   const double *h0, const double *c0, double *grads, void *scratch)
 {
     int H = dims->hidden_size, L = dims->num_layers, O = dims->output_size, G = 4 * H;
@@ -125,9 +125,9 @@ double lstm_train_reference_chunk(const LstmDims *dims, const double *params, in
             for (int j = 0; j < H; j++)
                 y += params[off.head_weight + (size_t)o * H + j] * h[j];
             output[r * O + o] = y;
-            if (kind[r] == LSTM_TARGET_TRAIN) {
+            if (kind[r * O + o] == LSTM_TARGET_TRAIN) {
                 double e = y - target[r * O + o];
-                loss += e * e;
+                loss += loss_kind == LSTM_LOSS_L1 ? fabs(e) : e * e;
                 count++;
             }
         }
@@ -141,10 +141,12 @@ double lstm_train_reference_chunk(const LstmDims *dims, const double *params, in
     /* backward */
     memset(grads, 0, lstm_model_parameter_count(dims) * sizeof(double));
     for (size_t r = 0; r < TB; r++)
-        for (int o = 0; o < O; o++)
-            doutput[r * O + o] = kind[r] == LSTM_TARGET_TRAIN
-                                     ? 2.0 * (output[r * O + o] - target[r * O + o]) / count
-                                     : 0.0;
+        for (int o = 0; o < O; o++) {
+            double e = output[r * O + o] - target[r * O + o];
+            /* d|e|/de = sign(e), 0 at 0 (torch.abs's choice) */
+            double d = loss_kind == LSTM_LOSS_L1 ? (e > 0 ? 1.0 : (e < 0 ? -1.0 : 0.0)) : 2.0 * e;
+            doutput[r * O + o] = kind[r * O + o] == LSTM_TARGET_TRAIN ? d / count : 0.0;
+        }
     memset(dh_above, 0, TB * H * sizeof(double));
     for (size_t r = 0; r < TB; r++) {
         const double *h = hidden[L - 1] + BH + r * H;

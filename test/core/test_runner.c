@@ -10,6 +10,7 @@
 #include "test_util.h"
 #include "reference.h"
 #include "runner.h"
+#include "normalizer.h"
 #include "model_format.h"
 
 #include <math.h>
@@ -482,6 +483,97 @@ static void test_nonlinearities(void)
 }
 
 /* Run every test; the last line says how many checks passed and failed. */
+/*
+ * Series-scaled ensembles (format version 2) against the reference: every
+ * member stepped by lstm_reference_step on the normaliser's features, its
+ * head unscaled and turned into raw forecasts, the median over members; the
+ * direct horizon is the first outputs; a value outside the log's domain
+ * leaves the series unchanged.
+ */
+static double worst_series_vs_reference;
+static void test_series_scaled(unsigned flags, int season, int members, int L, uint64_t seed)
+{
+    uint64_t rng = seed;
+    int O = 3, H = 6;
+    LstmDims d =
+        make_dims(lstm_normalizer_input_size(season, O), H, L, O, LSTM_FLAG_SERIES_SCALING | flags);
+    TestModel t;
+    LstmSeries s, copy;
+    LstmNormalizer nz;
+    double ring[LSTM_MAX_SEASON];
+    float *h[LSTM_MAX_MEMBERS], *c[LSTM_MAX_MEMBERS]; /* (L, H) each, per member */
+    size_t n = (size_t)L * H;
+    double got[8], direct[8], expected[8], raw[LSTM_MAX_MEMBERS][8];
+    float *mem_s, *mem_copy;
+
+    d.members = members;
+    d.season = season;
+    test_model_init(&t, &d, &rng);
+    mem_s = series_new(&s, &d);
+    mem_copy = series_new(&copy, &d);
+    lstm_normalizer_init(&nz, ring);
+    for (int m = 0; m < members; m++) {
+        h[m] = calloc(n, sizeof(float));
+        c[m] = calloc(n, sizeof(float));
+    }
+    for (int row = 0; row < 40; row++) {
+        double y = 20.0 + 5.0 * sin(row * 1.3) + 0.2 * row + rng_uniform(&rng, -1.0, 1.0), z;
+        float x[LSTM_MAX_INPUT];
+        CHECK(lstm_runner_feed(&t.runner, &s, &y) == LSTM_OK, "feed row %d", row);
+        lstm_normalizer_transform(d.flags, y, &z);
+        lstm_normalizer_push(&nz, season, z);
+        lstm_normalizer_features(&nz, season, O, x);
+        for (int i = 0; i < d.input_size; i++)
+            x[i] = (float)(((double)x[i] - t.view.input_mean[i]) / t.view.input_std[i]);
+        for (int m = 0; m < members; m++) {
+            LstmModelView mv;
+            float out[8];
+            lstm_reference_member_view(&t.view, m, &mv);
+            lstm_reference_step(&mv, h[m], c[m], x);
+            lstm_reference_head(&mv, h[m], out);
+            for (int k = 0; k < O; k++)
+                raw[m][k] = lstm_normalizer_forecast(
+                    &nz, d.flags, (double)out[k] * t.view.output_std[k] + t.view.output_mean[k]);
+        }
+        for (int k = 0; k < O; k++) {
+            double column[LSTM_MAX_MEMBERS];
+            for (int m = 0; m < members; m++)
+                column[m] = raw[m][k];
+            expected[k] = lstm_reference_median(column, members);
+        }
+        lstm_runner_predict(&t.runner, &s, got);
+        lstm_runner_horizon(&t.runner, &s, &copy, 2, direct, NULL, NULL);
+        for (int k = 0; k < O; k++) {
+            double e = relative(got[k], expected[k]);
+            if (e > worst_series_vs_reference)
+                worst_series_vs_reference = e;
+            CHECK(e <= TOLERANCE, "series-scaled row %d output %d: %.9g vs reference %.9g", row, k,
+                  got[k], expected[k]);
+        }
+        CHECK(direct[0] == got[0] && direct[1] == got[1], "direct horizon is the outputs");
+    }
+    if (flags & LSTM_FLAG_LOG) {
+        double bad = 0.0;
+        size_t bytes = lstm_series_nfloats(&d) * sizeof(float);
+        unsigned char *before = malloc(bytes);
+        memcpy(before, mem_s, bytes);
+        CHECK(lstm_runner_feed(&t.runner, &s, &bad) == LSTM_ERR_DOMAIN, "log of 0 rejected");
+        CHECK(memcmp(before, mem_s, bytes) == 0 && s.steps == 40 && s.norm.rows == 40,
+              "a rejected row leaves the series unchanged");
+        free(before);
+    }
+    lstm_series_copy(&copy, &s, &d);
+    lstm_runner_predict(&t.runner, &copy, direct);
+    CHECK(memcmp(direct, got, O * sizeof(double)) == 0, "a copied series forecasts the same");
+    for (int m = 0; m < members; m++) {
+        free(h[m]);
+        free(c[m]);
+    }
+    free(mem_s);
+    free(mem_copy);
+    test_model_free(&t);
+}
+
 int main(void)
 {
     test_nonlinearities();
@@ -489,6 +581,12 @@ int main(void)
     test_first_rows();
     test_runner_memory();
     test_extreme_inputs();
+    test_series_scaled(LSTM_FLAG_LOG, 4, 3, 1, 11);
+    test_series_scaled(0, 0, 2, 2, 12);
+    test_series_scaled(LSTM_FLAG_LOG, 0, 4, 1, 13);
+    test_series_scaled(0, 7, 1, 1, 14);
+    printf("series-scaled ensembles vs reference: largest difference %.2e\n",
+           worst_series_vs_reference);
     printf("largest difference: runner vs reference %.2e, vs double %.2e, horizon vs reference "
            "%.2e (tolerance %.0e)\n",
            worst_vs_reference, worst_vs_double, worst_horizon_vs_reference, TOLERANCE);

@@ -14,6 +14,7 @@
 #include "runner.h"
 #include "model_format.h"
 #include "stream.h"
+#include "normalizer.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -328,11 +329,11 @@ static void test_validation(uint64_t *rng)
     }
 
     EXPECT_HEADER_ERROR(bytes, nbytes, magic, 0x12345678U, LSTM_ERR_FORMAT);
-    EXPECT_HEADER_ERROR(bytes, nbytes, version, 2, LSTM_ERR_FORMAT);
+    EXPECT_HEADER_ERROR(bytes, nbytes, version, 3, LSTM_ERR_FORMAT);
     EXPECT_HEADER_ERROR(bytes, nbytes, flags, 0x0008, LSTM_ERR_FORMAT);
     EXPECT_HEADER_ERROR(bytes, nbytes, model_flags, 0x0100, LSTM_ERR_FORMAT);
-    EXPECT_HEADER_ERROR(bytes, nbytes, reserved0, 1, LSTM_ERR_FORMAT);
-    EXPECT_HEADER_ERROR(bytes, nbytes, reserved1, 1, LSTM_ERR_FORMAT);
+    EXPECT_HEADER_ERROR(bytes, nbytes, members, 1, LSTM_ERR_FORMAT);
+    EXPECT_HEADER_ERROR(bytes, nbytes, season, 1, LSTM_ERR_FORMAT);
     EXPECT_HEADER_ERROR(bytes, nbytes, hidden_size, 0, LSTM_ERR_LIMIT);
     EXPECT_HEADER_ERROR(bytes, nbytes, hidden_size, -5, LSTM_ERR_LIMIT);
     EXPECT_HEADER_ERROR(bytes, nbytes, hidden_size, LSTM_MAX_HIDDEN + 1, LSTM_ERR_LIMIT);
@@ -392,6 +393,109 @@ static void test_validation(uint64_t *rng)
     test_model_free(&m);
 }
 
+/*
+ * Version-2 states (a series-scaled ensemble): store, validate, load and
+ * store again gives the same bytes; stopping after any row, saving, loading
+ * and feeding the rest gives the bytes of the whole series.
+ */
+static void test_series_scaled_states(uint64_t *rng)
+{
+    LstmDims d = make_dims(lstm_normalizer_input_size(5, 2), 4, 2, 2,
+                           LSTM_FLAG_SERIES_SCALING | LSTM_FLAG_LOG);
+    TestModel m;
+    LstmStream whole, first, second;
+    double values[25], outputs[8];
+    unsigned char *expected, *again;
+    size_t nbytes;
+    char errmsg[LSTM_ERRMSG_LEN];
+    float *mw, *mf, *ms;
+
+    d.members = 3;
+    d.season = 5;
+    test_model_init(&m, &d, rng);
+    for (int t = 0; t < 25; t++)
+        values[t] = 10.0 + 3.0 * sin(t) + rng_uniform(rng, 0.0, 1.0);
+    mw = stream_new(&whole, &d);
+    {
+        int residuals_ok = 1;
+        for (int t = 0; t < 25; t++) {
+            double median_f1[8]; /* the members' median forecast of the next row */
+            if (t > 0)
+                lstm_runner_predict(&m.runner, &whole.series, median_f1);
+            lstm_stream_feed(&m.runner, &whole, &values[t], outputs);
+            if (t > 0)
+                residuals_ok &= whole.last_forecast == median_f1[0] &&
+                                whole.row.residual == values[t] - median_f1[0];
+        }
+        CHECK(residuals_ok && whole.row.has_score,
+              "a series-scaled ensemble's residual is y minus the median forecast f[1]");
+    }
+    expected = store(&whole, &m, &nbytes);
+    CHECK(lstm_state_version(&d) == 2 &&
+              nbytes == lstm_state_nbytes(&d) +
+                            lstm_anomaly_block_nbytes(LSTM_ANOMALY_DEFAULT_SHORT_WINDOW),
+          "a series-scaled ensemble's state is version 2 with the anomaly block after the "
+          "normaliser");
+    {
+        /* the same state without its anomaly block (written before the likelihood score) */
+        unsigned char *bare = malloc(lstm_state_nbytes(&d));
+        LstmStateHeader hd;
+        memcpy(bare, expected, lstm_state_nbytes(&d));
+        lstm_state_read_header(bare, &hd);
+        hd.flags &= (uint16_t)~LSTM_STATE_HAS_LIKELIHOOD;
+        memcpy(bare, &hd, sizeof(hd));
+        CHECK(lstm_state_validate(bare, lstm_state_nbytes(&d), errmsg) == LSTM_OK,
+              "v2 state without the anomaly block rejected: %s", errmsg);
+        CHECK(lstm_state_validate(expected, nbytes - 8, errmsg) == LSTM_ERR_FORMAT,
+              "v2 state with a truncated anomaly block accepted");
+        free(bare);
+    }
+    CHECK(lstm_state_validate(expected, nbytes, errmsg) == LSTM_OK, "v2 state rejected: %s",
+          errmsg);
+    ms = stream_new(&second, &d);
+    lstm_state_load(expected, &second);
+    again = store(&second, &m, &nbytes);
+    CHECK(memcmp(again, expected, nbytes) == 0, "v2 state round trip changed bytes");
+    free(again);
+    for (int k = 0; k <= 25; k++) {
+        unsigned char *saved;
+        size_t len;
+        mf = stream_new(&first, &d);
+        for (int t = 0; t < k; t++)
+            lstm_stream_feed(&m.runner, &first, &values[t], outputs);
+        saved = store(&first, &m, &len);
+        CHECK(lstm_state_validate(saved, len, errmsg) == LSTM_OK, "split %d: %s", k, errmsg);
+        lstm_stream_init(&second, &d, ms);
+        lstm_state_load(saved, &second);
+        for (int t = k; t < 25; t++)
+            lstm_stream_feed(&m.runner, &second, &values[t], outputs);
+        again = store(&second, &m, &len);
+        CHECK(memcmp(again, expected, nbytes) == 0, "split at %d changes the state", k);
+        free(saved);
+        free(again);
+        free(mf);
+    }
+    /* a touched ring slot beyond the rows consumed is rejected */
+    {
+        size_t ring_at =
+            sizeof(LstmStateHeader) + lstm_state_float_count(&d) * sizeof(float) + 5 * 8;
+        unsigned char *fresh;
+        double one = 1.0;
+        mf = stream_new(&first, &d);
+        lstm_stream_feed(&m.runner, &first, &values[0], outputs);
+        fresh = store(&first, &m, &nbytes);
+        memcpy(fresh + ring_at + 3 * 8, &one, 8);
+        CHECK(lstm_state_validate(fresh, nbytes, errmsg) == LSTM_ERR_FORMAT,
+              "a ring slot beyond the rows was accepted");
+        free(fresh);
+        free(mf);
+    }
+    free(expected);
+    free(mw);
+    free(ms);
+    test_model_free(&m);
+}
+
 int main(void)
 {
     uint64_t rng = 20240611;
@@ -410,5 +514,6 @@ int main(void)
     test_residual_statistics(&rng);
     test_state_without_block(&rng);
     test_validation(&rng);
+    test_series_scaled_states(&rng);
     return test_summary();
 }

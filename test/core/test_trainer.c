@@ -20,6 +20,7 @@
 #include "reference.h"
 #include "runner.h"
 #include "model_format.h"
+#include "normalizer.h"
 #include "trainer.h"
 
 #define FIXTURES "test/train/fixtures/"
@@ -70,11 +71,19 @@ typedef struct Chunk {
     void *memory;
 } Chunk;
 
-/* A trainer with B lanes and T steps whose buffers the test fills itself. */
-static void chunk_init(Chunk *ch, int I, int H, int L, int B, int T, double lr, double clip)
+/*
+ * A trainer with B lanes and T steps whose buffers the test fills itself;
+ * O outputs (a direct head of series scaling when O > 1) and the loss.
+ */
+static void chunk_init_head(Chunk *ch, int I, int H, int L, int O, int loss, int B, int T,
+                            double lr, double clip)
 {
     LstmTrainTotals totals;
     memset(ch, 0, sizeof(*ch));
+    ch->opts.series_scaling = O > 1;
+    ch->opts.horizon = O;
+    ch->opts.loss = loss;
+    ch->opts.members = 1;
     ch->opts.hidden_size = H;
     ch->opts.num_layers = L;
     ch->opts.bptt = T;
@@ -87,10 +96,16 @@ static void chunk_init(Chunk *ch, int I, int H, int L, int B, int T, double lr, 
     totals.lanes = B;
     totals.series_used = 1;
     ch->memory = malloc(lstm_trainer_nbytes(&ch->opts, I, &totals));
-    lstm_trainer_init(&ch->tr, &ch->opts, I, &totals, NULL, 0, NULL, ch->memory);
+    lstm_trainer_init(&ch->tr, &ch->opts, I, &totals, NULL, 0, NULL, ch->memory, NULL, NULL);
     ch->dims = ch->tr.dims;
     ch->B = B;
     ch->T = T;
+}
+
+/* A trainer of one output and the MSE loss (the global models' chunk). */
+static void chunk_init(Chunk *ch, int I, int H, int L, int B, int T, double lr, double clip)
+{
+    chunk_init_head(ch, I, H, L, 1, LSTM_LOSS_MSE, B, T, lr, clip);
 }
 
 /* Copy doubles into the trainer's float arrays. */
@@ -106,10 +121,11 @@ static void chunk_load(Chunk *ch, const double *x, const double *target, const d
 {
     LstmTrainer *tr = &ch->tr;
     size_t TB = (size_t)ch->T * ch->B, BH = (size_t)ch->B * ch->dims.hidden_size;
+    size_t O = (size_t)ch->dims.output_size;
     to_float(tr->input, x, TB * ch->dims.input_size);
-    to_float(tr->target, target, TB * ch->dims.output_size);
-    for (size_t r = 0; r < TB; r++)
-        tr->kind[r] = (uint8_t)kind[r];
+    to_float(tr->target, target, TB * O);
+    for (size_t e = 0; e < TB * O; e++)
+        tr->kind[e] = (uint8_t)kind[e];
     for (int k = 0; k < ch->dims.num_layers; k++) {
         if (h0)
             to_float(tr->acts[k].hidden, h0 + k * BH, BH);
@@ -152,16 +168,19 @@ static void test_nonlinearities(void)
 
 /* ---- 1. reference gradient vs central finite differences ---- */
 
-/* Check every parameter of one configuration; returns the largest error. */
-static double gradcheck_case(int I, int H, int L, int B, int T, uint64_t seed)
+/*
+ * Check every parameter of one configuration (O outputs, MSE or L1 loss);
+ * returns the largest error.
+ */
+static double gradcheck_case(int I, int H, int L, int O, int loss, int B, int T, uint64_t seed)
 {
-    LstmDims dims = lstm_dims_make(I, H, L, 1, 0);
+    LstmDims dims = lstm_dims_make(I, H, L, O, 0);
     size_t P = lstm_model_parameter_count(&dims), TB = (size_t)T * B;
     size_t BH = (size_t)B * H;
     double *params = malloc(P * sizeof(double)), *grads = malloc(P * sizeof(double));
-    double *x = malloc(TB * I * sizeof(double)), *target = malloc(TB * sizeof(double));
+    double *x = malloc(TB * I * sizeof(double)), *target = malloc(TB * O * sizeof(double));
     double *h0 = malloc(L * BH * sizeof(double)), *c0 = malloc(L * BH * sizeof(double));
-    uint8_t *kind = malloc(TB);
+    uint8_t *kind = malloc(TB * O);
     void *scratch = malloc(lstm_train_reference_nbytes(&dims, B, T));
     double worst = 0.0;
     uint64_t st = seed;
@@ -170,7 +189,7 @@ static double gradcheck_case(int I, int H, int L, int B, int T, uint64_t seed)
         params[p] = 0.6 * noise(&st);
     for (size_t i = 0; i < TB * I; i++)
         x[i] = noise(&st);
-    for (size_t i = 0; i < TB; i++) {
+    for (size_t i = 0; i < TB * O; i++) {
         target[i] = noise(&st);
         kind[i] =
             (i % 5 == 3) ? LSTM_TARGET_NONE : (i % 7 == 2 ? LSTM_TARGET_VALID : LSTM_TARGET_TRAIN);
@@ -179,15 +198,15 @@ static double gradcheck_case(int I, int H, int L, int B, int T, uint64_t seed)
         h0[i] = 0.5 * noise(&st);
         c0[i] = noise(&st);
     }
-    lstm_train_reference_chunk(&dims, params, B, T, x, target, kind, h0, c0, grads, scratch);
+    lstm_train_reference_chunk(&dims, loss, params, B, T, x, target, kind, h0, c0, grads, scratch);
     for (size_t p = 0; p < P; p++) {
         double keep = params[p], eps = 1e-5, up, down, numeric, err;
         params[p] = keep + eps;
-        up =
-            lstm_train_reference_chunk(&dims, params, B, T, x, target, kind, h0, c0, NULL, scratch);
+        up = lstm_train_reference_chunk(&dims, loss, params, B, T, x, target, kind, h0, c0, NULL,
+                                        scratch);
         params[p] = keep - eps;
-        down =
-            lstm_train_reference_chunk(&dims, params, B, T, x, target, kind, h0, c0, NULL, scratch);
+        down = lstm_train_reference_chunk(&dims, loss, params, B, T, x, target, kind, h0, c0, NULL,
+                                          scratch);
         params[p] = keep;
         numeric = (up - down) / (2 * eps);
         err = fabs(numeric - grads[p]) / fmax(1.0, fabs(grads[p]));
@@ -201,23 +220,36 @@ static double gradcheck_case(int I, int H, int L, int B, int T, uint64_t seed)
 
 static void test_gradcheck(void)
 {
-    static const int cases[][5] = {
-        /* I, H, L, B, T */
-        {1, 3, 1, 2, 5}, {3, 4, 2, 3, 4}, {2, 5, 3, 2, 6}, {1, 1, 1, 1, 1}, {4, 2, 2, 4, 3},
+    static const int cases[][7] = {
+        /* I, H, L, O, loss, B, T */
+        {1, 3, 1, 1, LSTM_LOSS_MSE, 2, 5},
+        {3, 4, 2, 1, LSTM_LOSS_MSE, 3, 4},
+        {2, 5, 3, 1, LSTM_LOSS_MSE, 2, 6},
+        {1, 1, 1, 1, LSTM_LOSS_MSE, 1, 1},
+        {4, 2, 2, 1, LSTM_LOSS_MSE, 4, 3},
+        /* the direct head of series scaling: O outputs, masked entries, L1 */
+        {15, 4, 1, 13, LSTM_LOSS_L1, 3, 5},
+        {2, 3, 2, 4, LSTM_LOSS_L1, 2, 4},
+        {5, 3, 1, 3, LSTM_LOSS_MSE, 2, 3},
+        {1, 1, 1, 2, LSTM_LOSS_L1, 1, 1},
     };
-    double worst = 0.0;
+    double worst = 0.0, worst_l1 = 0.0;
     for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
         const int *k = cases[c];
-        double err = gradcheck_case(k[0], k[1], k[2], k[3], k[4], 100 + c);
-        char what[128];
+        double err = gradcheck_case(k[0], k[1], k[2], k[3], k[4], k[5], k[6], 100 + c);
+        char what[160];
         snprintf(what, sizeof(what),
-                 "finite differences, I=%d H=%d L=%d B=%d T=%d: error %.3g <= 1e-8", k[0], k[1],
-                 k[2], k[3], k[4], err);
+                 "finite differences, I=%d H=%d L=%d O=%d %s B=%d T=%d: error %.3g <= 1e-8", k[0],
+                 k[1], k[2], k[3], k[4] == LSTM_LOSS_L1 ? "L1" : "MSE", k[5], k[6], err);
         check(err <= 1e-8, what);
-        if (err > worst)
-            worst = err;
+        if (k[4] == LSTM_LOSS_L1)
+            worst_l1 = fmax(worst_l1, err);
+        else
+            worst = fmax(worst, err);
     }
-    printf("reference gradient vs central finite differences (double): max error %.3g\n", worst);
+    printf("reference gradient vs central finite differences (double): max error %.3g (MSE), "
+           "%.3g (L1 direct head)\n",
+           worst, worst_l1);
 }
 
 /* ---- 2. float32/BLAS trainer vs the double reference ---- */
@@ -226,7 +258,8 @@ static void test_gradcheck(void)
  * The fast gradient of one chunk against the reference on the same float
  * values; returns the largest error relative to the largest gradient.
  */
-static double fast_vs_reference(int I, int H, int L, int B, int T, uint64_t seed, double *loss_err)
+static double fast_vs_reference(int I, int H, int L, int O, int loss, int B, int T, uint64_t seed,
+                                double *loss_err)
 {
     Chunk ch;
     LstmDims dims;
@@ -237,19 +270,19 @@ static double fast_vs_reference(int I, int H, int L, int B, int T, uint64_t seed
     void *scratch;
     uint64_t st = seed;
 
-    chunk_init(&ch, I, H, L, B, T, 0.01, 1.0);
+    chunk_init_head(&ch, I, H, L, O, loss, B, T, 0.01, 1.0);
     dims = ch.dims;
     P = ch.tr.nparams;
     params = malloc(P * sizeof(double)), grads = malloc(P * sizeof(double));
-    x = malloc(TB * I * sizeof(double)), target = malloc(TB * sizeof(double));
-    kindd = malloc(TB * sizeof(double)), kind = malloc(TB);
+    x = malloc(TB * I * sizeof(double)), target = malloc(TB * O * sizeof(double));
+    kindd = malloc(TB * O * sizeof(double)), kind = malloc(TB * O);
     h0 = malloc(L * BH * sizeof(double)), c0 = malloc(L * BH * sizeof(double));
     scratch = malloc(lstm_train_reference_nbytes(&dims, B, T));
     for (size_t p = 0; p < P; p++)
         params[p] = (float)(noise(&st) / sqrt((double)H));
     for (size_t i = 0; i < TB * I; i++)
         x[i] = (float)noise(&st);
-    for (size_t i = 0; i < TB; i++) {
+    for (size_t i = 0; i < TB * O; i++) {
         target[i] = (float)noise(&st);
         kind[i] = i % 9 == 4 ? LSTM_TARGET_NONE : LSTM_TARGET_TRAIN;
         kindd[i] = kind[i];
@@ -261,8 +294,8 @@ static double fast_vs_reference(int I, int H, int L, int B, int T, uint64_t seed
     memset(ch.tr.grads, 0, P * sizeof(float));
     fast_loss = lstm_trainer_forward(&ch.tr);
     lstm_trainer_backward(&ch.tr);
-    ref_loss =
-        lstm_train_reference_chunk(&dims, params, B, T, x, target, kind, h0, c0, grads, scratch);
+    ref_loss = lstm_train_reference_chunk(&dims, loss, params, B, T, x, target, kind, h0, c0, grads,
+                                          scratch);
     for (size_t p = 0; p < P; p++)
         scale = fmax(scale, fabs(grads[p]));
     for (size_t p = 0; p < P; p++)
@@ -275,19 +308,24 @@ static double fast_vs_reference(int I, int H, int L, int B, int T, uint64_t seed
 
 static void test_fast_vs_reference(void)
 {
-    static const int cases[][5] = {
-        /* I, H, L, B, T */
-        {1, 8, 1, 1, 16}, {3, 16, 2, 5, 12}, {2, 32, 3, 8, 10}, {5, 64, 1, 3, 20}, {1, 1, 1, 1, 1},
+    static const int cases[][7] = {
+        /* I, H, L, O, loss, B, T */
+        {1, 8, 1, 1, LSTM_LOSS_MSE, 1, 16},  {3, 16, 2, 1, LSTM_LOSS_MSE, 5, 12},
+        {2, 32, 3, 1, LSTM_LOSS_MSE, 8, 10}, {5, 64, 1, 1, LSTM_LOSS_MSE, 3, 20},
+        {1, 1, 1, 1, LSTM_LOSS_MSE, 1, 1},   {15, 32, 1, 13, LSTM_LOSS_L1, 8, 16},
+        {2, 16, 2, 5, LSTM_LOSS_L1, 4, 10},  {15, 32, 1, 13, LSTM_LOSS_MSE, 6, 8},
     };
     double worst = 0.0, worst_loss = 0.0;
     for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
         const int *k = cases[c];
-        double loss_err, err = fast_vs_reference(k[0], k[1], k[2], k[3], k[4], 200 + c, &loss_err);
-        char what[160];
+        double loss_err,
+            err = fast_vs_reference(k[0], k[1], k[2], k[3], k[4], k[5], k[6], 200 + c, &loss_err);
+        char what[200];
         snprintf(what, sizeof(what),
-                 "float32 BLAS vs double reference, I=%d H=%d L=%d B=%d T=%d: gradient error "
-                 "%.3g <= 1e-5, loss error %.3g <= 1e-6",
-                 k[0], k[1], k[2], k[3], k[4], err, loss_err);
+                 "float32 BLAS vs double reference, I=%d H=%d L=%d O=%d %s B=%d T=%d: gradient "
+                 "error %.3g <= 1e-5, loss error %.3g <= 1e-6",
+                 k[0], k[1], k[2], k[3], k[4] == LSTM_LOSS_L1 ? "L1" : "MSE", k[5], k[6], err,
+                 loss_err);
         check(err <= 1e-5 && loss_err <= 1e-6, what);
         worst = fmax(worst, err);
         worst_loss = fmax(worst_loss, loss_err);
@@ -301,7 +339,7 @@ static void test_fast_vs_reference(void)
 
 static double worst_torch_fast, worst_torch_ref;
 
-static void test_torch_grad(const char *file)
+static void test_torch_grad(const char *file, int loss_kind)
 {
     char path[256], what[256];
     FILE *f;
@@ -332,21 +370,21 @@ static void test_torch_grad(const char *file)
     grads = read_array(f, "grads", NULL);
     fclose(f);
 
-    chunk_init(&ch, I, H, L, B, T, 0.01, 1.0);
-    check(O == 1 && P == ch.tr.nparams, "fixture sizes match the trainer");
+    chunk_init_head(&ch, I, H, L, O, loss_kind, B, T, 0.01, 1.0);
+    check(P == ch.tr.nparams, "fixture sizes match the trainer");
     to_float(ch.tr.params, params, P);
     chunk_load(&ch, x, target, kind, h0, c0);
     memset(ch.tr.grads, 0, P * sizeof(float));
     fast_loss = lstm_trainer_forward(&ch.tr);
     lstm_trainer_backward(&ch.tr);
 
-    kind8 = malloc((size_t)T * B);
-    for (size_t r = 0; r < (size_t)T * B; r++)
-        kind8[r] = (uint8_t)kind[r];
+    kind8 = malloc((size_t)T * B * O);
+    for (size_t e = 0; e < (size_t)T * B * O; e++)
+        kind8[e] = (uint8_t)kind[e];
     ref = malloc(P * sizeof(double));
     scratch = malloc(lstm_train_reference_nbytes(&ch.dims, B, T));
-    ref_loss =
-        lstm_train_reference_chunk(&ch.dims, params, B, T, x, target, kind8, h0, c0, ref, scratch);
+    ref_loss = lstm_train_reference_chunk(&ch.dims, loss_kind, params, B, T, x, target, kind8, h0,
+                                          c0, ref, scratch);
     for (size_t p = 0; p < P; p++) {
         fast_err = fmax(fast_err, fabs(ch.tr.grads[p] - grads[p]) / fmax(1.0, fabs(grads[p])));
         ref_err = fmax(ref_err, fabs(ref[p] - grads[p]) / fmax(1.0, fabs(grads[p])));
@@ -452,6 +490,9 @@ static LstmTrainOptions default_options(void)
     o.validation = 0.2;
     o.patience = 3;
     o.seed = 42;
+    o.horizon = 1;
+    o.members = 1;
+    o.loss = LSTM_LOSS_MSE;
     return o;
 }
 
@@ -638,7 +679,7 @@ static int run_train(Run *run)
         return printf("%s\n", msg), 1;
     run->memory = malloc(lstm_trainer_nbytes(&run->opts, run->I, &run->totals));
     lstm_trainer_init(&run->tr, &run->opts, run->I, &run->totals, run->series, run->S, run->inputs,
-                      run->memory);
+                      run->memory, NULL, NULL);
     lstm_trainer_evaluate(&run->tr, &eval_train, &run->first_valid);
     for (;;) {
         if (lstm_trainer_epoch(&run->tr, &train_loss, msg))
@@ -819,14 +860,234 @@ static void test_early_stopping(void)
     }
 }
 
+/* ---- 7. series scaling: normalised features, direct head, OWA / rolling validation ---- */
+
+/* Everything one series-scaled run needs. */
+typedef struct ScaledRun {
+    LstmTrainOptions opts;
+    int64_t S;
+    double *raw;
+    LstmTrainSeries *series;
+    LstmTrainTotals totals;
+    float *inputs;
+    double *last, *scale, *value;
+    void *memory;
+    LstmTrainer tr;
+    double first_score;
+    float *members; /* (members, P) best weights of every member */
+} ScaledRun;
+
+/* Prepare and train every member; returns 0 on success. */
+static int scaled_train(ScaledRun *run, int I)
+{
+    char msg[LSTM_ERRMSG_LEN];
+    size_t P;
+    LstmTrainError err;
+
+    if (lstm_train_check_options(&run->opts, I, msg) ||
+        lstm_train_plan(&run->opts, run->S, run->series, &run->totals, msg))
+        return printf("%s\n", msg), 1;
+    run->inputs = malloc(run->totals.inputs * I * sizeof(float));
+    run->last = malloc(run->totals.inputs * sizeof(double));
+    run->scale = malloc(run->totals.inputs * sizeof(double));
+    run->value = malloc(run->totals.inputs * sizeof(double));
+    err = lstm_train_prepare_series(&run->opts, run->raw, run->S, run->series, run->inputs,
+                                    run->last, run->scale, run->value, NULL, NULL, msg);
+    if (err)
+        return printf("%s\n", msg), (int)err;
+    run->memory = malloc(lstm_trainer_nbytes(&run->opts, I, &run->totals));
+    for (int j = 0; j < run->opts.members; j++) {
+        LstmTrainOptions o = run->opts;
+        double train_loss, eval_train, score;
+        o.seed = run->opts.seed + j;
+        lstm_trainer_init(&run->tr, &o, I, &run->totals, run->series, run->S, run->inputs,
+                          run->memory, NULL, NULL);
+        lstm_trainer_attach_series(&run->tr, run->totals.validation, run->last, run->scale,
+                                   run->value);
+        if (j == 0) {
+            lstm_trainer_evaluate(&run->tr, &eval_train, &run->first_score);
+            P = run->tr.nparams;
+            run->members = malloc(run->opts.members * P * sizeof(float));
+        }
+        do {
+            if (lstm_trainer_epoch(&run->tr, &train_loss, msg))
+                return printf("%s\n", msg), 1;
+            lstm_trainer_evaluate(&run->tr, &eval_train, &score);
+        } while (!lstm_trainer_end_epoch(&run->tr, score));
+        memcpy(run->members + j * P, lstm_trainer_best(&run->tr), P * sizeof(float));
+    }
+    return 0;
+}
+
+static void scaled_free(ScaledRun *run)
+{
+    free(run->raw), free(run->series), free(run->inputs), free(run->last), free(run->scale);
+    free(run->value), free(run->memory), free(run->members);
+}
+
+/* S positive seasonal series (period 8, levels 50..300) of about len rows. */
+static void scaled_data(ScaledRun *run, int64_t S, int64_t len, uint64_t seed)
+{
+    int64_t total = 0;
+    uint64_t st = seed;
+    run->S = S;
+    run->series = calloc(S, sizeof(LstmTrainSeries));
+    for (int64_t s = 0; s < S; s++)
+        total += run->series[s].rows = len + (s * 7) % 11;
+    run->raw = malloc(total * sizeof(double));
+    for (int64_t s = 0, r = 0; s < S; s++)
+        for (int64_t j = 0; j < run->series[s].rows; j++, r++)
+            run->raw[r] = (50.0 + 50.0 * s) * (1.0 + 0.2 * sin(6.283185307179586 * j / 8 + s) +
+                                               0.002 * j + 0.02 * noise(&st));
+}
+
+static LstmTrainOptions scaled_options(void)
+{
+    LstmTrainOptions o = default_options();
+    o.series_scaling = 1;
+    o.season = 8;
+    o.horizon = 4;
+    o.log = 1;
+    o.loss = LSTM_LOSS_L1;
+    o.hidden_size = 12;
+    o.bptt = 16;
+    o.batch_size = 4;
+    o.epochs = 25;
+    o.patience = 0;
+    o.learning_rate = 0.01;
+    return o;
+}
+
+static void test_series_scaled(void)
+{
+    ScaledRun run, again;
+    int I = lstm_normalizer_input_size(8, 4);
+    char msg[LSTM_ERRMSG_LEN], what[200];
+    LstmDims dims;
+    size_t nbytes;
+    void *model;
+    LstmModelView view;
+
+    /* several series: the last horizon rows validate (M4 OWA) */
+    memset(&run, 0, sizeof(run));
+    run.opts = scaled_options();
+    run.opts.members = 2;
+    scaled_data(&run, 6, 90, 77);
+    if (scaled_train(&run, I)) {
+        check(0, "series-scaled training run");
+        return;
+    }
+    check(run.totals.validation == LSTM_VALIDATE_OWA && run.series[0].train == 86 &&
+              run.series[0].valid == 4 && run.totals.train_targets == 6 * 84 + 7 + 3 + 10 + 6 + 2,
+          "series scaling: several series validate on their last horizon rows");
+    /* per-row arrays come from the normaliser: z = log(y), input = its features */
+    {
+        LstmNormalizer nz;
+        double ring[8];
+        float x[LSTM_MAX_INPUT];
+        int same = 1;
+        lstm_normalizer_init(&nz, ring);
+        for (int64_t j = 0; j < run.series[0].rows; j++) {
+            lstm_normalizer_push(&nz, 8, log(run.raw[j]));
+            lstm_normalizer_features(&nz, 8, 4, x);
+            same &= run.last[j] == nz.last && run.scale[j] == nz.scale &&
+                    memcmp(x, run.inputs + j * I, I * sizeof(float)) == 0;
+        }
+        check(same, "series scaling: inputs, z and scale are the normaliser's");
+    }
+    snprintf(what, sizeof(what),
+             "series scaling: validation OWA improves (%.4f -> %.4f) and beats naive (< 1)",
+             run.first_score, run.tr.best_loss);
+    check(run.tr.best_loss < run.first_score && run.tr.best_loss < 1.0, what);
+    printf("series-scaled run (6 series, season 8, horizon 4, L1, 2 members): validation OWA "
+           "%.4f -> %.4f (member 2, best epoch %d)\n",
+           run.first_score, run.tr.best_loss, run.tr.best_epoch);
+
+    dims = lstm_trainer_model_dims(&run.opts, I);
+    dims.members = 2;
+    nbytes = lstm_model_nbytes(&dims);
+    model = malloc(nbytes);
+    lstm_trainer_write_members(&dims, run.members, NULL, NULL, NULL, NULL, model);
+    check(lstm_model_validate(model, nbytes, msg) == LSTM_OK,
+          "series scaling: the model validates");
+    lstm_model_view(model, &view);
+    check(((LstmModelHeader *)model)->version == 2 && view.dims.members == 2 &&
+              view.dims.season == 8 && view.dims.output_size == 4 &&
+              view.dims.flags == (LSTM_FLAG_SERIES_SCALING | LSTM_FLAG_LOG) &&
+              view.input_std[0] == 1.0f && view.output_mean[3] == 0.0f &&
+              memcmp(view.member[1].layer[0].weight_ih, run.members + run.tr.nparams,
+                     run.tr.nparams * sizeof(float)) == 0,
+          "series scaling: version 2, two members in order, identity scaling");
+
+    memset(&again, 0, sizeof(again));
+    again.opts = run.opts;
+    scaled_data(&again, 6, 90, 77);
+    scaled_train(&again, I);
+    check(memcmp(again.members, run.members, 2 * run.tr.nparams * sizeof(float)) == 0,
+          "series scaling: same data, options and seeds give bit-identical members");
+    check(memcmp(run.members, run.members + run.tr.nparams, run.tr.nparams * sizeof(float)) != 0,
+          "series scaling: members differ (seeds seed, seed + 1)");
+    scaled_free(&again);
+    scaled_free(&run);
+    free(model);
+
+    /* one series: rolling origins over the last 20 % */
+    memset(&run, 0, sizeof(run));
+    run.opts = scaled_options();
+    run.opts.epochs = 20;
+    scaled_data(&run, 1, 300, 5);
+    if (scaled_train(&run, I)) {
+        check(0, "one-series training run");
+        return;
+    }
+    snprintf(what, sizeof(what),
+             "one series: rolling-origin validation (60 rows), RMSE ratio %.4f -> %.4f (< 1)",
+             run.first_score, run.tr.best_loss);
+    check(run.totals.validation == LSTM_VALIDATE_ROLLING && run.series[0].valid == 60 &&
+              run.tr.best_loss < run.first_score && run.tr.best_loss < 1.0,
+          what);
+    printf("one series (300 rows, season 8, horizon 4): rolling-origin score %.4f -> %.4f\n",
+           run.first_score, run.tr.best_loss);
+    scaled_free(&run);
+
+    /* the log transform meets a value <= 0 */
+    memset(&run, 0, sizeof(run));
+    run.opts = scaled_options();
+    scaled_data(&run, 3, 30, 5);
+    run.raw[run.series[0].rows + 4] = 0.0;
+    check(scaled_train(&run, I) == LSTM_TRAIN_ERR_DOMAIN,
+          "series scaling: a value <= 0 under log is an error");
+    scaled_free(&run);
+
+    /* options */
+    {
+        LstmTrainOptions o = scaled_options(), bad;
+        check(lstm_train_check_options(&o, I, msg) == LSTM_TRAIN_OK, "scaled options valid");
+        bad = o, bad.horizon = 0;
+        check(lstm_train_check_options(&bad, 2, msg) != LSTM_TRAIN_OK, "horizon 0 rejected");
+        bad = o, bad.horizon = 1025;
+        check(lstm_train_check_options(&bad, I, msg) != LSTM_TRAIN_OK, "horizon 1025 rejected");
+        bad = o, bad.season = 1001;
+        check(lstm_train_check_options(&bad, I, msg) != LSTM_TRAIN_OK, "season 1001 rejected");
+        bad = o, bad.members = 17;
+        check(lstm_train_check_options(&bad, I, msg) != LSTM_TRAIN_OK, "17 members rejected");
+        bad = o, bad.difference = 1;
+        check(lstm_train_check_options(&bad, I, msg) != LSTM_TRAIN_OK,
+              "difference with series scaling rejected");
+        check(lstm_train_check_options(&o, I + 1, msg) != LSTM_TRAIN_OK,
+              "series scaling with features rejected");
+    }
+}
+
 int main(void)
 {
     test_nonlinearities();
     test_gradcheck();
     test_fast_vs_reference();
-    test_torch_grad("grad_l1_i1.txt");
-    test_torch_grad("grad_l2_i3.txt");
-    test_torch_grad("grad_l2_i2_h16.txt");
+    test_torch_grad("grad_l1_i1.txt", LSTM_LOSS_MSE);
+    test_torch_grad("grad_l2_i3.txt", LSTM_LOSS_MSE);
+    test_torch_grad("grad_l2_i2_h16.txt", LSTM_LOSS_MSE);
+    test_torch_grad("grad_direct_l1_o13.txt", LSTM_LOSS_L1);
     printf("gradients vs PyTorch autograd: trainer max error %.3g, double reference %.3g\n",
            worst_torch_fast, worst_torch_ref);
     test_adam20();
@@ -835,6 +1096,7 @@ int main(void)
     test_prepare();
     test_training_runs();
     test_early_stopping();
+    test_series_scaled();
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }

@@ -1,7 +1,8 @@
 # 002_concurrency.pl - lstm_score_trigger under concurrent inserts (pgbench).
 #
-# Four clients insert into the same three series at once, in transactions of two rows, a
-# quarter of them rolled back. Afterwards every series' saved step count must equal its
+# Four clients insert into the same three series at once: transactions of two single-row
+# INSERTs, of a multi-row INSERT ... SELECT and of a COPY (rows of several series in one
+# statement), some of them rolled back. Afterwards every series' saved step count must equal its
 # committed rows: no update lost, none applied twice, none kept from a rolled-back
 # transaction, and no saved state for a series without committed rows.
 use strict;
@@ -15,6 +16,7 @@ my $transactions = 150;    # per client
 
 my $node = PostgreSQL::Test::Cluster->new('concurrency');
 $node->init;
+$node->append_conf('postgresql.conf', 'max_prepared_transactions = 2');
 $node->start;
 
 $node->safe_psql('postgres', q{
@@ -49,6 +51,20 @@ INSERT INTO cc_readings (s, v) VALUES (:s, random());
 INSERT INTO cc_readings (s, v) VALUES (:s, random());
 COMMIT;
 },
+		'multi.sql@2' => q{
+\set s random(1, 3)
+INSERT INTO cc_readings (s, v) SELECT s, random() FROM generate_series(:s, 3) s, generate_series(1, 2) ORDER BY s;
+},
+		'copy.sql@1' => q{
+\set s random(1, 3)
+BEGIN;
+COPY cc_readings (s, v) FROM PROGRAM 'printf "1,0.25\n%s,0.5\n%s,0.75\n" :s :s' (FORMAT csv);
+ROLLBACK;
+},
+		'copycommit.sql@2' => q{
+\set s random(1, 3)
+COPY cc_readings (s, v) FROM PROGRAM 'printf "1,0.25\n%s,0.5\n%s,0.75\n" :s :s' (FORMAT csv);
+},
 		'rollback.sql@1' => q{
 \set s random(1, 3)
 BEGIN;
@@ -57,6 +73,23 @@ INSERT INTO cc_readings (s, v) VALUES (:s, random());
 ROLLBACK;
 }
 	});
+
+# PREPARE TRANSACTION: the states a prepared transaction wrote stay locked until it is
+# committed or rolled back, and then count exactly as its rows do (series 4 to 6 only in the
+# rolled-back one: no state may remain). Statements lock series in ascending order, as
+# applications should, so that transactions touching several series never deadlock.
+$node->safe_psql('postgres', q{
+BEGIN;
+INSERT INTO cc_readings (s, v) SELECT 1 + i % 3, 0.5 FROM generate_series(1, 9) i ORDER BY 1;
+PREPARE TRANSACTION 'cc_committed';
+BEGIN;
+INSERT INTO cc_readings (s, v) SELECT 4 + i % 3, 0.5 FROM generate_series(1, 9) i ORDER BY 1;
+PREPARE TRANSACTION 'cc_rolled_back';
+});
+my ($ret, $out, $err) = $node->psql('postgres',
+	q{SELECT series FROM lstm_stream_states WHERE model_name = 'cc_m' FOR UPDATE NOWAIT});
+like($err, qr/could not obtain lock/, 'a prepared transaction keeps its series locked');
+$node->safe_psql('postgres', q{COMMIT PREPARED 'cc_committed'; ROLLBACK PREPARED 'cc_rolled_back';});
 
 # One line per series (on either side): rows, saved steps.
 my $result = $node->safe_psql('postgres', q{

@@ -11,6 +11,8 @@ weight_hh, bias_ih, bias_hh; then head.weight, head.bias).
 
 grad_*.txt   one chunk: loss and the gradient of every parameter (torch autograd, float32),
              from a non-zero initial state, with padded (lane, step) cells.
+grad_direct_l1_o13.txt  the same for series scaling's direct head: O = 13 outputs, kind
+             (T, B, O) per target entry (entries past the training rows masked), L1 loss.
 adam20.txt   20 mini-batch steps of stateful truncated BPTT: state carried across chunks
              and detached, some lanes reset to zero state before a chunk, masked MSE,
              clip_grad_norm_, torch.optim.Adam; the weights after every step's update.
@@ -105,6 +107,36 @@ def grad_fixture(name, I, H, L, O, B, T, seed):
     ])
 
 
+def direct_head_fixture(name, I, H, L, O, B, T, seed):
+    """One chunk of the direct multi-step head with masked entries and the L1 loss (issue 9)."""
+    torch.manual_seed(seed)
+    g = torch.Generator().manual_seed(seed)
+    net = Net(I, H, L, O)
+    x = torch.randn(T, B, I, generator=g, dtype=torch.float64).clamp(-10, 10).float()
+    target = (2.0 * torch.randn(T, B, O, generator=g, dtype=torch.float64)).float()
+    h0 = (0.5 * torch.randn(L, B, H, generator=g, dtype=torch.float64)).float()
+    c0 = torch.randn(L, B, H, generator=g, dtype=torch.float64).float()
+    kind = torch.ones(T, B, O)
+    for t in range(T):  # lane b's training rows end at step T - 1 - b: entries past it masked
+        for b in range(B):
+            for k in range(1, O + 1):
+                if t + k > T - 1 - b + 2:
+                    kind[t, b, k - 1] = 0
+    kind[0, :, :] = 0  # the first row of a series has no target
+    x[T - 1, B - 1, :] = 0  # a padded row
+    y, _, _ = net(x, h0, c0)
+    loss = ((y - target).abs() * kind).sum() / kind.sum()
+    loss.backward()
+    write(os.path.join(OUT, name), [
+        ("dims", [I, H, L, O, B, T]),
+        ("params", flat(net.params())),
+        ("x", x), ("target", target), ("kind", kind),
+        ("h0", h0), ("c0", c0),
+        ("loss", [loss.item()]),
+        ("grads", flat([p.grad for p in net.params()])),
+    ])
+
+
 def adam_fixture(name, I, H, L, O, B, T, steps, lr, clip, seed):
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
@@ -148,6 +180,7 @@ def main():
     grad_fixture("grad_l1_i1.txt", I=1, H=5, L=1, O=1, B=3, T=6, seed=1)
     grad_fixture("grad_l2_i3.txt", I=3, H=4, L=2, O=1, B=4, T=5, seed=2)
     grad_fixture("grad_l2_i2_h16.txt", I=2, H=16, L=2, O=1, B=5, T=9, seed=3)
+    direct_head_fixture("grad_direct_l1_o13.txt", I=15, H=8, L=1, O=13, B=4, T=6, seed=5)
     adam_fixture("adam20.txt", I=2, H=8, L=2, O=1, B=3, T=7, steps=20, lr=0.01, clip=0.5,
                  seed=4)
 

@@ -11,7 +11,8 @@ tables AS (
         ON m.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND m.objid = c.oid
     WHERE c.relkind IN ('r', 'p'))
 SELECT line FROM (
-    -- functions, procedures and aggregates: their whole definition
+    -- functions, procedures and aggregates: their whole definition (an aggregate's
+    -- PARALLEL label is only in proparallel, so it is printed for every function)
     SELECT 'function ' || p.oid::pg_catalog.regprocedure::text || ': ' ||
            CASE WHEN p.prokind = 'a' THEN
                     pg_catalog.format('aggregate sfunc=%s stype=%s final=%s modify=%s combine=%s',
@@ -19,6 +20,7 @@ SELECT line FROM (
                                       a.aggfinalfn::regproc, a.aggfinalmodify, a.aggcombinefn::regproc)
                 ELSE pg_catalog.regexp_replace(pg_catalog.pg_get_functiondef(p.oid),
                                                'CREATE OR REPLACE', 'CREATE') END ||
+           ' parallel=' || p.proparallel::text ||
            ' comment=' || COALESCE(pg_catalog.obj_description(p.oid, 'pg_proc'), '-') AS line
     FROM pg_catalog.pg_proc p
     JOIN members m ON m.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND m.objid = p.oid

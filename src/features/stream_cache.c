@@ -1,0 +1,473 @@
+/*
+ * stream_cache.c - the series states a scoring statement holds in backend
+ * memory, and when they are written back (see stream_cache.h).
+ *
+ * Statement ends are seen through the executor and utility hooks: every
+ * ExecutorRun, ExecutorFinish and ProcessUtility counts one nesting level
+ * (as pg_stat_statements counts them), a series remembers the shallowest
+ * level that used it, and when an executor or a utility command ends at
+ * depth D every series used only deeper than D is written and forgotten. The
+ * trigger's own SPI statements run deeper than the rows they score, so they
+ * end without writing. A series cached at depth 0 (the trigger was called by
+ * something the hooks do not see: the first statement of a backend, which
+ * loads the library half-way through, or a replication apply worker) is
+ * written when the next top-level statement starts or ends, or at COMMIT.
+ *
+ * Subtransactions keep an undo stack per series, as GUC settings do: the first
+ * change inside a subtransaction pushes the version it replaces, an abort pops
+ * it (or forgets a series the subtransaction locked: its row lock is gone),
+ * and a commit hands the change to the parent.
+ */
+#include "features/stream_cache.h"
+
+#include "access/xact.h"
+#include "common/hashfn.h"
+#include "executor/executor.h"
+#include "tcop/utility.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/hsearch.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+
+/* A version of a series saved for an enclosing subtransaction. */
+typedef struct SeriesUndo {
+    LstmSeriesVersion version;
+    SubTransactionId subid; /* the subtransaction that made it */
+    struct SeriesUndo *next;
+} SeriesUndo;
+
+/* A hash table entry: the key (a pointer to the key text) and the series. */
+typedef struct CacheEntry {
+    const char *hash_key;
+    LstmCachedSeries *series;
+} CacheEntry;
+
+static HTAB *cache;                 /* CacheEntry by hash key */
+static MemoryContext cache_context; /* everything cached; reset when the cache empties */
+static long cached_count;
+static int exec_depth;    /* executors and utility commands running, nested */
+static int trigger_depth; /* lstm_score_trigger calls running, nested */
+static bool writing;      /* a flush is running (its own statements end inside it) */
+static LstmSeriesWriter write_series;
+
+static ExecutorStart_hook_type prev_executor_start;
+static ExecutorRun_hook_type prev_executor_run;
+static ExecutorFinish_hook_type prev_executor_finish;
+static ExecutorEnd_hook_type prev_executor_end;
+static ProcessUtility_hook_type prev_process_utility;
+
+/* ---------- the table ---------- */
+
+/* Hash of a key text. */
+static uint32 key_hash(const void *key, Size keysize)
+{
+    const char *text = *(const char *const *)key;
+    return hash_bytes((const unsigned char *)text, strlen(text));
+}
+
+/* Are two key texts equal? (0 if so, as dynahash wants) */
+static int key_match(const void *a, const void *b, Size keysize)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The hash key of a series: each part with its length, so no two series share one. */
+static char *make_hash_key(Datum model_name, Oid source, const char *series)
+{
+    text *name = DatumGetTextPP(model_name);
+    return psprintf("%d:%.*s|%u|%s", (int)VARSIZE_ANY_EXHDR(name), (int)VARSIZE_ANY_EXHDR(name),
+                    VARDATA_ANY(name), source, series);
+}
+
+/* The table, created on first use (its memory lives as long as the backend). */
+static HTAB *cache_table(void)
+{
+    HASHCTL ctl;
+
+    if (cache != NULL)
+        return cache;
+    cache_context =
+        AllocSetContextCreate(TopMemoryContext, "lstm stream cache", ALLOCSET_DEFAULT_SIZES);
+    memset(&ctl, 0, sizeof(ctl));
+    ctl.keysize = sizeof(const char *);
+    ctl.entrysize = sizeof(CacheEntry);
+    ctl.hash = key_hash;
+    ctl.match = key_match;
+    ctl.hcxt = TopMemoryContext;
+    cache = hash_create("lstm stream cache", 256, &ctl,
+                        HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+    return cache;
+}
+
+/* Remove one series from the table (its memory goes when the table empties). */
+static void forget(LstmCachedSeries *series)
+{
+    hash_search(cache, &series->hash_key, HASH_REMOVE, NULL);
+    if (--cached_count == 0)
+        MemoryContextReset(cache_context);
+}
+
+/* Forget every series (the transaction ended). */
+static void forget_all(void)
+{
+    HASH_SEQ_STATUS scan;
+    CacheEntry *entry;
+
+    if (cached_count == 0)
+        return;
+    hash_seq_init(&scan, cache);
+    while ((entry = hash_seq_search(&scan)) != NULL)
+        hash_search(cache, &entry->hash_key, HASH_REMOVE, NULL);
+    cached_count = 0;
+    MemoryContextReset(cache_context);
+}
+
+/* Find a series' cached state; a use at a shallower depth keeps it longer. */
+LstmCachedSeries *lstm_stream_cache_find(Datum model_name, Oid source, const char *series)
+{
+    char *key;
+    CacheEntry *entry;
+
+    if (cached_count == 0)
+        return NULL;
+    key = make_hash_key(model_name, source, series);
+    entry = hash_search(cache, &key, HASH_FIND, NULL);
+    pfree(key);
+    if (entry == NULL)
+        return NULL;
+    entry->series->level = Min(entry->series->level, exec_depth);
+    return entry->series;
+}
+
+/* Cache a series just locked or created, with a fresh stream for the model's sizes. */
+LstmCachedSeries *lstm_stream_cache_add(Datum model_name, Oid source, const char *series,
+                                        Datum model, const LstmDims *dims, uint64 fingerprint)
+{
+    MemoryContext old = MemoryContextSwitchTo((cache_table(), cache_context));
+    LstmCachedSeries *cached = palloc0(sizeof(LstmCachedSeries));
+    CacheEntry *entry;
+    bool found;
+
+    cached->hash_key = make_hash_key(model_name, source, series);
+    cached->key[0] = PointerGetDatum(DatumGetTextPCopy(model_name));
+    cached->key[1] = ObjectIdGetDatum(source);
+    cached->key[2] = PointerGetDatum(cstring_to_text(series));
+    cached->series = pstrdup(series);
+    cached->model = datumCopy(model, false, -1);
+    cached->dims = *dims;
+    cached->fingerprint = fingerprint;
+    lstm_stream_init(&cached->now.stream, dims, palloc(sizeof(float) * lstm_series_nfloats(dims)));
+    cached->level = exec_depth;
+    cached->subid = GetCurrentSubTransactionId();
+    MemoryContextSwitchTo(old);
+
+    entry = hash_search(cache, &cached->hash_key, HASH_ENTER, &found);
+    Assert(!found);
+    entry->series = cached;
+    cached_count++;
+    return cached;
+}
+
+/* ---------- versions and subtransactions ---------- */
+
+/* A copy of a version in the cache's memory (h and c and last_time copied). */
+static void copy_version(LstmSeriesVersion *to, const LstmSeriesVersion *from, const LstmDims *dims)
+{
+    size_t nfloats = lstm_series_nfloats(dims);
+    float *memory = MemoryContextAlloc(cache_context, sizeof(float) * nfloats);
+
+    memcpy(memory, from->stream.series.h, sizeof(float) * nfloats);
+    *to = *from;
+    to->stream.series.h = memory;
+    to->stream.series.c = memory + (from->stream.series.c - from->stream.series.h);
+    if (from->last_time != NULL) {
+        to->last_time = MemoryContextAlloc(cache_context, VARSIZE(from->last_time));
+        memcpy(to->last_time, from->last_time, VARSIZE(from->last_time));
+    }
+}
+
+/* Remember the version the current subtransaction is about to change. */
+void lstm_stream_cache_change(LstmCachedSeries *series)
+{
+    SubTransactionId current = GetCurrentSubTransactionId();
+
+    series->level = Min(series->level, exec_depth);
+    if (series->subid == current)
+        return;
+    {
+        SeriesUndo *undo = MemoryContextAlloc(cache_context, sizeof(SeriesUndo));
+        copy_version(&undo->version, &series->now, &series->dims);
+        undo->subid = series->subid;
+        undo->next = series->undo;
+        series->undo = undo;
+        series->subid = current;
+    }
+}
+
+/* Copy a time (stored form) into the series' current version. */
+void lstm_stream_cache_set_last_time(LstmCachedSeries *series, bytea *time, Oid type)
+{
+    LstmSeriesVersion *now = &series->now;
+
+    if (now->last_time == NULL || VARSIZE(now->last_time) < VARSIZE(time))
+        now->last_time = MemoryContextAlloc(cache_context, VARSIZE(time));
+    memcpy(now->last_time, time, VARSIZE(time));
+    now->has_last_time = true;
+    now->last_time_type = type;
+}
+
+/*
+ * A subtransaction rolled back: its series go back to the version before it,
+ * and the series it locked are forgotten.
+ */
+static void undo_subtransaction(SubTransactionId subid)
+{
+    HASH_SEQ_STATUS scan;
+    CacheEntry *entry;
+
+    hash_seq_init(&scan, cache);
+    while ((entry = hash_seq_search(&scan)) != NULL) {
+        LstmCachedSeries *series = entry->series;
+        if (series->subid != subid)
+            continue;
+        if (series->undo == NULL) {
+            forget(series);
+            continue;
+        }
+        series->now = series->undo->version;
+        series->subid = series->undo->subid;
+        series->undo = series->undo->next;
+    }
+}
+
+/* A subtransaction committed: its changes now belong to the parent. */
+static void commit_subtransaction(SubTransactionId subid, SubTransactionId parent)
+{
+    HASH_SEQ_STATUS scan;
+    CacheEntry *entry;
+
+    hash_seq_init(&scan, cache);
+    while ((entry = hash_seq_search(&scan)) != NULL) {
+        LstmCachedSeries *series = entry->series;
+        if (series->subid != subid)
+            continue;
+        series->subid = parent;
+        if (series->undo != NULL && series->undo->subid == parent)
+            series->undo = series->undo->next;
+    }
+}
+
+/* Subtransaction callback: undo or hand over the subtransaction's changes. */
+static void cache_subxact_callback(SubXactEvent event, SubTransactionId subid,
+                                   SubTransactionId parent, void *arg)
+{
+    if (cached_count == 0)
+        return;
+    if (event == SUBXACT_EVENT_ABORT_SUB)
+        undo_subtransaction(subid);
+    else if (event == SUBXACT_EVENT_COMMIT_SUB)
+        commit_subtransaction(subid, parent);
+}
+
+/* ---------- writing back ---------- */
+
+/*
+ * Write and forget every series used only deeper than depth (all: depth -1)
+ * whose state the current subtransaction owns: a write made in a
+ * subtransaction that later rolls back would lose the enclosing one's rows
+ * (such a series waits for a later boundary, at the latest COMMIT). Writes
+ * run under the active snapshot, or a transaction snapshot when there is
+ * none (before COMMIT).
+ */
+static void flush_deeper_than(int depth)
+{
+    SubTransactionId current = GetCurrentSubTransactionId();
+    bool pushed = false;
+    HASH_SEQ_STATUS scan;
+    CacheEntry *entry;
+
+    if (cached_count == 0 || writing)
+        return;
+    writing = true;
+    PG_TRY();
+    {
+        if (!ActiveSnapshotSet()) {
+            PushActiveSnapshot(GetTransactionSnapshot());
+            pushed = true;
+        }
+        hash_seq_init(&scan, cache);
+        while ((entry = hash_seq_search(&scan)) != NULL) {
+            LstmCachedSeries *series = entry->series;
+            if (series->level <= depth || series->subid != current)
+                continue;
+            write_series(series);
+            forget(series);
+        }
+        if (pushed)
+            PopActiveSnapshot();
+    }
+    PG_FINALLY();
+    {
+        writing = false;
+    }
+    PG_END_TRY();
+}
+
+/* Write every cached state now and forget it. */
+void lstm_stream_cache_flush_all(void)
+{
+    flush_deeper_than(-1);
+}
+
+/*
+ * A statement at depth ended (or a top-level one starts): write what it used.
+ * At depth 0, outside the trigger, what a statement the hooks did not see
+ * left at depth 0 goes too.
+ */
+static void statement_boundary(int depth)
+{
+    if (depth == 0 && trigger_depth == 0)
+        flush_deeper_than(-1);
+    else
+        flush_deeper_than(depth);
+}
+
+/* Around the trigger's own work. */
+void lstm_stream_cache_enter(void)
+{
+    trigger_depth++;
+}
+
+/* The trigger's work is done. */
+void lstm_stream_cache_leave(void)
+{
+    trigger_depth--;
+}
+
+/* Transaction callback: write before COMMIT and PREPARE; forget at the end. */
+static void cache_xact_callback(XactEvent event, void *arg)
+{
+    switch (event) {
+    case XACT_EVENT_PRE_COMMIT:
+    case XACT_EVENT_PARALLEL_PRE_COMMIT:
+    case XACT_EVENT_PRE_PREPARE:
+        lstm_stream_cache_flush_all();
+        break;
+    case XACT_EVENT_COMMIT:
+    case XACT_EVENT_PARALLEL_COMMIT:
+    case XACT_EVENT_PREPARE:
+    case XACT_EVENT_ABORT:
+    case XACT_EVENT_PARALLEL_ABORT:
+        forget_all();
+        trigger_depth = 0;
+        writing = false;
+        break;
+    }
+}
+
+/* ---------- the hooks ---------- */
+
+/* ExecutorStart: a top-level statement starting writes what an unseen one left. */
+static void cache_executor_start(QueryDesc *query, int eflags)
+{
+    if (exec_depth == 0 && trigger_depth == 0 && cached_count > 0)
+        flush_deeper_than(-1);
+    if (prev_executor_start)
+        prev_executor_start(query, eflags);
+    else
+        standard_ExecutorStart(query, eflags);
+}
+
+/* ExecutorRun: one level deeper while it runs. */
+static void cache_executor_run(QueryDesc *query, ScanDirection direction, uint64 count,
+                               bool execute_once)
+{
+    exec_depth++;
+    PG_TRY();
+    {
+        if (prev_executor_run)
+            prev_executor_run(query, direction, count, execute_once);
+        else
+            standard_ExecutorRun(query, direction, count, execute_once);
+    }
+    PG_FINALLY();
+    {
+        exec_depth--;
+    }
+    PG_END_TRY();
+}
+
+/* ExecutorFinish (AFTER triggers): one level deeper while it runs. */
+static void cache_executor_finish(QueryDesc *query)
+{
+    exec_depth++;
+    PG_TRY();
+    {
+        if (prev_executor_finish)
+            prev_executor_finish(query);
+        else
+            standard_ExecutorFinish(query);
+    }
+    PG_FINALLY();
+    {
+        exec_depth--;
+    }
+    PG_END_TRY();
+}
+
+/* ExecutorEnd: the statement is over; write the states it used. */
+static void cache_executor_end(QueryDesc *query)
+{
+    if (prev_executor_end)
+        prev_executor_end(query);
+    else
+        standard_ExecutorEnd(query);
+    if (cached_count > 0)
+        statement_boundary(exec_depth);
+}
+
+/* ProcessUtility (COPY among others): one level deeper; write when it ends. */
+static void cache_process_utility(PlannedStmt *pstmt, const char *query_string, bool read_only_tree,
+                                  ProcessUtilityContext context, ParamListInfo params,
+                                  QueryEnvironment *query_env, DestReceiver *dest,
+                                  QueryCompletion *qc)
+{
+    if (exec_depth == 0 && trigger_depth == 0 && cached_count > 0)
+        flush_deeper_than(-1);
+    exec_depth++;
+    PG_TRY();
+    {
+        if (prev_process_utility)
+            prev_process_utility(pstmt, query_string, read_only_tree, context, params, query_env,
+                                 dest, qc);
+        else
+            standard_ProcessUtility(pstmt, query_string, read_only_tree, context, params, query_env,
+                                    dest, qc);
+    }
+    PG_FINALLY();
+    {
+        exec_depth--;
+    }
+    PG_END_TRY();
+    if (cached_count > 0 && IsTransactionState() && !IsA(pstmt->utilityStmt, TransactionStmt))
+        statement_boundary(exec_depth);
+}
+
+/* Install the hooks and the transaction callbacks. */
+void lstm_stream_cache_init(LstmSeriesWriter writer)
+{
+    write_series = writer;
+    prev_executor_start = ExecutorStart_hook;
+    ExecutorStart_hook = cache_executor_start;
+    prev_executor_run = ExecutorRun_hook;
+    ExecutorRun_hook = cache_executor_run;
+    prev_executor_finish = ExecutorFinish_hook;
+    ExecutorFinish_hook = cache_executor_finish;
+    prev_executor_end = ExecutorEnd_hook;
+    ExecutorEnd_hook = cache_executor_end;
+    prev_process_utility = ProcessUtility_hook;
+    ProcessUtility_hook = cache_process_utility;
+    RegisterXactCallback(cache_xact_callback, NULL);
+    RegisterSubXactCallback(cache_subxact_callback, NULL);
+}

@@ -1,0 +1,88 @@
+/*
+ * stream_cache.h - the series states a scoring statement holds in backend memory.
+ *
+ * lstm_score_trigger locks a series' saved state (its row of lstm_stream_states)
+ * the first time a statement reaches the series, steps the statement's rows in
+ * memory, and writes the state back once, when the statement ends. This module
+ * keeps those states (one LstmCachedSeries per model name, scored table and
+ * series key) and decides when they are written:
+ *
+ * - at the end of the statement that first reached the series: the executor
+ *   (INSERT, INSERT ... SELECT) or the utility command (COPY) running at the
+ *   nesting depth where the trigger fired, or any shallower one, ends;
+ * - before COMMIT and PREPARE TRANSACTION (a backstop: nothing is left by then);
+ * - never after an error: a rolled-back transaction forgets them, and a
+ *   rolled-back subtransaction (ROLLBACK TO SAVEPOINT, an exception caught in
+ *   PL/pgSQL) restores every state to what it was when the subtransaction
+ *   began, or forgets it if the subtransaction locked it.
+ *
+ * The row lock taken when the series was first reached is held to the end of
+ * the transaction, so the state in memory is the newest one.
+ */
+#ifndef LSTM_FEATURES_STREAM_CACHE_H
+#define LSTM_FEATURES_STREAM_CACHE_H
+
+#include "lstm.h"
+
+#include "core/stream.h"
+
+/* What a series' state is now: everything a rolled-back subtransaction restores. */
+typedef struct LstmSeriesVersion {
+    LstmStream stream;    /* h, c, normaliser (memory owned by this version), steps, anomaly */
+    bool restart_pending; /* the saved state was another model's: warn at the first step */
+    bool state_changed;   /* rows were applied since the state was read */
+    int64 late_added;     /* late rows counted since the state was read */
+    bool has_last_time;   /* last_time and last_time_type are set */
+    bytea *last_time;     /* the newest applied time, stored form */
+    Oid last_time_type;
+} LstmSeriesVersion;
+
+/* One series' state held by the statement that locked it. */
+typedef struct LstmCachedSeries {
+    const char *hash_key;     /* model name, source and series key (the hash table's key) */
+    Datum key[3];             /* model name (text), source (oid), series key (text) */
+    const char *series;       /* the series key, for messages */
+    Datum model;              /* the stored model datum the state belongs to */
+    LstmDims dims;            /* its sizes */
+    uint64 fingerprint;       /* its fingerprint */
+    uint64 saved_fingerprint; /* the model that made the saved state (restart warning) */
+    LstmSeriesVersion now;    /* the state as the applied rows left it */
+    int level;                /* executor nesting depth of the outermost statement using it */
+    SubTransactionId subid;   /* subtransaction that made `now` */
+    struct SeriesUndo *undo;  /* what enclosing subtransactions had, newest first */
+} LstmCachedSeries;
+
+/* Writes one series' state back to lstm_stream_states (SPI not connected). */
+typedef void (*LstmSeriesWriter)(LstmCachedSeries *series);
+
+/* lstm_stream_cache_init: install the hooks and callbacks (from _PG_init). */
+void lstm_stream_cache_init(LstmSeriesWriter writer);
+
+/* lstm_stream_cache_find: the cached state of a series, or NULL. */
+LstmCachedSeries *lstm_stream_cache_find(Datum model_name, Oid source, const char *series);
+
+/*
+ * lstm_stream_cache_add: cache a series just locked or created: a fresh
+ * stream for the model's sizes (memory in the cache), no rows applied yet.
+ */
+LstmCachedSeries *lstm_stream_cache_add(Datum model_name, Oid source, const char *series,
+                                        Datum model, const LstmDims *dims, uint64 fingerprint);
+
+/*
+ * lstm_stream_cache_change: call before changing series->now: remembers the
+ * current version for the subtransaction being rolled back, and marks the
+ * series as used by the statement running now.
+ */
+void lstm_stream_cache_change(LstmCachedSeries *series);
+
+/* lstm_stream_cache_set_last_time: copy a time (stored form) into series->now. */
+void lstm_stream_cache_set_last_time(LstmCachedSeries *series, bytea *time, Oid type);
+
+/* lstm_stream_cache_enter, _leave: around the trigger's own work (its SPI statements). */
+void lstm_stream_cache_enter(void);
+void lstm_stream_cache_leave(void);
+
+/* lstm_stream_cache_flush_all: write every cached state now and forget it. */
+void lstm_stream_cache_flush_all(void);
+
+#endif /* LSTM_FEATURES_STREAM_CACHE_H */
