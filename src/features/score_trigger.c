@@ -5,15 +5,19 @@
  *   CREATE TRIGGER score BEFORE INSERT ON readings FOR EACH ROW
  *   EXECUTE FUNCTION lstm_score_trigger('model name', 'value column',
  *       'series column' | NULL, 'forecast column' | NULL, 'score column' | NULL
- *       [, 'time column']);
+ *       [, 'time column' | NULL [, 'anomaly settings' | NULL [, 'alert column']]]);
  *
  * Per row: find the series' state (model name, scored table, series key):
  * in backend memory if this statement reached the series already, otherwise
  * lock its row of lstm_stream_states and read it into memory (creating it
  * on the series' first row); write into the new row the forecast that the
- * state made BEFORE this value and the row's anomaly score; advance the
- * state. The state is written back once, when the statement ends
- * (stream_cache.c), so a load's cost is linear in its rows. The arithmetic is
+ * state made BEFORE this value and the row's anomaly score (and the alert,
+ * score >= threshold, into a boolean alert column); advance the state. The
+ * state is written back once, when the statement ends (stream_cache.c), so
+ * a load's cost is linear in its rows. The settings (JSON text, as
+ * lstm_anomaly_score's jsonb) start every new series' state; a saved state
+ * with other settings is an error when the statement first reads it. The
+ * arithmetic is
  * the core step lstm_state_agg and lstm_anomaly_score run, so a series
  * inserted in time order gets exactly the state and scores those give over
  * the same rows.
@@ -51,6 +55,7 @@
 #include "catalog/extension.h"
 #include "features/score_trigger.h"
 #include "features/stream_cache.h"
+#include "runtime/anomaly_settings.h"
 #include "runtime/arguments.h"
 #include "runtime/column_spec.h"
 #include "runtime/model_cache.h"
@@ -222,32 +227,35 @@ typedef struct ScoreConfig {
     Oid state_type;   /* lstm_state's OID */
     char *model_name; /* argument 1 */
     Datum model_name_text;
-    Oid source;               /* the scored relation: the root of the trigger's table */
-    LstmColumn value;         /* argument 2 */
-    LstmColumn series;        /* argument 3; attnum 0 for a single series */
-    LstmColumn forecast;      /* argument 4; attnum 0 for none */
-    LstmColumn score;         /* argument 5; attnum 0 for none */
-    LstmColumn time;          /* argument 6; attnum 0 for none */
-    LstmSeriesKey series_key; /* the series value as text */
-    LstmTimeCodec time_codec; /* last_time's stored form and the late-row comparison */
+    Oid source;                   /* the scored relation: the root of the trigger's table */
+    LstmColumn value;             /* argument 2 */
+    LstmColumn series;            /* argument 3; attnum 0 for a single series */
+    LstmColumn forecast;          /* argument 4; attnum 0 for none */
+    LstmColumn score;             /* argument 5; attnum 0 for none */
+    LstmColumn time;              /* argument 6; attnum 0 for none */
+    LstmAnomalySettings settings; /* argument 7; the defaults without one */
+    LstmColumn alert;             /* argument 8; attnum 0 for none */
+    LstmSeriesKey series_key;     /* the series value as text */
+    LstmTimeCodec time_codec;     /* last_time's stored form and the late-row comparison */
     /* Scratch for the current model's sizes. */
     LstmDims dims;
     bool have_scratch;
-    LstmStream stream;    /* h, c, steps, residuals */
-    float *stream_memory; /* (2, L, H) */
+    LstmStream stream;    /* a series' first row is scored here, before it is cached */
+    float *stream_memory; /* (lstm_series_nfloats) h, c, the normaliser's ring */
     double *features;     /* (I) */
     double *outputs;      /* (O) */
 } ScoreConfig;
 
-/* Error unless the trigger has 5 or 6 arguments, a model name and a value column. */
+/* Error unless the trigger has 5 to 8 arguments, a model name and a value column. */
 static void check_trigger_arguments(const Trigger *trigger)
 {
-    if (trigger->tgnargs != 5 && trigger->tgnargs != 6)
+    if (trigger->tgnargs < 5 || trigger->tgnargs > 8)
         ereport(ERROR,
                 (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-                 errmsg("lstm_score_trigger takes 5 or 6 arguments, got %d", trigger->tgnargs),
+                 errmsg("lstm_score_trigger takes 5 to 8 arguments, got %d", trigger->tgnargs),
                  errhint("Arguments: model name, value column, series column or NULL, forecast "
-                         "column or NULL, score column or NULL, and optionally a time column.")));
+                         "column or NULL, score column or NULL, and optionally a time column "
+                         "or NULL, anomaly settings (JSON) or NULL, and an alert column.")));
     if (lstm_column_is_none(trigger->tgargs[0]))
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                         errmsg("lstm_score_trigger needs a model name as its first argument")));
@@ -276,9 +284,19 @@ static void resolve_columns(ScoreConfig *cfg, Relation rel, const Trigger *trigg
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                         errmsg("lstm_score_trigger value, forecast and score columns must be "
                                "different columns")));
-    if (trigger->tgnargs == 6 &&
+    if (trigger->tgnargs >= 6 &&
         lstm_column_resolve(&source, LSTM_COLUMN_TIME, pstrdup(args[5]), "time column", &cfg->time))
         lstm_time_codec_init(&cfg->time_codec, &cfg->time, CurrentMemoryContext);
+    lstm_anomaly_settings_parse(trigger->tgnargs >= 7 ? args[6] : NULL, "lstm_score_trigger",
+                                &cfg->settings);
+    if (trigger->tgnargs == 8 &&
+        lstm_column_resolve(&source, LSTM_COLUMN_ALERT, pstrdup(args[7]), "alert column",
+                            &cfg->alert) &&
+        (cfg->alert.attnum == cfg->value.attnum || cfg->alert.attnum == cfg->forecast.attnum ||
+         cfg->alert.attnum == cfg->score.attnum))
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("lstm_score_trigger alert column must differ from the value, "
+                               "forecast and score columns")));
 }
 
 /* Resolve and check the trigger's arguments once per statement. */
@@ -350,6 +368,7 @@ typedef struct ScoreResult {
     double forecast;
     bool has_score;
     double score;
+    bool alert; /* score >= threshold (with has_score) */
 } ScoreResult;
 
 /* Lock the series' saved state and read it; false if the series has none yet. */
@@ -429,6 +448,8 @@ static LstmCachedSeries *cache_saved_series(ScoreConfig *cfg, const SeriesRow *r
         lstm_state_load(VARDATA(state), &series->now.stream);
     else
         series->now.restart_pending = true;
+    /* the trigger's settings: a restarted or older state takes them, any other must have them */
+    lstm_anomaly_settings_use(&series->now.stream, &cfg->settings, "lstm_score_trigger");
     series->saved_fingerprint = header.model_fingerprint;
     if (saved->has_last_time)
         lstm_stream_cache_set_last_time(series, DatumGetByteaP(saved->last_time),
@@ -486,6 +507,7 @@ static void step(ScoreConfig *cfg, const LstmDecoded *model, LstmStream *stream,
     result->forecast = stream->last_forecast;
     result->has_score = (stream->flags & LSTM_STATE_HAS_SCORE) != 0;
     result->score = stream->last_score;
+    result->alert = stream->row.alert != 0;
 }
 
 /*
@@ -499,6 +521,11 @@ static void score_cached_row(ScoreConfig *cfg, LstmCachedSeries *series, const S
     LstmDecoded *model = use_model(cfg, row, series->model);
     LstmSeriesVersion *now = &series->now;
 
+    if (!lstm_anomaly_settings_equal(&now->stream.anomaly.settings, &cfg->settings)) {
+        /* another trigger on the same scored table (a partition's) reached the series first */
+        lstm_stream_cache_change(series);
+        lstm_anomaly_settings_use(&now->stream, &cfg->settings, "lstm_score_trigger");
+    }
     if (row_is_late(cfg, row, now)) {
         lstm_stream_cache_change(series); /* stored unscored, the state untouched */
         now->late_added++;
@@ -546,6 +573,7 @@ static bool score_first_row(ScoreConfig *cfg, const SeriesRow *row, ScoreResult 
     if (!read_value(cfg, row))
         return true;
     lstm_stream_init(&cfg->stream, dims, cfg->stream_memory);
+    lstm_anomaly_settings_use(&cfg->stream, &cfg->settings, "lstm_score_trigger");
     step(cfg, model, &cfg->stream, result);
     args[3] = PointerGetDatum(lstm_state_make(&cfg->stream, dims, model->fingerprint));
     if (cfg->time.attnum == 0)
@@ -723,18 +751,23 @@ static bool series_row(ScoreConfig *cfg, FunctionCallInfo fcinfo, HeapTuple tupl
     return true;
 }
 
-/* Write the forecast and the score (or NULLs) into the tuple's columns. */
+/* Write the forecast, the score and the alert (or NULLs) into the tuple's columns. */
 static HeapTuple write_result(ScoreConfig *cfg, HeapTuple tuple, TupleDesc desc,
                               const ScoreResult *result)
 {
     const LstmColumn *columns[2] = {&cfg->forecast, &cfg->score};
     bool present[2] = {result->has_forecast, result->has_score};
     double values[2] = {result->forecast, result->score};
-    int attnums[2];
-    Datum datums[2];
-    bool nulls[2];
+    int attnums[3];
+    Datum datums[3];
+    bool nulls[3];
     int n = 0;
 
+    if (cfg->alert.attnum != 0) {
+        attnums[n] = cfg->alert.attnum;
+        datums[n] = BoolGetDatum(result->alert);
+        nulls[n++] = !result->has_score;
+    }
     for (int i = 0; i < 2; i++) {
         if (columns[i]->attnum == 0)
             continue;
