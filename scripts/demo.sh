@@ -65,3 +65,10 @@ SELECT 'co2 weekly, last 20 %' AS series, count(*) AS weeks,
        round(sqrt(avg((in_database - co2) ^ 2))::numeric, 4) AS rmse_lstm_train
 FROM scored WHERE n > total * 0.8;
 SQL
+
+echo
+echo "== 5. Many steps ahead: series scaling with a season and a horizon (test/accuracy/single_series.sh)"
+echo "   lstm_train(..., season => S, horizon => 13) normalises each series by its own streaming"
+echo "   level and scale and trains a direct 13-step head (an ensemble, median forecast); from"
+echo "   every week (year) of the last 20 %, the next 13 values against both naive forecasts."
+test/accuracy/single_series.sh

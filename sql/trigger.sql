@@ -54,15 +54,20 @@ FROM (SELECT forecast, score, window_score,
 SELECT series, state::text = (SELECT lstm_state_agg('tg_m', v ORDER BY ts)::text
                               FROM readings r WHERE r.sensor::text = series) AS state_equals_agg
 FROM lstm_stream_states WHERE model_name = 'tg_m' ORDER BY series;
--- Scores are in [0, 1]; the first row has no forecast, the next ten warm the score up; the
--- spike at minute 33 stands out.
+-- Scores are in [0, 1]; the first row has no forecast, the next ten warm the score up; values
+-- beyond the range seen so far alert, and the repeat filter keeps the next 30 rows below the
+-- threshold (the scores themselves are the anomaly suite's).
 SELECT bool_and(score BETWEEN 0 AND 1) AS in_range,
        bool_and(forecast IS NULL) FILTER (WHERE ts = '2024-01-01 00:01+00') AS first_no_forecast,
        bool_and(score IS NULL) FILTER (WHERE ts <= '2024-01-01 00:11+00') AS warm_up_unscored,
        bool_and(score IS NOT NULL) FILTER (WHERE ts > '2024-01-01 00:11+00') AS then_scored
 FROM readings;
-SELECT sensor, round(score::numeric, 3) > 0.99 AS spike_scored_high
-FROM readings WHERE ts = '2024-01-01 00:33+00' ORDER BY sensor;
+SELECT sensor, count(*) FILTER (WHERE score >= 0.5) AS alerts,
+       min(ts) FILTER (WHERE score >= 0.5) AS first_alert,
+       max(score) FILTER (WHERE ts > min_alert AND ts <= min_alert + interval '30 minutes')
+           <= 0.25 AS quiet_after_it
+FROM (SELECT *, min(ts) FILTER (WHERE score >= 0.5) OVER (PARTITION BY sensor) AS min_alert
+      FROM readings) x GROUP BY sensor ORDER BY sensor;
 
 -- A NULL value: gets the current forecast, no score, and does not advance the state.
 SELECT state AS before FROM lstm_stream_states WHERE model_name = 'tg_m' AND series = '1' \gset
@@ -192,7 +197,7 @@ END
 $$;
 -- Wrong number of arguments, no model, no value column.
 SELECT bad_trigger('tg_m', 'v', 'sensor', 'forecast');
-SELECT bad_trigger('tg_m', 'v', 'sensor', 'forecast', 'score', 'ts', 'extra');
+SELECT bad_trigger('tg_m', 'v', 'sensor', 'forecast', 'score', 'ts', '{}', 'score', 'extra');
 SELECT bad_trigger('', 'v', 'sensor', 'forecast', 'score');
 SELECT bad_trigger('tg_m', '', 'sensor', 'forecast', 'score');
 -- Missing columns.

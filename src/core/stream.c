@@ -1,6 +1,6 @@
 /*
  * stream.c - the serialized lstm_state, its validation, and the streaming
- * step with its residual statistics and anomaly score.
+ * step; the anomaly score itself is core/anomaly.c.
  */
 #include "stream.h"
 #include "normalizer.h"
@@ -41,6 +41,13 @@ size_t lstm_state_nbytes(const LstmDims *dims)
 {
     return sizeof(LstmStateHeader) + lstm_state_float_count(dims) * sizeof(float) +
            lstm_state_normalizer_count(dims) * sizeof(double);
+}
+
+/* The header, h and c, and the anomaly block. */
+size_t lstm_stream_nbytes(const LstmStream *stream, const LstmDims *dims)
+{
+    return lstm_state_nbytes(dims) +
+           lstm_anomaly_block_nbytes(stream->anomaly.settings.short_window);
 }
 
 /* Copy the header out of bytes that may not be 8-byte aligned. */
@@ -108,7 +115,7 @@ static LstmError validate_header(const LstmStateHeader *hd, size_t nbytes, char 
         return LSTM_ERR_FORMAT;
     }
     expected = lstm_state_nbytes(&dims);
-    if (nbytes != expected) {
+    if ((hd->flags & LSTM_STATE_HAS_LIKELIHOOD) ? nbytes < expected : nbytes != expected) {
         snprintf(errmsg, LSTM_ERRMSG_LEN,
                  "state is %zu bytes but a model with hidden_size %d, %d layer%s and %d member%s "
                  "needs %zu",
@@ -155,6 +162,37 @@ static LstmError validate_header(const LstmStateHeader *hd, size_t nbytes, char 
     }
     if (hd->last_score < 0.0 || hd->last_score > 1.0) {
         snprintf(errmsg, LSTM_ERRMSG_LEN, "last_score %g is outside [0, 1]", hd->last_score);
+        return LSTM_ERR_FORMAT;
+    }
+    return LSTM_OK;
+}
+
+/*
+ * Check the anomaly block of available bytes after c (and the normaliser): its own checks, its
+ * exact length, and its counts against the header's residual count.
+ */
+static LstmError validate_block(const LstmStateHeader *hd, const void *block, size_t available,
+                                char *errmsg)
+{
+    LstmAnomaly anomaly;
+    size_t nbytes;
+    LstmError err = lstm_anomaly_block_check(block, available, &nbytes, errmsg);
+
+    if (err != LSTM_OK)
+        return err;
+    if (nbytes != available) {
+        snprintf(errmsg, LSTM_ERRMSG_LEN, "state has %zu bytes after its anomaly block",
+                 available - nbytes);
+        return LSTM_ERR_FORMAT;
+    }
+    memset(&anomaly, 0, sizeof(anomaly));
+    lstm_anomaly_unpack(block, &anomaly);
+    if (anomaly.averages.count > hd->residual_count || anomaly.ring_fill > hd->residual_count ||
+        ((anomaly.flags & LSTM_ANOMALY_HAS_RANGE) && hd->steps == 0) ||
+        (!(hd->flags & LSTM_STATE_HAS_FORECAST) && anomaly.last_residual != 0.0)) {
+        snprintf(errmsg, LSTM_ERRMSG_LEN,
+                 "the anomaly block's counts do not fit steps %lld and residual_count %lld",
+                 (long long)hd->steps, (long long)hd->residual_count);
         return LSTM_ERR_FORMAT;
     }
     return LSTM_OK;
@@ -229,14 +267,17 @@ static LstmError validate_normalizer(const LstmStateHeader *hd, const LstmDims *
     return LSTM_OK;
 }
 
-/* Validate untrusted state bytes: header, length, every h and c value, the normaliser. */
+/*
+ * Validate untrusted state bytes: header, length, every h and c value, the
+ * normaliser, the anomaly block.
+ */
 LstmError lstm_state_validate(const void *bytes, size_t nbytes, char *errmsg)
 {
     LstmStateHeader hd;
     LstmDims dims;
     LstmError err;
     const char *floats = (const char *)bytes + sizeof(LstmStateHeader);
-    size_t n, per_member;
+    size_t n, per_member, base;
 
     if (nbytes < sizeof(LstmStateHeader)) {
         snprintf(errmsg, LSTM_ERRMSG_LEN, "state is %zu bytes, shorter than the %zu-byte header",
@@ -271,8 +312,14 @@ LstmError lstm_state_validate(const void *bytes, size_t nbytes, char *errmsg)
             return LSTM_ERR_FORMAT;
         }
     }
-    if (dims.flags & LSTM_FLAG_SERIES_SCALING)
-        return validate_normalizer(&hd, &dims, floats + 2 * n * sizeof(float), errmsg);
+    base = lstm_state_nbytes(&dims); /* the anomaly block follows c and the normaliser */
+    if (dims.flags & LSTM_FLAG_SERIES_SCALING) {
+        err = validate_normalizer(&hd, &dims, floats + 2 * n * sizeof(float), errmsg);
+        if (err != LSTM_OK)
+            return err;
+    }
+    if (hd.flags & LSTM_STATE_HAS_LIKELIHOOD)
+        return validate_block(&hd, (const char *)bytes + base, nbytes - base, errmsg);
     return LSTM_OK;
 }
 
@@ -302,16 +349,35 @@ int lstm_state_matches_model(const LstmStateHeader *header, const LstmDims *dims
     return 1;
 }
 
-/* A fresh stream: no rows, zero state, no residuals. */
+/* A fresh stream: no rows, zero state, no residuals, the default settings. */
 void lstm_stream_init(LstmStream *stream, const LstmDims *dims, float *memory)
 {
+    LstmAnomalySettings defaults;
+
     lstm_series_init(&stream->series, dims, memory);
-    stream->residuals.count = 0;
-    stream->residuals.mean = 0.0;
-    stream->residuals.variance = 0.0;
+    lstm_anomaly_settings_default(&defaults);
+    lstm_anomaly_init(&stream->anomaly, &defaults);
     stream->flags = 0;
     stream->last_forecast = 0.0;
     stream->last_score = 0.0;
+    memset(&stream->row, 0, sizeof(stream->row));
+}
+
+/* Take settings if the stream has none of its own yet; else they must be its own. */
+int lstm_stream_use_settings(LstmStream *stream, const LstmAnomalySettings *settings, char *errmsg)
+{
+    if (stream->series.steps > 0 && (stream->flags & LSTM_STATE_HAS_LIKELIHOOD)) {
+        if (lstm_anomaly_settings_equal(&stream->anomaly.settings, settings))
+            return 1;
+        snprintf(errmsg, LSTM_ERRMSG_LEN, "the series was started with other anomaly settings");
+        return 0;
+    }
+    if (stream->series.steps == 0)
+        lstm_anomaly_init(&stream->anomaly, settings);
+    else
+        stream->anomaly.settings = *settings; /* a state from before: its block is empty */
+    stream->flags |= LSTM_STATE_HAS_LIKELIHOOD;
+    return 1;
 }
 
 /* Fill a stream from validated state bytes. */
@@ -343,12 +409,20 @@ void lstm_state_load(const void *bytes, LstmStream *stream)
             memcpy(nz->recent, block + NORMALIZER_FIELDS * 8,
                    lstm_normalizer_ring_size(dims.season) * sizeof(double));
     }
-    stream->residuals.count = hd.residual_count;
-    stream->residuals.mean = hd.residual_mean;
-    stream->residuals.variance = hd.residual_variance;
+    if (hd.flags & LSTM_STATE_HAS_LIKELIHOOD)
+        lstm_anomaly_unpack((const char *)bytes + lstm_state_nbytes(&dims), &stream->anomaly);
+    else {
+        LstmAnomalySettings defaults;
+        lstm_anomaly_settings_default(&defaults);
+        lstm_anomaly_init(&stream->anomaly, &defaults);
+    }
+    stream->anomaly.residuals.count = hd.residual_count;
+    stream->anomaly.residuals.mean = hd.residual_mean;
+    stream->anomaly.residuals.variance = hd.residual_variance;
     stream->flags = hd.flags;
     stream->last_forecast = hd.last_forecast;
     stream->last_score = hd.last_score;
+    memset(&stream->row, 0, sizeof(stream->row));
 }
 
 /* Serialize a stream with its model's sizes and fingerprint. */
@@ -366,7 +440,7 @@ void lstm_state_store(void *bytes, const LstmStream *stream, const LstmDims *dim
         hd.members = (uint16_t)dims->members;
         hd.season = (uint32_t)dims->season;
     }
-    hd.flags = (uint16_t)stream->flags;
+    hd.flags = (uint16_t)(stream->flags | LSTM_STATE_HAS_LIKELIHOOD);
     hd.model_flags = (uint16_t)dims->flags;
     hd.input_size = dims->input_size;
     hd.hidden_size = dims->hidden_size;
@@ -374,10 +448,10 @@ void lstm_state_store(void *bytes, const LstmStream *stream, const LstmDims *dim
     hd.output_size = dims->output_size;
     hd.model_fingerprint = fingerprint;
     hd.steps = stream->series.steps;
-    hd.residual_count = stream->residuals.count;
+    hd.residual_count = stream->anomaly.residuals.count;
     hd.last_value = stream->series.last_value;
-    hd.residual_mean = stream->residuals.mean;
-    hd.residual_variance = stream->residuals.variance;
+    hd.residual_mean = stream->anomaly.residuals.mean;
+    hd.residual_variance = stream->anomaly.residuals.variance;
     hd.last_forecast = (stream->flags & LSTM_STATE_HAS_FORECAST) ? stream->last_forecast : 0.0;
     hd.last_score = (stream->flags & LSTM_STATE_HAS_SCORE) ? stream->last_score : 0.0;
     memcpy(bytes, &hd, sizeof(hd));
@@ -395,41 +469,7 @@ void lstm_state_store(void *bytes, const LstmStream *stream, const LstmDims *dim
             memcpy(block + NORMALIZER_FIELDS * 8, nz->recent,
                    lstm_normalizer_ring_size(dims->season) * sizeof(double));
     }
-}
-
-/* Enough residuals to judge a new one? */
-int lstm_residuals_ready(const LstmResiduals *residuals)
-{
-    return residuals->count >= LSTM_ANOMALY_WARMUP;
-}
-
-/* Two-sided normal tail, turned around: erf(|z| / sqrt(2)) in [0, 1]. */
-double lstm_anomaly_score(const LstmResiduals *residuals, double residual)
-{
-    double deviation = fabs(residual - residuals->mean);
-    double z;
-
-    if (residuals->variance <= 0.0)
-        return deviation == 0.0 ? 0.0 : 1.0;
-    z = deviation / sqrt(residuals->variance);
-    return erf(z / sqrt(2.0));
-}
-
-/*
- * Weighted update with weight w = max(1/n, 1/WINDOW):
- *   mean' = mean + w d,  variance' = (1 - w) (variance + w d^2),  d = r - mean.
- * With w = 1/n this is the exact running mean and population variance.
- */
-void lstm_residuals_add(LstmResiduals *residuals, double residual)
-{
-    double w, d;
-
-    residuals->count++;
-    w = residuals->count < LSTM_ANOMALY_WINDOW ? 1.0 / (double)residuals->count
-                                               : 1.0 / (double)LSTM_ANOMALY_WINDOW;
-    d = residual - residuals->mean;
-    residuals->mean += w * d;
-    residuals->variance = (1.0 - w) * (residuals->variance + w * d * d);
+    lstm_anomaly_pack(&stream->anomaly, (char *)bytes + lstm_state_nbytes(dims));
 }
 
 /*
@@ -451,17 +491,21 @@ LstmError lstm_stream_feed(const LstmRunner *runner, LstmStream *stream, const d
     err = lstm_runner_feed(runner, &stream->series, features);
     if (err != LSTM_OK)
         return err;
-    stream->flags = 0;
+    stream->flags = LSTM_STATE_HAS_LIKELIHOOD;
     stream->last_forecast = 0.0;
     stream->last_score = 0.0;
-    if (has_forecast) {
-        stream->flags |= LSTM_STATE_HAS_FORECAST;
-        stream->last_forecast = forecast;
-        if (lstm_residuals_ready(&stream->residuals)) {
-            stream->flags |= LSTM_STATE_HAS_SCORE;
-            stream->last_score = lstm_anomaly_score(&stream->residuals, residual);
-        }
-        lstm_residuals_add(&stream->residuals, residual);
+    stream->anomaly.last_residual = 0.0;
+    memset(&stream->row, 0, sizeof(stream->row));
+    if (!has_forecast) {
+        lstm_anomaly_first(&stream->anomaly, features[0]);
+        return LSTM_OK;
+    }
+    stream->flags |= LSTM_STATE_HAS_FORECAST;
+    stream->last_forecast = forecast;
+    lstm_anomaly_update(&stream->anomaly, features[0], residual, &stream->row);
+    if (stream->row.has_score) {
+        stream->flags |= LSTM_STATE_HAS_SCORE;
+        stream->last_score = stream->row.score;
     }
     return LSTM_OK;
 }
@@ -469,7 +513,7 @@ LstmError lstm_stream_feed(const LstmRunner *runner, LstmStream *stream, const d
 /* Are the stream's double fields finite (no overflow from absurd values)? */
 int lstm_stream_finite(const LstmStream *stream)
 {
-    return isfinite(stream->series.last_value) && isfinite(stream->residuals.mean) &&
-           isfinite(stream->residuals.variance) && isfinite(stream->last_forecast) &&
+    return isfinite(stream->series.last_value) && isfinite(stream->anomaly.residuals.mean) &&
+           isfinite(stream->anomaly.residuals.variance) && isfinite(stream->last_forecast) &&
            isfinite(stream->last_score);
 }

@@ -4,9 +4,10 @@
  * that state before consuming it.
  *
  * Pure C11, no PostgreSQL. A stream is a LstmSeries (steps, last value, h and
- * c of every layer) plus what the anomaly score needs: a running mean and
- * variance of the one-step-ahead residuals, weighted towards the most recent
- * LSTM_ANOMALY_WINDOW rows, and the forecast and score of the last row.
+ * c of every layer) plus the anomaly score's state (core/anomaly.h: its
+ * settings, the running statistics of the one-step-ahead residuals, the
+ * short and long windows, the range, the repeat filter), and the forecast
+ * and score of the last row.
  *
  * Serialized form (what follows PostgreSQL's 4-byte varlena length word):
  *
@@ -16,11 +17,21 @@
  *   normaliser (series-scaled models only), 8-byte fields:
  *     int64 rows; double last, change, level, scale;
  *     double recent[lstm_normalizer_ring_size(season)]   the ring (normalizer.h)
+ *   anomaly block              with LSTM_STATE_HAS_LIKELIHOOD (every state
+ *                              written since the likelihood score), after
+ *                              the normaliser if there is one:
+ *                              lstm_anomaly_block_nbytes(short_window) bytes
+ *                              (anomaly.h draws it); the residual statistics
+ *                              stay in the header. A state without the flag
+ *                              (made before) loads with the default settings
+ *                              and an empty block: its residual statistics
+ *                              are kept, its short and long windows warm up.
  *
  * Version 1 is the state of a version-1 model (one member, no season, no
- * flag but DIFFERENCE: M = 1, no normaliser), byte for byte what it always
- * was; every other model's state is version 2, whose header records the
- * model's members and season in the two fields that version 1 keeps zero.
+ * flag but DIFFERENCE: M = 1, no normaliser); every other model's state is
+ * version 2, whose header records the model's members and season in the two
+ * fields that version 1 keeps zero. The anomaly block and its flag are
+ * independent of the version: either version may carry it.
  *
  * The header holds 8-byte fields at offsets that are not 8-byte aligned
  * inside a varlena, so readers copy it out (lstm_state_read_header) instead
@@ -34,6 +45,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "anomaly.h"
 #include "runner.h"
 #include "model_format.h"
 
@@ -44,16 +56,10 @@
 /* State flags: what the last row consumed produced. */
 #define LSTM_STATE_HAS_FORECAST 0x0001U /* last_forecast holds the forecast made before it */
 #define LSTM_STATE_HAS_SCORE 0x0002U    /* last_score holds its anomaly score */
-#define LSTM_STATE_KNOWN_FLAGS (LSTM_STATE_HAS_FORECAST | LSTM_STATE_HAS_SCORE)
-
-/*
- * Residual statistics: each residual is weighted max(1/n, 1/WINDOW), so the
- * first WINDOW residuals give the plain mean and population variance and
- * later ones an exponentially weighted mean and variance of about the last
- * WINDOW rows. A row is scored once WARMUP residuals have been seen.
- */
-#define LSTM_ANOMALY_WINDOW 100
-#define LSTM_ANOMALY_WARMUP 10
+/* The anomaly block follows c (not about the last row: set in every state written now). */
+#define LSTM_STATE_HAS_LIKELIHOOD 0x0004U
+#define LSTM_STATE_KNOWN_FLAGS                                                                     \
+    (LSTM_STATE_HAS_FORECAST | LSTM_STATE_HAS_SCORE | LSTM_STATE_HAS_LIKELIHOOD)
 
 /* The fixed header of a serialized state; byte offsets on the left. */
 typedef struct LstmStateHeader {
@@ -77,24 +83,22 @@ typedef struct LstmStateHeader {
     double last_score;          /* 88: anomaly score of the last row in [0, 1], or 0 */
 } LstmStateHeader;
 
-/* Running statistics of one series' residuals (value - forecast). */
-typedef struct LstmResiduals {
-    int64_t count;   /* residuals seen */
-    double mean;     /* weighted mean */
-    double variance; /* weighted variance */
-} LstmResiduals;
-
 /* A series being streamed: the recurrent state and the scoring state. */
 typedef struct LstmStream {
-    LstmSeries series;       /* steps, last value, h, c (members, L, H), normaliser */
-    LstmResiduals residuals; /* statistics of the residuals so far */
-    unsigned flags;          /* LSTM_STATE_HAS_FORECAST / HAS_SCORE for the last row */
-    double last_forecast;    /* forecast made before the last row (if HAS_FORECAST) */
-    double last_score;       /* anomaly score of the last row (if HAS_SCORE) */
+    LstmSeries series;    /* steps, last value, h, c (members, L, H), normaliser */
+    LstmAnomaly anomaly;  /* settings, residual statistics, windows, range, filter */
+    unsigned flags;       /* LSTM_STATE_HAS_FORECAST / HAS_SCORE for the last row; */
+                          /* HAS_LIKELIHOOD once the settings are the state's own */
+    double last_forecast; /* forecast made before the last row (if HAS_FORECAST) */
+    double last_score;    /* anomaly score of the last row (if HAS_SCORE) */
+    LstmAnomalyRow row;   /* residual, z, score, alert of the last row fed (not stored) */
 } LstmStream;
 
-/* Serialized size in bytes of a state for a model of these (checked) sizes. */
+/* Serialized size in bytes of a state without its anomaly block. */
 size_t lstm_state_nbytes(const LstmDims *dims);
+
+/* Serialized size in bytes of the state of stream (anomaly block included). */
+size_t lstm_stream_nbytes(const LstmStream *stream, const LstmDims *dims);
 
 /* lstm_state_version: the version of a state of a model of these sizes (1 or 2). */
 int lstm_state_version(const LstmDims *dims);
@@ -130,8 +134,19 @@ LstmDims lstm_state_dims(const LstmStateHeader *header);
 int lstm_state_matches_model(const LstmStateHeader *header, const LstmDims *dims,
                              uint64_t fingerprint, char *errmsg);
 
-/* lstm_stream_init: point stream at memory (lstm_series_nfloats floats): a fresh series. */
+/*
+ * lstm_stream_init: point stream at memory (lstm_series_nfloats floats): a
+ * fresh series, scored with the default settings.
+ */
 void lstm_stream_init(LstmStream *stream, const LstmDims *dims, float *memory);
+
+/*
+ * lstm_stream_use_settings: score stream with these (checked) settings. A
+ * fresh stream, or one loaded from a state without an anomaly block, takes
+ * them; a stream with rows and settings of its own must already have them:
+ * otherwise returns 0 with a message.
+ */
+int lstm_stream_use_settings(LstmStream *stream, const LstmAnomalySettings *settings, char *errmsg);
 
 /*
  * lstm_state_load: fill stream (set up by lstm_stream_init for the same
@@ -140,7 +155,7 @@ void lstm_stream_init(LstmStream *stream, const LstmDims *dims, float *memory);
 void lstm_state_load(const void *bytes, LstmStream *stream);
 
 /*
- * lstm_state_store: serialize stream into bytes (lstm_state_nbytes(dims)
+ * lstm_state_store: serialize stream into bytes (lstm_stream_nbytes()
  * bytes, any alignment), recording the model's sizes and fingerprint.
  */
 void lstm_state_store(void *bytes, const LstmStream *stream, const LstmDims *dims,
@@ -148,12 +163,13 @@ void lstm_state_store(void *bytes, const LstmStream *stream, const LstmDims *dim
 
 /*
  * lstm_stream_feed: score one row and consume it. If the series has rows
- * already, the forecast made before this row is recorded (output 0), its
- * residual features[0] - forecast is scored against the residual statistics
- * (once LSTM_ANOMALY_WARMUP residuals are known) and then added to them; the
- * row is fed to the network. outputs is scratch for O doubles. If the runner
- * rejects the row (its scaled value does not fit a float32), returns its
- * error and leaves the stream unchanged.
+ * already, the forecast made before this row is recorded (output 0) and
+ * its residual features[0] - forecast goes through the anomaly score
+ * (lstm_anomaly_update: stream->row, and last_score once the warm-up is
+ * over); a series' first row starts the range of values. The row is fed to
+ * the network. outputs is scratch for O doubles. If the runner rejects the
+ * row (its scaled value does not fit a float32), returns its error and
+ * leaves the stream unchanged.
  */
 LstmError lstm_stream_feed(const LstmRunner *runner, LstmStream *stream, const double *features,
                            double *outputs);
@@ -164,19 +180,5 @@ LstmError lstm_stream_feed(const LstmRunner *runner, LstmStream *stream, const d
  * overflow them; callers treat that as an out-of-range value.
  */
 int lstm_stream_finite(const LstmStream *stream);
-
-/* lstm_residuals_ready: are there enough residuals to score a row? */
-int lstm_residuals_ready(const LstmResiduals *residuals);
-
-/*
- * lstm_anomaly_score: how unusual residual is against the statistics, in
- * [0, 1]: the probability that a normal variable with their mean and
- * variance lands closer to the mean than residual, erf(|z| / sqrt(2)). With
- * zero variance: 0 for a residual equal to the mean, else 1.
- */
-double lstm_anomaly_score(const LstmResiduals *residuals, double residual);
-
-/* lstm_residuals_add: add one residual to the running statistics. */
-void lstm_residuals_add(LstmResiduals *residuals, double residual);
 
 #endif /* LSTM_CORE_STREAM_H */

@@ -18,6 +18,11 @@
 
 #include "arena.h"
 #include "fastmath.h"
+
+/* Floats of the initial state written between two checks for interrupts (16 MB). */
+#define INIT_BLOCK_FLOATS ((size_t)4 * 1024 * 1024)
+
+static void check_interrupt(const LstmTrainer *tr);
 #include "normalizer.h"
 
 /* ---------------------------------------------------------------------- */
@@ -464,7 +469,8 @@ static uint64_t rng_below(uint64_t *s, uint64_t n)
 /* Lay out the trainer, draw initial weights, attach the data. */
 void lstm_trainer_init(LstmTrainer *tr, const LstmTrainOptions *opts, int input_size,
                        const LstmTrainTotals *totals, const LstmTrainSeries *series,
-                       int64_t num_series, const float *inputs, void *memory)
+                       int64_t num_series, const float *inputs, void *memory,
+                       void (*interrupt)(void *arg), void *interrupt_arg)
 {
     LstmArena arena = lstm_arena_over(memory);
     uint64_t seed = opts->seed;
@@ -472,6 +478,8 @@ void lstm_trainer_init(LstmTrainer *tr, const LstmTrainOptions *opts, int input_
     int64_t n = 0;
 
     memset(tr, 0, sizeof(*tr));
+    tr->interrupt = interrupt;
+    tr->interrupt_arg = interrupt_arg;
     tr->opts = *opts;
     tr->dims = trainer_dims(opts, input_size);
     tr->lanes = totals->lanes > 0 ? totals->lanes : 1;
@@ -485,12 +493,17 @@ void lstm_trainer_init(LstmTrainer *tr, const LstmTrainOptions *opts, int input_
         tr->rng[i] = splitmix64(&seed);
     /* nn.LSTM and nn.Linear(H, O) both draw from uniform(-1/sqrt(H), 1/sqrt(H)) */
     bound = 1.0 / sqrt((double)opts->hidden_size);
-    for (size_t p = 0; p < tr->nparams; p++)
-        tr->params[p] = (float)(-bound + 2.0 * bound * rng_uniform(tr->rng));
-    memcpy(tr->best, tr->params, tr->nparams * sizeof(float));
-    memset(tr->grads, 0, tr->nparams * sizeof(float));
-    memset(tr->adam_m, 0, tr->nparams * sizeof(float));
-    memset(tr->adam_v, 0, tr->nparams * sizeof(float));
+    for (size_t p0 = 0; p0 < tr->nparams; p0 += INIT_BLOCK_FLOATS) {
+        size_t p1 = p0 + INIT_BLOCK_FLOATS < tr->nparams ? p0 + INIT_BLOCK_FLOATS : tr->nparams;
+        check_interrupt(tr);
+        for (size_t p = p0; p < p1; p++)
+            tr->params[p] = (float)(-bound + 2.0 * bound * rng_uniform(tr->rng));
+        /* the first writes to each block fault its pages in: keep them interruptible too */
+        memcpy(tr->best + p0, tr->params + p0, (p1 - p0) * sizeof(float));
+        memset(tr->grads + p0, 0, (p1 - p0) * sizeof(float));
+        memset(tr->adam_m + p0, 0, (p1 - p0) * sizeof(float));
+        memset(tr->adam_v + p0, 0, (p1 - p0) * sizeof(float));
+    }
 
     tr->inputs = inputs;
     tr->series = series;

@@ -326,10 +326,13 @@ size_t lstm_trainer_nbytes(const LstmTrainOptions *opts, int input_size,
  * bytes, any alignment), draw the initial weights from the seed (PyTorch's
  * uniform(-1/sqrt(H), 1/sqrt(H)) for every LSTM and head parameter) and
  * attach the prepared data (inputs and series stay owned by the caller).
+ * interrupt (may be NULL) is kept in tr->interrupt and already called while
+ * the (possibly gigabyte-sized) state is written.
  */
 void lstm_trainer_init(LstmTrainer *tr, const LstmTrainOptions *opts, int input_size,
                        const LstmTrainTotals *totals, const LstmTrainSeries *series,
-                       int64_t num_series, const float *inputs, void *memory);
+                       int64_t num_series, const float *inputs, void *memory,
+                       void (*interrupt)(void *arg), void *interrupt_arg);
 
 /*
  * lstm_trainer_epoch: one pass over the training targets of every used

@@ -5,15 +5,19 @@
  *   CREATE TRIGGER score BEFORE INSERT ON readings FOR EACH ROW
  *   EXECUTE FUNCTION lstm_score_trigger('model name', 'value column',
  *       'series column' | NULL, 'forecast column' | NULL, 'score column' | NULL
- *       [, 'time column']);
+ *       [, 'time column' | NULL [, 'anomaly settings' | NULL [, 'alert column']]]);
  *
  * Per row: find the series' state (model name, scored table, series key):
  * in backend memory if this statement reached the series already, otherwise
  * lock its row of lstm_stream_states and read it into memory (creating it
  * on the series' first row); write into the new row the forecast that the
- * state made BEFORE this value and the row's anomaly score; advance the
- * state. The state is written back once, when the statement ends
- * (stream_cache.c), so a load's cost is linear in its rows. The arithmetic is
+ * state made BEFORE this value and the row's anomaly score (and the alert,
+ * score >= threshold, into a boolean alert column); advance the state. The
+ * state is written back once, when the statement ends (stream_cache.c), so
+ * a load's cost is linear in its rows. The settings (JSON text, as
+ * lstm_anomaly_score's jsonb) start every new series' state; a saved state
+ * with other settings is an error when the statement first reads it. The
+ * arithmetic is
  * the core step lstm_state_agg and lstm_anomaly_score run, so a series
  * inserted in time order gets exactly the state and scores those give over
  * the same rows.
@@ -58,6 +62,7 @@
 #include "features/score_trigger.h"
 #include "features/stream_cache.h"
 #include "features/stream_states.h"
+#include "runtime/anomaly_settings.h"
 #include "runtime/arguments.h"
 #include "runtime/column_spec.h"
 #include "runtime/model_cache.h"
@@ -234,15 +239,17 @@ typedef struct ScoreConfig {
     Oid state_type;   /* lstm_state's OID */
     char *model_name; /* argument 1 */
     Datum model_name_text;
-    Oid source;               /* the scored relation: the root of the trigger's table */
-    LstmColumn value;         /* argument 2 */
-    LstmColumn series;        /* argument 3; attnum 0 for a single series */
-    LstmColumn forecast;      /* argument 4; attnum 0 for none */
-    LstmColumn score;         /* argument 5; attnum 0 for none */
-    LstmColumn time;          /* argument 6; attnum 0 for none */
-    LstmSeriesKey series_key; /* the series value as text */
-    LstmTimeCodec time_codec; /* last_time's stored form and the late-row comparison */
-    int16 time_typlen;        /* the time column's type: length and by-value */
+    Oid source;                   /* the scored relation: the root of the trigger's table */
+    LstmColumn value;             /* argument 2 */
+    LstmColumn series;            /* argument 3; attnum 0 for a single series */
+    LstmColumn forecast;          /* argument 4; attnum 0 for none */
+    LstmColumn score;             /* argument 5; attnum 0 for none */
+    LstmColumn time;              /* argument 6; attnum 0 for none */
+    LstmAnomalySettings settings; /* argument 7; the defaults without one */
+    LstmColumn alert;             /* argument 8; attnum 0 for none */
+    LstmSeriesKey series_key;     /* the series value as text */
+    LstmTimeCodec time_codec;     /* last_time's stored form and the late-row comparison */
+    int16 time_typlen;            /* the time column's type: length and by-value */
     bool time_byval;
     /* The series reached by this statement, by the series value's bytes (see series_memo). */
     bool memo_usable; /* the key text depends on the value's bytes alone */
@@ -262,8 +269,8 @@ typedef struct ScoreConfig {
     /* Scratch for the current model's sizes. */
     LstmDims dims;
     bool have_scratch;
-    LstmStream stream;    /* h, c, steps, residuals */
-    float *stream_memory; /* (2, L, H) */
+    LstmStream stream;    /* a series' first row is scored here, before it is cached */
+    float *stream_memory; /* (lstm_series_nfloats) h, c, the normaliser's ring */
     double *features;     /* (I) */
     double *outputs;      /* (O) */
     /* lstm_stream_states through the access methods (decided at the first series). */
@@ -274,15 +281,16 @@ typedef struct ScoreConfig {
     Datum model;
 } ScoreConfig;
 
-/* Error unless the trigger has 5 or 6 arguments, a model name and a value column. */
+/* Error unless the trigger has 5 to 8 arguments, a model name and a value column. */
 static void check_trigger_arguments(const Trigger *trigger)
 {
-    if (trigger->tgnargs != 5 && trigger->tgnargs != 6)
+    if (trigger->tgnargs < 5 || trigger->tgnargs > 8)
         ereport(ERROR,
                 (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-                 errmsg("lstm_score_trigger takes 5 or 6 arguments, got %d", trigger->tgnargs),
+                 errmsg("lstm_score_trigger takes 5 to 8 arguments, got %d", trigger->tgnargs),
                  errhint("Arguments: model name, value column, series column or NULL, forecast "
-                         "column or NULL, score column or NULL, and optionally a time column.")));
+                         "column or NULL, score column or NULL, and optionally a time column "
+                         "or NULL, anomaly settings (JSON) or NULL, and an alert column.")));
     if (lstm_column_is_none(trigger->tgargs[0]))
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                         errmsg("lstm_score_trigger needs a model name as its first argument")));
@@ -311,9 +319,19 @@ static void resolve_columns(ScoreConfig *cfg, Relation rel, const Trigger *trigg
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                         errmsg("lstm_score_trigger value, forecast and score columns must be "
                                "different columns")));
-    if (trigger->tgnargs == 6 &&
+    if (trigger->tgnargs >= 6 &&
         lstm_column_resolve(&source, LSTM_COLUMN_TIME, pstrdup(args[5]), "time column", &cfg->time))
         lstm_time_codec_init(&cfg->time_codec, &cfg->time, CurrentMemoryContext);
+    lstm_anomaly_settings_parse(trigger->tgnargs >= 7 ? args[6] : NULL, "lstm_score_trigger",
+                                &cfg->settings);
+    if (trigger->tgnargs == 8 &&
+        lstm_column_resolve(&source, LSTM_COLUMN_ALERT, pstrdup(args[7]), "alert column",
+                            &cfg->alert) &&
+        (cfg->alert.attnum == cfg->value.attnum || cfg->alert.attnum == cfg->forecast.attnum ||
+         cfg->alert.attnum == cfg->score.attnum))
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("lstm_score_trigger alert column must differ from the value, "
+                               "forecast and score columns")));
 }
 
 /* ---------- the statement's series, by value ---------- */
@@ -464,6 +482,7 @@ typedef struct ScoreResult {
     double forecast;
     bool has_score;
     double score;
+    bool alert; /* score >= threshold (with has_score) */
 } ScoreResult;
 
 /* The model of a series' first row (no state to join it from); unknown is an error. */
@@ -615,6 +634,8 @@ static LstmCachedSeries *cache_saved_series(ScoreConfig *cfg, const SeriesRow *r
         lstm_state_load(VARDATA(state), &series->now.stream);
     else
         series->now.restart_pending = true;
+    /* the trigger's settings: a restarted or older state takes them, any other must have them */
+    lstm_anomaly_settings_use(&series->now.stream, &cfg->settings, "lstm_score_trigger");
     series->saved_fingerprint = header.model_fingerprint;
     if (saved->has_last_time) {
         /* Decoded once here; a time of another type is never compared (nor written). */
@@ -675,6 +696,7 @@ static void step(ScoreConfig *cfg, const LstmDecoded *model, LstmStream *stream,
     result->forecast = stream->last_forecast;
     result->has_score = (stream->flags & LSTM_STATE_HAS_SCORE) != 0;
     result->score = stream->last_score;
+    result->alert = stream->row.alert != 0;
 }
 
 /*
@@ -688,6 +710,11 @@ static void score_cached_row(ScoreConfig *cfg, LstmCachedSeries *series, const S
     LstmDecoded *model = cached_model(cfg, row, series);
     LstmSeriesVersion *now = &series->now;
 
+    if (!lstm_anomaly_settings_equal(&now->stream.anomaly.settings, &cfg->settings)) {
+        /* another trigger on the same scored table (a partition's) reached the series first */
+        lstm_stream_cache_change(series);
+        lstm_anomaly_settings_use(&now->stream, &cfg->settings, "lstm_score_trigger");
+    }
     if (row_is_late(cfg, row, now)) {
         lstm_stream_cache_change(series); /* stored unscored, the state untouched */
         now->late_added++;
@@ -732,6 +759,7 @@ static bool score_first_row(ScoreConfig *cfg, const SeriesRow *row, ScoreResult 
     if (!read_value(cfg, row))
         return true;
     lstm_stream_init(&cfg->stream, dims, cfg->stream_memory);
+    lstm_anomaly_settings_use(&cfg->stream, &cfg->settings, "lstm_score_trigger");
     step(cfg, model, &cfg->stream, result);
     args[3] = PointerGetDatum(lstm_state_make(&cfg->stream, dims, model->fingerprint));
     if (cfg->time.attnum == 0)
@@ -1020,9 +1048,9 @@ static bool series_row(ScoreConfig *cfg, FunctionCallInfo fcinfo, const Datum *v
 
 /*
  * The tuple to store: the new tuple's columns (deformed; changed here) with
- * the forecast and the score (or NULLs) written in, or the tuple itself when
- * the trigger has neither column. As heap_modify_tuple, keeps the tuple's
- * identification.
+ * the forecast, the score and the alert (or NULLs) written in, or the tuple
+ * itself when the trigger has none of those columns. As heap_modify_tuple,
+ * keeps the tuple's identification.
  */
 static HeapTuple write_result(ScoreConfig *cfg, HeapTuple tuple, TupleDesc desc, Datum *values,
                               bool *isnull, const ScoreResult *result)
@@ -1032,8 +1060,12 @@ static HeapTuple write_result(ScoreConfig *cfg, HeapTuple tuple, TupleDesc desc,
     double outputs[2] = {result->forecast, result->score};
     HeapTuple stored;
 
-    if (cfg->forecast.attnum == 0 && cfg->score.attnum == 0)
+    if (cfg->forecast.attnum == 0 && cfg->score.attnum == 0 && cfg->alert.attnum == 0)
         return tuple;
+    if (cfg->alert.attnum != 0) {
+        values[cfg->alert.attnum - 1] = BoolGetDatum(result->alert);
+        isnull[cfg->alert.attnum - 1] = !result->has_score;
+    }
     for (int i = 0; i < 2; i++) {
         int at = columns[i]->attnum - 1;
         if (at < 0)

@@ -29,7 +29,7 @@
 
 /* What a series' state is now: everything a rolled-back subtransaction restores. */
 typedef struct LstmSeriesVersion {
-    LstmStream stream;    /* h, c (memory owned by this version), steps, residuals */
+    LstmStream stream;    /* h, c, normaliser (memory owned by this version), steps, anomaly */
     bool restart_pending; /* the saved state was another model's: warn at the first step */
     bool state_changed;   /* rows were applied since the state was read */
     int64 late_added;     /* late rows counted since the state was read */

@@ -1,13 +1,16 @@
 /*
  * stream_functions.c - the functions that stream a series one row at a time:
  *
- *   lstm_state_agg(model, value | features [ORDER BY t]) -> lstm_state
- *   lstm_anomaly_score(model, value | features [ORDER BY t]) -> float8
- *   lstm_step(model, state, value | features) -> lstm_state
+ *   lstm_state_agg(model, value | features [, settings] [ORDER BY t]) -> lstm_state
+ *   lstm_anomaly_score(model, value | features [, settings] [ORDER BY t]) -> float8
+ *   lstm_anomaly(model, value | features [, settings] [ORDER BY t]) -> lstm_anomaly_row
+ *   lstm_step(model, state, value | features [, settings]) -> lstm_state
  *   lstm_predict(model, state) -> float8
  *   lstm_predict(model, state, horizon) -> float8[]
  *
- * model is an lstm_model or the name of a row of lstm_models.
+ * model is an lstm_model or the name of a row of lstm_models; settings the
+ * anomaly score's settings (jsonb, runtime/anomaly_settings.h), taken where
+ * a series starts and kept in its state.
  *
  * Rules shared with lstm_forecast: a NULL value is skipped (lstm_step
  * returns the state unchanged), NaN and infinite values are errors, and the
@@ -20,10 +23,14 @@
 #include "lstm.h"
 
 #include "catalog/pg_type.h"
+#include "access/htup_details.h"
+#include "funcapi.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 
+#include "runtime/anomaly_settings.h"
 #include "runtime/arguments.h"
 #include "runtime/model_cache.h"
 #include "types/lstm_state.h"
@@ -32,6 +39,8 @@ PG_FUNCTION_INFO_V1(lstm_state_sfunc);
 PG_FUNCTION_INFO_V1(lstm_anomaly_sfunc);
 PG_FUNCTION_INFO_V1(lstm_state_final);
 PG_FUNCTION_INFO_V1(lstm_anomaly_final);
+PG_FUNCTION_INFO_V1(lstm_anomaly_row_sfunc);
+PG_FUNCTION_INFO_V1(lstm_anomaly_row_final);
 PG_FUNCTION_INFO_V1(lstm_step);
 PG_FUNCTION_INFO_V1(lstm_predict);
 PG_FUNCTION_INFO_V1(lstm_predict_horizon);
@@ -78,12 +87,75 @@ static void stream_from_state(LstmStream *stream, const LstmDecoded *model, Datu
  * A row costs one comparison of the model datum and the core step.
  */
 typedef struct StateAgg {
-    LstmDecoded *model; /* owned by the query-long cache */
-    LstmStream stream;  /* h, c, normaliser, steps, residual statistics, last forecast/score */
-    double *features;   /* (I) the current row */
-    double *outputs;    /* (O) scratch for the forecast */
-    bool last_row_null; /* the latest row had a NULL value: it has no score */
+    LstmDecoded *model;       /* owned by the query-long cache */
+    LstmStream stream;        /* h, c, normaliser, steps, anomaly state, last forecast/score/row */
+    double *features;         /* (I) the current row */
+    double *outputs;          /* (O) scratch for the forecast */
+    bool last_row_null;       /* the latest row had a NULL value: it has no score */
+    struct varlena *settings; /* copy of the settings argument the group started with */
+    bool settings_null;       /* ... which was NULL (or absent): the defaults */
+    TupleDesc row_desc;       /* lstm_anomaly's result type, blessed once */
 } StateAgg;
+
+/* The settings argument (argno 3, when the call has one) of a row, or NULL. */
+static struct varlena *settings_argument(FunctionCallInfo fcinfo)
+{
+    if (PG_NARGS() < 4 || PG_ARGISNULL(3))
+        return NULL;
+    return PG_DETOAST_DATUM_PACKED(PG_GETARG_DATUM(3));
+}
+
+/* The settings a jsonb argument gives (NULL: the defaults). */
+static void settings_of(struct varlena *raw, const char *function, LstmAnomalySettings *settings)
+{
+    lstm_anomaly_settings_read(raw == NULL ? NULL : (Jsonb *)PG_DETOAST_DATUM(PointerGetDatum(raw)),
+                               function, settings);
+}
+
+/*
+ * A group's first row: its settings start the stream, and a copy of the
+ * argument is kept (in the aggregate context) to recognise it on later rows.
+ */
+static void start_group_settings(StateAgg *agg, FunctionCallInfo fcinfo, const char *function)
+{
+    struct varlena *raw = settings_argument(fcinfo);
+    LstmAnomalySettings settings;
+
+    settings_of(raw, function, &settings);
+    lstm_anomaly_settings_use(&agg->stream, &settings, function);
+    agg->settings_null = raw == NULL;
+    if (raw != NULL) {
+        agg->settings = palloc(VARSIZE_ANY(raw));
+        memcpy(agg->settings, raw, VARSIZE_ANY(raw));
+    }
+}
+
+/* Later rows: the same settings (by bytes, else by value), or an ERROR. */
+static void check_group_settings(StateAgg *agg, FunctionCallInfo fcinfo, MemoryContext aggcontext,
+                                 const char *function)
+{
+    struct varlena *raw = settings_argument(fcinfo);
+    LstmAnomalySettings settings;
+    MemoryContext old;
+
+    if (raw == NULL ? agg->settings_null
+                    : (!agg->settings_null && VARSIZE_ANY(raw) == VARSIZE_ANY(agg->settings) &&
+                       memcmp(raw, agg->settings, VARSIZE_ANY(raw)) == 0))
+        return;
+    settings_of(raw, function, &settings);
+    if (!lstm_anomaly_settings_equal(&settings, &agg->stream.anomaly.settings))
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("%s settings changed within one group", function),
+                        errdetail("Every row of a group must use the same anomaly settings.")));
+    /* Equal settings written differently: remember this form too. */
+    old = MemoryContextSwitchTo(aggcontext);
+    agg->settings_null = raw == NULL;
+    if (raw != NULL) {
+        agg->settings = palloc(VARSIZE_ANY(raw));
+        memcpy(agg->settings, raw, VARSIZE_ANY(raw));
+    }
+    MemoryContextSwitchTo(old);
+}
 
 /*
  * The transition of lstm_state_agg and lstm_anomaly_score: score and consume
@@ -115,11 +187,14 @@ static Datum state_transition(FunctionCallInfo fcinfo, const char *function, con
         lstm_stream_init(&agg->stream, dims, palloc(sizeof(float) * lstm_series_nfloats(dims)));
         agg->features = palloc(sizeof(double) * dims->input_size);
         agg->outputs = palloc(sizeof(double) * dims->output_size);
+        start_group_settings(agg, fcinfo, function);
         MemoryContextSwitchTo(old);
     } else if (agg->model != model)
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                         errmsg("%s model changed within one group", function),
                         errdetail("Every row of a group must use the same model.")));
+    else
+        check_group_settings(agg, fcinfo, aggcontext, function);
 
     read_value_argument(fcinfo, 2, &model->runner.dims, agg->features, function, what);
     err = lstm_stream_feed(&model->runner, &agg->stream, agg->features, agg->outputs);
@@ -143,6 +218,12 @@ Datum lstm_state_sfunc(PG_FUNCTION_ARGS)
 Datum lstm_anomaly_sfunc(PG_FUNCTION_ARGS)
 {
     return state_transition(fcinfo, "lstm_anomaly_score", "lstm_anomaly_score input");
+}
+
+/* lstm_anomaly transition: the same, with its own name in messages. */
+Datum lstm_anomaly_row_sfunc(PG_FUNCTION_ARGS)
+{
+    return state_transition(fcinfo, "lstm_anomaly", "lstm_anomaly input");
 }
 
 /* lstm_state_agg final: the state as a value; NULL for no rows. */
@@ -169,11 +250,61 @@ Datum lstm_anomaly_final(PG_FUNCTION_ARGS)
     PG_RETURN_FLOAT8(agg->stream.last_score);
 }
 
+/*
+ * lstm_anomaly final: the latest row as (forecast, residual, z, score,
+ * alert): the forecast made before it (NULL for a series' first row), its
+ * residual, and, past the warm-up, z, the score and the alert (score >=
+ * threshold). A row whose value is NULL gets the current forecast and NULLs.
+ * NULL for no rows.
+ */
+Datum lstm_anomaly_row_final(PG_FUNCTION_ARGS)
+{
+    StateAgg *agg = PG_ARGISNULL(0) ? NULL : (StateAgg *)PG_GETARG_POINTER(0);
+    Datum values[5] = {0, 0, 0, 0, 0};
+    bool nulls[5] = {true, true, true, true, true};
+    const LstmStream *stream;
+
+    if (agg == NULL)
+        PG_RETURN_NULL();
+    stream = &agg->stream;
+    if (agg->row_desc == NULL) {
+        MemoryContext aggcontext, old;
+        TupleDesc desc;
+        if (!AggCheckCallContext(fcinfo, &aggcontext) ||
+            get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+            ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                            errmsg("lstm_anomaly final function called in a wrong context")));
+        old = MemoryContextSwitchTo(aggcontext);
+        agg->row_desc = BlessTupleDesc(CreateTupleDescCopy(desc));
+        MemoryContextSwitchTo(old);
+    }
+    if (agg->last_row_null) {
+        if (stream->series.steps > 0) {
+            lstm_runner_predict(&agg->model->runner, &stream->series, agg->outputs);
+            values[0] = Float8GetDatum(agg->outputs[0]);
+            nulls[0] = false;
+        }
+    } else if (stream->flags & LSTM_STATE_HAS_FORECAST) {
+        values[0] = Float8GetDatum(stream->last_forecast);
+        values[1] = Float8GetDatum(stream->row.residual);
+        nulls[0] = nulls[1] = false;
+        if (stream->row.has_score) {
+            values[2] = Float8GetDatum(stream->row.z);
+            values[3] = Float8GetDatum(stream->row.score);
+            values[4] = BoolGetDatum(stream->row.alert != 0);
+            nulls[2] = nulls[3] = nulls[4] = false;
+        }
+    }
+    PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(agg->row_desc, values, nulls)));
+}
+
 /* ---------- lstm_step and lstm_predict ---------- */
 
 /*
- * lstm_step(model, state, value | features): the state after one more row.
- * A NULL state starts a series; a NULL value returns the state unchanged.
+ * lstm_step(model, state, value | features [, settings]): the state after
+ * one more row. A NULL state starts a series (with the settings, or the
+ * defaults); a state continues with its own settings, and settings other
+ * than those are an error. A NULL value returns the state unchanged.
  */
 Datum lstm_step(PG_FUNCTION_ARGS)
 {
@@ -181,20 +312,27 @@ Datum lstm_step(PG_FUNCTION_ARGS)
     const LstmDims *dims = &model->runner.dims;
     LstmStream stream;
     double *features, *outputs;
+    struct varlena *raw = settings_argument(fcinfo);
+    LstmAnomalySettings settings;
     LstmError err;
 
+    if (raw != NULL)
+        settings_of(raw, "lstm_step", &settings);
     if (PG_ARGISNULL(2)) {
         if (PG_ARGISNULL(1))
             PG_RETURN_NULL();
-        /* Still an error to pass another model's state. */
-        lstm_state_check_model(lstm_state_from_datum(PG_GETARG_DATUM(1)), &model->runner.dims,
-                               model->fingerprint);
+        /* Still an error to pass another model's state, or other settings. */
+        stream_from_state(&stream, model, PG_GETARG_DATUM(1), false);
+        if (raw != NULL)
+            lstm_anomaly_settings_use(&stream, &settings, "lstm_step");
         PG_RETURN_DATUM(PG_GETARG_DATUM(1));
     }
     features = palloc(sizeof(double) * dims->input_size);
     outputs = palloc(sizeof(double) * dims->output_size);
     read_value_argument(fcinfo, 2, dims, features, "lstm_step", "lstm_step input");
     stream_from_state(&stream, model, PG_GETARG_DATUM(1), PG_ARGISNULL(1));
+    if (raw != NULL)
+        lstm_anomaly_settings_use(&stream, &settings, "lstm_step");
     err = lstm_stream_feed(&model->runner, &stream, features, outputs);
     if (err != LSTM_OK)
         lstm_report_row_error(err, features, dims);

@@ -20,6 +20,7 @@
 #include "lstm.h"
 
 #include "catalog/extension.h"
+#include "runtime/anomaly_settings.h"
 #include "runtime/arguments.h"
 #include "runtime/column_spec.h"
 #include "runtime/model_cache.h"
@@ -56,7 +57,8 @@ typedef struct Rebuild {
     LstmTimeCodec time_codec;
     int16 time_typlen;
     bool time_byval;
-    text *only_series; /* argument 6: the one series to rebuild, or NULL */
+    text *only_series;            /* argument 6: the one series to rebuild, or NULL */
+    LstmAnomalySettings settings; /* argument 7: the anomaly settings (NULL: defaults) */
     LstmDecoded *model;
     SPIPlanPtr insert; /* a series' state */
     /* The series being stepped. */
@@ -100,6 +102,8 @@ static void read_arguments(FunctionCallInfo fcinfo, Rebuild *rb)
                         errmsg("relation with OID %u does not exist", rb->relid)));
     rb->source = lstm_source_root(rb->relid);
     rb->only_series = PG_ARGISNULL(5) ? NULL : PG_GETARG_TEXT_PP(5);
+    lstm_anomaly_settings_read(PG_NARGS() < 7 || PG_ARGISNULL(6) ? NULL : PG_GETARG_JSONB_P(6),
+                               "lstm_stream_rebuild", &rb->settings);
 }
 
 /* The model stored under the name, decoded (SPI connected); unknown is 42704. */
@@ -259,6 +263,7 @@ static void start_series(Rebuild *rb, text *key)
     memcpy(rb->key, key, VARSIZE_ANY(key));
     rb->has_last_time = false;
     lstm_stream_init(&rb->stream, &rb->model->runner.dims, rb->stream_memory);
+    lstm_anomaly_settings_use(&rb->stream, &rb->settings, "lstm_stream_rebuild");
 }
 
 /* Is key the key of the series being stepped? */

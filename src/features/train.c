@@ -1037,7 +1037,7 @@ static bool unset(int v)
 /*
  * Defaults that follow from the scaling (NULL arguments): scaling 'series'
  * when season or horizon is given; then hidden etc. as given, batch_size
- * 64/32, learning_rate 0.003/0.01, members 5/1, loss l1/mse, horizon 1,
+ * 64/32, learning_rate 0.003/0.01, members 3/1, loss l1/mse, horizon 1,
  * season 0 (1 also means none). epochs and patience wait for the data
  * (finish_defaults) and get provisional values here.
  */
@@ -1057,7 +1057,7 @@ static void resolve_defaults(LstmTrainOptions *o, bool learning_rate_unset)
     if (learning_rate_unset)
         o->learning_rate = series ? 0.003 : 0.01;
     if (unset(o->members))
-        o->members = series ? 5 : 1;
+        o->members = series ? 3 : 1;
     if (unset(o->loss))
         o->loss = series ? LSTM_LOSS_L1 : LSTM_LOSS_MSE;
 }
@@ -1159,7 +1159,7 @@ static void prepare_training(TrainRun *run)
 
     run->trainer_memory = palloc_extended(trainer_bytes, MCXT_ALLOC_HUGE);
     lstm_trainer_init(&run->trainer, o, run->input_size, &run->totals, td->series, td->num_series,
-                      inputs, run->trainer_memory);
+                      inputs, run->trainer_memory, lstm_check_interrupts, NULL);
     run->member_params =
         palloc_extended((Size)o->members * run->trainer.nparams * sizeof(float), MCXT_ALLOC_HUGE);
     run->members = palloc0(sizeof(MemberLog) * o->members);
@@ -1215,7 +1215,8 @@ static void train_member(TrainRun *run, int j)
     if (j > 0) { /* the same memory, fresh weights and generator */
         o.seed = run->opts.seed + (uint64_t)j;
         lstm_trainer_init(tr, &o, run->input_size, &run->totals, run->data.series,
-                          run->data.num_series, inputs, run->trainer_memory);
+                          run->data.num_series, inputs, run->trainer_memory, lstm_check_interrupts,
+                          NULL);
     }
     tr->interrupt = interrupt ? interrupt : lstm_check_interrupts;
     if (run->opts.series_scaling)

@@ -38,6 +38,7 @@
 #define ACCEPT_OUTPUT 0x10U       /* double precision, real or numeric: written by streaming */
 #define NEED_ORDERING 0x20U       /* a btree ordering (the type's default) */
 #define NEED_BINARY 0x40U         /* binary send and receive, to store it */
+#define ACCEPT_BOOLEAN 0x80U      /* boolean: the alert written by streaming */
 
 /* One role of one reader: what its column may be. */
 typedef struct ColumnRule {
@@ -63,6 +64,7 @@ static const ColumnRule column_rules[] = {
     {LSTM_READ_STREAMING, LSTM_COLUMN_TIME, ACCEPT_ANY | NEED_ORDERING | NEED_BINARY, NULL},
     {LSTM_READ_STREAMING, LSTM_COLUMN_FORECAST, ACCEPT_OUTPUT, "double precision, real or numeric"},
     {LSTM_READ_STREAMING, LSTM_COLUMN_SCORE, ACCEPT_OUTPUT, "double precision, real or numeric"},
+    {LSTM_READ_STREAMING, LSTM_COLUMN_ALERT, ACCEPT_BOOLEAN, "boolean"},
 };
 
 /* Does the reader take '' and 'null' for "no column"? */
@@ -80,6 +82,7 @@ static const char *const role_nouns[] = {
     [LSTM_COLUMN_TIME] = "time",
     [LSTM_COLUMN_FORECAST] = "forecast",
     [LSTM_COLUMN_SCORE] = "score",
+    [LSTM_COLUMN_ALERT] = "alert",
 };
 
 /* The rule of a role for a reader (every pair that is resolved has one). */
@@ -128,7 +131,8 @@ static bool type_accepted(unsigned accepts, Oid base)
     return (accepts & ACCEPT_ANY) || ((accepts & ACCEPT_NUMBER) && is_number_type(base)) ||
            ((accepts & ACCEPT_NUMBER_ARRAY) && is_number_array_type(base)) ||
            ((accepts & ACCEPT_FLOAT8_ARRAY) && base == FLOAT8ARRAYOID) ||
-           ((accepts & ACCEPT_OUTPUT) && is_output_type(base));
+           ((accepts & ACCEPT_OUTPUT) && is_output_type(base)) ||
+           ((accepts & ACCEPT_BOOLEAN) && base == BOOLOID);
 }
 
 /* ---------- resolving a column ---------- */

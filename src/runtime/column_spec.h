@@ -38,6 +38,7 @@ typedef enum LstmColumnRole {
     LSTM_COLUMN_TIME,             /* the order of a series' rows */
     LSTM_COLUMN_FORECAST,         /* streaming: receives the forecast */
     LSTM_COLUMN_SCORE,            /* streaming: receives the anomaly score */
+    LSTM_COLUMN_ALERT,            /* streaming: receives the alert (a boolean) */
 } LstmColumnRole;
 
 /* The relation whose columns are resolved, and who reads them. */

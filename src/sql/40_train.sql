@@ -3,7 +3,7 @@
 -- lstm_models (stateful truncated BPTT, Adam, early stopping; see README).
 -- batch_size, epochs, learning_rate and patience: NULL takes the default of
 -- the scaling (global: 32, 100, 0.01, 10; series: 64, 30 (100 for one
--- series), 0.003, 6 (10 for one series)); so do members (1; 5) and loss
+-- series), 0.003, 6 (10 for one series)); so do members (1; 3) and loss
 -- ('mse'; 'l1'). scaling NULL: 'series' when season or horizon is given.
 -- ---------------------------------------------------------------------------
 

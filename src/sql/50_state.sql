@@ -147,3 +147,181 @@ COMMENT ON FUNCTION lstm_predict(lstm_model, lstm_state, int) IS
     'Forecasts for the next horizon rows from a state, each fed back as the next input';
 COMMENT ON FUNCTION lstm_predict(text, lstm_state, int) IS
     'Forecasts for the next horizon rows from a state, with the model named in lstm_models';
+
+-- ---------------------------------------------------------------------------
+-- The anomaly score's settings (a jsonb object; README "Anomaly score"): taken
+-- where a series starts, kept in its state. lstm_anomaly gives every row's
+-- forecast, residual, z, score and alert.
+-- ---------------------------------------------------------------------------
+
+CREATE FUNCTION lstm_state_sfunc(internal, lstm_model, float8, jsonb) RETURNS internal
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION lstm_state_sfunc(internal, text, float8, jsonb) RETURNS internal
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL SAFE;
+CREATE FUNCTION lstm_state_sfunc(internal, lstm_model, float8[], jsonb) RETURNS internal
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION lstm_state_sfunc(internal, text, float8[], jsonb) RETURNS internal
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL SAFE;
+CREATE FUNCTION lstm_anomaly_sfunc(internal, lstm_model, float8, jsonb) RETURNS internal
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION lstm_anomaly_sfunc(internal, text, float8, jsonb) RETURNS internal
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL SAFE;
+CREATE FUNCTION lstm_anomaly_sfunc(internal, lstm_model, float8[], jsonb) RETURNS internal
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION lstm_anomaly_sfunc(internal, text, float8[], jsonb) RETURNS internal
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL SAFE;
+CREATE FUNCTION lstm_anomaly_row_sfunc(internal, lstm_model, float8) RETURNS internal
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION lstm_anomaly_row_sfunc(internal, text, float8) RETURNS internal
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL SAFE;
+CREATE FUNCTION lstm_anomaly_row_sfunc(internal, lstm_model, float8[]) RETURNS internal
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION lstm_anomaly_row_sfunc(internal, text, float8[]) RETURNS internal
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL SAFE;
+CREATE FUNCTION lstm_anomaly_row_sfunc(internal, lstm_model, float8, jsonb) RETURNS internal
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION lstm_anomaly_row_sfunc(internal, text, float8, jsonb) RETURNS internal
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL SAFE;
+CREATE FUNCTION lstm_anomaly_row_sfunc(internal, lstm_model, float8[], jsonb) RETURNS internal
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION lstm_anomaly_row_sfunc(internal, text, float8[], jsonb) RETURNS internal
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL SAFE;
+
+CREATE TYPE lstm_anomaly_row AS (forecast float8, residual float8, z float8, score float8,
+                                 alert boolean);
+COMMENT ON TYPE lstm_anomaly_row IS
+    'One row as the anomaly score sees it: the forecast made before it, its residual (value - '
+    'forecast), z against the recent residuals, the score in [0, 1] and the alert (score >= '
+    'threshold)';
+CREATE FUNCTION lstm_anomaly_row_final(internal) RETURNS lstm_anomaly_row
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+CREATE AGGREGATE lstm_state_agg(model lstm_model, value float8, settings jsonb) (
+    SFUNC = lstm_state_sfunc, STYPE = internal,
+    FINALFUNC = lstm_state_final, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE);
+CREATE AGGREGATE lstm_state_agg(model text, value float8, settings jsonb) (
+    SFUNC = lstm_state_sfunc, STYPE = internal,
+    FINALFUNC = lstm_state_final, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE);
+CREATE AGGREGATE lstm_state_agg(model lstm_model, features float8[], settings jsonb) (
+    SFUNC = lstm_state_sfunc, STYPE = internal,
+    FINALFUNC = lstm_state_final, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE);
+CREATE AGGREGATE lstm_state_agg(model text, features float8[], settings jsonb) (
+    SFUNC = lstm_state_sfunc, STYPE = internal,
+    FINALFUNC = lstm_state_final, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE);
+COMMENT ON AGGREGATE lstm_state_agg(lstm_model, float8, jsonb) IS
+    'The state after the rows, scored with these anomaly settings (kept in the state)';
+COMMENT ON AGGREGATE lstm_state_agg(text, float8, jsonb) IS
+    'The state after the rows, with the model named in lstm_models and these anomaly settings';
+COMMENT ON AGGREGATE lstm_state_agg(lstm_model, float8[], jsonb) IS
+    'The state after the rows of a multivariate model, with these anomaly settings';
+COMMENT ON AGGREGATE lstm_state_agg(text, float8[], jsonb) IS
+    'The state after the rows of a multivariate model named in lstm_models, with these anomaly '
+    'settings';
+
+CREATE AGGREGATE lstm_anomaly_score(model lstm_model, value float8, settings jsonb) (
+    SFUNC = lstm_anomaly_sfunc, STYPE = internal,
+    FINALFUNC = lstm_anomaly_final, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE);
+CREATE AGGREGATE lstm_anomaly_score(model text, value float8, settings jsonb) (
+    SFUNC = lstm_anomaly_sfunc, STYPE = internal,
+    FINALFUNC = lstm_anomaly_final, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE);
+CREATE AGGREGATE lstm_anomaly_score(model lstm_model, features float8[], settings jsonb) (
+    SFUNC = lstm_anomaly_sfunc, STYPE = internal,
+    FINALFUNC = lstm_anomaly_final, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE);
+CREATE AGGREGATE lstm_anomaly_score(model text, features float8[], settings jsonb) (
+    SFUNC = lstm_anomaly_sfunc, STYPE = internal,
+    FINALFUNC = lstm_anomaly_final, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE);
+COMMENT ON AGGREGATE lstm_anomaly_score(lstm_model, float8, jsonb) IS
+    'Anomaly score in [0, 1] of the last row, with these anomaly settings';
+COMMENT ON AGGREGATE lstm_anomaly_score(text, float8, jsonb) IS
+    'Anomaly score in [0, 1] of the last row, with the model named in lstm_models and these '
+    'anomaly settings';
+COMMENT ON AGGREGATE lstm_anomaly_score(lstm_model, float8[], jsonb) IS
+    'Anomaly score in [0, 1] of the last row of a multivariate model, with these anomaly settings';
+COMMENT ON AGGREGATE lstm_anomaly_score(text, float8[], jsonb) IS
+    'Anomaly score in [0, 1] of the last row of a multivariate model named in lstm_models, with '
+    'these anomaly settings';
+
+CREATE AGGREGATE lstm_anomaly(model lstm_model, value float8) (
+    SFUNC = lstm_anomaly_row_sfunc, STYPE = internal,
+    FINALFUNC = lstm_anomaly_row_final, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE);
+CREATE AGGREGATE lstm_anomaly(model text, value float8) (
+    SFUNC = lstm_anomaly_row_sfunc, STYPE = internal,
+    FINALFUNC = lstm_anomaly_row_final, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE);
+CREATE AGGREGATE lstm_anomaly(model lstm_model, features float8[]) (
+    SFUNC = lstm_anomaly_row_sfunc, STYPE = internal,
+    FINALFUNC = lstm_anomaly_row_final, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE);
+CREATE AGGREGATE lstm_anomaly(model text, features float8[]) (
+    SFUNC = lstm_anomaly_row_sfunc, STYPE = internal,
+    FINALFUNC = lstm_anomaly_row_final, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE);
+CREATE AGGREGATE lstm_anomaly(model lstm_model, value float8, settings jsonb) (
+    SFUNC = lstm_anomaly_row_sfunc, STYPE = internal,
+    FINALFUNC = lstm_anomaly_row_final, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE);
+CREATE AGGREGATE lstm_anomaly(model text, value float8, settings jsonb) (
+    SFUNC = lstm_anomaly_row_sfunc, STYPE = internal,
+    FINALFUNC = lstm_anomaly_row_final, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE);
+CREATE AGGREGATE lstm_anomaly(model lstm_model, features float8[], settings jsonb) (
+    SFUNC = lstm_anomaly_row_sfunc, STYPE = internal,
+    FINALFUNC = lstm_anomaly_row_final, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE);
+CREATE AGGREGATE lstm_anomaly(model text, features float8[], settings jsonb) (
+    SFUNC = lstm_anomaly_row_sfunc, STYPE = internal,
+    FINALFUNC = lstm_anomaly_row_final, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE);
+COMMENT ON AGGREGATE lstm_anomaly(lstm_model, float8) IS
+    'The last row''s (forecast, residual, z, score, alert); as a window function (PARTITION BY '
+    'series ORDER BY time) every row''s, as the scoring trigger gives them';
+COMMENT ON AGGREGATE lstm_anomaly(text, float8) IS
+    'The last row''s (forecast, residual, z, score, alert), with the model named in lstm_models';
+COMMENT ON AGGREGATE lstm_anomaly(lstm_model, float8[]) IS
+    'The last row''s (forecast, residual, z, score, alert) for a multivariate model';
+COMMENT ON AGGREGATE lstm_anomaly(text, float8[]) IS
+    'The last row''s (forecast, residual, z, score, alert) for a multivariate model named in '
+    'lstm_models';
+COMMENT ON AGGREGATE lstm_anomaly(lstm_model, float8, jsonb) IS
+    'The last row''s (forecast, residual, z, score, alert), with these anomaly settings';
+COMMENT ON AGGREGATE lstm_anomaly(text, float8, jsonb) IS
+    'The last row''s (forecast, residual, z, score, alert), with the model named in lstm_models '
+    'and these anomaly settings';
+COMMENT ON AGGREGATE lstm_anomaly(lstm_model, float8[], jsonb) IS
+    'The last row''s (forecast, residual, z, score, alert) for a multivariate model, with these '
+    'anomaly settings';
+COMMENT ON AGGREGATE lstm_anomaly(text, float8[], jsonb) IS
+    'The last row''s (forecast, residual, z, score, alert) for a multivariate model named in '
+    'lstm_models, with these anomaly settings';
+
+CREATE FUNCTION lstm_step(model lstm_model, state lstm_state, value float8, settings jsonb)
+    RETURNS lstm_state
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION lstm_step(model text, state lstm_state, value float8, settings jsonb)
+    RETURNS lstm_state
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL SAFE;
+CREATE FUNCTION lstm_step(model lstm_model, state lstm_state, features float8[], settings jsonb)
+    RETURNS lstm_state
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION lstm_step(model text, state lstm_state, features float8[], settings jsonb)
+    RETURNS lstm_state
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION lstm_step(lstm_model, lstm_state, float8, jsonb) IS
+    'The state after one more row; a NULL state starts a series with these anomaly settings, a '
+    'state must have them';
+COMMENT ON FUNCTION lstm_step(text, lstm_state, float8, jsonb) IS
+    'The state after one more row, with the model named in lstm_models and these anomaly settings';
+COMMENT ON FUNCTION lstm_step(lstm_model, lstm_state, float8[], jsonb) IS
+    'The state after one more row of features, with these anomaly settings';
+COMMENT ON FUNCTION lstm_step(text, lstm_state, float8[], jsonb) IS
+    'The state after one more row of features, with the model named in lstm_models and these '
+    'anomaly settings';

@@ -58,8 +58,9 @@ CREATE FUNCTION lstm_score_trigger() RETURNS trigger
     AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION lstm_score_trigger() IS
     'BEFORE INSERT FOR EACH ROW trigger; arguments: model name, value column, series column or '
-    'NULL, forecast column or NULL, score column or NULL[, time column]. Fills the forecast made '
-    'before the row and its anomaly score, then advances the series'' saved state';
+    'NULL, forecast column or NULL, score column or NULL[, time column or NULL[, anomaly settings '
+    '(JSON) or NULL[, alert column]]]. Fills the forecast made before the row, its anomaly score '
+    'and alert, then advances the series'' saved state';
 
 -- Forget saved states: every series of a model, or one series, of every
 -- scored table (or of one: source); row-level security limits it to the
@@ -87,8 +88,10 @@ COMMENT ON FUNCTION lstm_stream_reset(text, text, regclass) IS
 -- (src/features/stream_rebuild.c).
 CREATE FUNCTION lstm_stream_rebuild(model text, source regclass, value_column text,
                                     series_column text, time_column text,
-                                    series text DEFAULT NULL) RETURNS bigint
+                                    series text DEFAULT NULL, settings jsonb DEFAULT NULL)
+    RETURNS bigint
     AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
-COMMENT ON FUNCTION lstm_stream_rebuild(text, regclass, text, text, text, text) IS
+COMMENT ON FUNCTION lstm_stream_rebuild(text, regclass, text, text, text, text, jsonb) IS
     'Recompute the saved streaming states of a model (all series, or one) from a table''s rows '
-    'in time order, as lstm_score_trigger would have saved them; returns the number of series';
+    'in time order, as lstm_score_trigger would have saved them (with its anomaly settings); '
+    'returns the number of series';

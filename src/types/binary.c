@@ -52,7 +52,9 @@ struct varlena *lstm_binary_recv(const LstmBinaryForm *form, StringInfo buf)
     binary_check_header(form, &fields);
     nfloats = form->float_count(&fields.dims);
     ntail = form->tail_count != NULL ? form->tail_count(&fields.dims) : 0;
-    if ((size_t)(buf->len - buf->cursor) != nfloats * sizeof(float) + ntail * 8)
+    if (form->read_trailer != NULL
+            ? (size_t)(buf->len - buf->cursor) < nfloats * sizeof(float) + ntail * 8
+            : (size_t)(buf->len - buf->cursor) != nfloats * sizeof(float) + ntail * 8)
         binary_error(form, LSTM_ERR_FORMAT,
                      psprintf("binary value has %d bytes of %s but its sizes need %zu",
                               buf->len - buf->cursor, form->floats_name,
@@ -72,6 +74,20 @@ struct varlena *lstm_binary_recv(const LstmBinaryForm *form, StringInfo buf)
     }
     if (ntail > 0)
         form->read_tail(buf, floats + nfloats * sizeof(float), &fields.dims);
+    if (form->read_trailer != NULL) {
+        StringInfoData trailer;
+        initStringInfo(&trailer);
+        form->read_trailer(buf, header, &trailer);
+        if (buf->cursor != buf->len)
+            binary_error(
+                form, LSTM_ERR_FORMAT,
+                psprintf("binary value has %d bytes after its end", buf->len - buf->cursor));
+        value = (struct varlena *)repalloc_huge(value, VARHDRSZ + nbytes + trailer.len);
+        memcpy(VARDATA(value) + nbytes, trailer.data, trailer.len);
+        nbytes += trailer.len;
+        SET_VARSIZE(value, VARHDRSZ + nbytes);
+        pfree(trailer.data);
+    }
     pfree(header);
 
     err = form->validate(VARDATA(value), nbytes, message);
@@ -80,13 +96,13 @@ struct varlena *lstm_binary_recv(const LstmBinaryForm *form, StringInfo buf)
     return value;
 }
 
-/* The binary form of a validated payload of form. */
-bytea *lstm_binary_send(const LstmBinaryForm *form, const void *payload)
+/* The binary form of a validated payload of form, nbytes long. */
+bytea *lstm_binary_send(const LstmBinaryForm *form, const void *payload, size_t nbytes)
 {
     const char *floats = (const char *)payload + form->header_size; /* may be unaligned */
     StringInfoData buf;
     LstmDims dims;
-    size_t nfloats;
+    size_t nfloats, ntail;
 
     pq_begintypsend(&buf);
     form->write_header(&buf, payload, &dims);
@@ -96,7 +112,11 @@ bytea *lstm_binary_send(const LstmBinaryForm *form, const void *payload)
         memcpy(&v, floats + i * sizeof(float), sizeof(float));
         pq_sendfloat4(&buf, v);
     }
-    if (form->tail_count != NULL && form->tail_count(&dims) > 0)
+    ntail = form->tail_count != NULL ? form->tail_count(&dims) : 0;
+    if (ntail > 0)
         form->write_tail(&buf, floats + nfloats * sizeof(float), &dims);
+    if (form->write_trailer != NULL)
+        form->write_trailer(&buf, payload, floats + nfloats * sizeof(float) + ntail * 8,
+                            nbytes - form->header_size - nfloats * sizeof(float) - ntail * 8);
     return pq_endtypsend(&buf);
 }

@@ -8,7 +8,8 @@
  *
  * recv checks, before allocating anything, that the value holds a whole
  * header, that magic, version and sizes are right and that the rest is
- * exactly the floats those sizes need; then it validates the assembled
+ * exactly the floats and 8-byte tail values those sizes need (or, for a
+ * form with a trailer, at least those, then the trailer); then it validates the assembled
  * value. Every failure is "invalid <type>: ..." with SQLSTATE 22P03
  * (54000 for a size out of range).
  */
@@ -29,7 +30,8 @@ typedef struct LstmBinaryHeader {
 /*
  * A type's binary form. The payload of a value (after the varlena header)
  * is its in-memory header of header_size bytes, then the floats, then
- * (lstm_state of a series-scaled model) a tail of 8-byte values.
+ * (lstm_state of a series-scaled model) a tail of 8-byte values, then
+ * (a form with a trailer: lstm_state's anomaly block) the trailer.
  */
 typedef struct LstmBinaryForm {
     const char *type_name;   /* "lstm_model" or "lstm_state" */
@@ -52,12 +54,21 @@ typedef struct LstmBinaryForm {
     void (*write_tail)(StringInfo buf, const char *tail, const LstmDims *dims);
     /* The core's check of a whole payload. */
     LstmError (*validate)(const void *payload, size_t nbytes, char *message);
+    /*
+     * Optional (NULL: the floats end the value): read what follows the floats
+     * from buf (all of it, checking its size) and append its payload bytes to
+     * trailer; header is the payload's header as read_header made it.
+     */
+    void (*read_trailer)(StringInfo buf, const void *header, StringInfo trailer);
+    /* Optional: append the trailer of a payload, the trailer_size bytes after the floats. */
+    void (*write_trailer)(StringInfo buf, const void *header, const void *trailer,
+                          size_t trailer_size);
 } LstmBinaryForm;
 
 /* lstm_binary_recv: a new, validated value of form read from buf. */
 struct varlena *lstm_binary_recv(const LstmBinaryForm *form, StringInfo buf);
 
-/* lstm_binary_send: the binary form of the validated payload of a value of form. */
-bytea *lstm_binary_send(const LstmBinaryForm *form, const void *payload);
+/* lstm_binary_send: the binary form of the validated payload (nbytes) of a value of form. */
+bytea *lstm_binary_send(const LstmBinaryForm *form, const void *payload, size_t nbytes);
 
 #endif /* LSTM_TYPES_BINARY_H */

@@ -464,6 +464,17 @@ double lstm_json_node_float8(const LstmJson *doc, const LstmJsonNode *v, const c
     return value;
 }
 
+/* The required array of n finite numbers under name (node) into out[n]. */
+void lstm_json_float8_array(const LstmJson *doc, const LstmJsonNode *node, const char *name, int n,
+                            double *out)
+{
+    lstm_json_expect(doc, node, LSTM_JSON_ARRAY, psprintf("\"%s\"", name));
+    if (node->length != n)
+        lstm_json_error(doc, NULL, "\"%s\" has %d values, expected %d", name, node->length, n);
+    for (int i = 0; i < n; i++)
+        out[i] = lstm_json_node_float8(doc, &node->items[i], psprintf("\"%s\"[%d]", name, i));
+}
+
 /* ---------- reading: float32 arrays ---------- */
 
 /* One element of array name as float32; col < 0 for a vector's element. */

@@ -143,6 +143,10 @@ const char *lstm_json_string(const LstmJson *doc, const LstmJsonNode *object, co
 bool lstm_json_float8(const LstmJson *doc, const LstmJsonNode *object, const char *key,
                       bool nullable, double *value);
 
+/* lstm_json_float8_array: node, named name, as an array of n finite numbers into out[n]. */
+void lstm_json_float8_array(const LstmJson *doc, const LstmJsonNode *node, const char *name, int n,
+                            double *out);
+
 /* lstm_json_node_float8: a finite number node as float8, named name in messages. */
 double lstm_json_node_float8(const LstmJson *doc, const LstmJsonNode *node, const char *name);
 

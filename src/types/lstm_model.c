@@ -341,7 +341,8 @@ Datum lstm_model_recv(PG_FUNCTION_ARGS)
 Datum lstm_model_send(PG_FUNCTION_ARGS)
 {
     LstmModelDatum *model = lstm_model_from_datum(PG_GETARG_DATUM(0));
-    PG_RETURN_BYTEA_P(lstm_binary_send(&model_binary, LSTM_MODEL_PAYLOAD(model)));
+    PG_RETURN_BYTEA_P(
+        lstm_binary_send(&model_binary, LSTM_MODEL_PAYLOAD(model), LSTM_MODEL_PAYLOAD_SIZE(model)));
 }
 
 /* lstm_model_to_jsonb(lstm_model): the JSON form as jsonb (the cast). */

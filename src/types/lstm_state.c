@@ -8,9 +8,11 @@
  * A state holds h and c of every layer, the number of rows consumed, the
  * last raw target value (differenced models), the fingerprint and sizes of
  * its model, and the scoring state: a running, recency-weighted mean and
- * variance of the residuals (value - forecast made before it) and the
- * forecast and anomaly score of the last row consumed. src/core/stream.h has
- * the layout and the arithmetic; this file is the SQL glue.
+ * variance of the residuals (value - forecast made before it), the forecast
+ * and anomaly score of the last row consumed, and the anomaly score's block
+ * (its settings, short and long windows, range and repeat filter;
+ * src/core/anomaly.h). src/core/stream.h has the layout and the arithmetic;
+ * this file is the SQL glue.
  *
  * Text form: JSON, read and written by types/json.h (bit-identical round
  * trips, -0 included). Binary form: the header fields as network-order
@@ -96,7 +98,7 @@ void lstm_state_check_model(const struct varlena *state, const LstmDims *dims, u
  */
 struct varlena *lstm_state_make(const LstmStream *stream, const LstmDims *dims, uint64 fingerprint)
 {
-    size_t nbytes = lstm_state_nbytes(dims);
+    size_t nbytes = lstm_stream_nbytes(stream, dims);
     struct varlena *state = (struct varlena *)palloc(VARHDRSZ + nbytes);
     char message[LSTM_ERRMSG_LEN];
 
@@ -126,6 +128,7 @@ static const char *const state_keys[] = {"format_version",
                                          "residual_variance",
                                          "last_forecast",
                                          "last_score",
+                                         "anomaly",
                                          "h",
                                          "c",
                                          "members",
@@ -136,6 +139,85 @@ static const char *const state_keys[] = {"format_version",
 
 /* Keys of the "normalizer" object of a series-scaled model's state, in output order. */
 static const char *const normalizer_keys[] = {"rows", "last", "change", "level", "scale", "recent"};
+
+/* Keys of the text form's "anomaly" object (lstm_anomaly_block_check checks the values). */
+static const char *const anomaly_keys[] = {
+    "settings", "lo",         "hi",        "ring",          "ring_fill", "ring_position",
+    "ring_sum", "long_count", "long_mean", "long_variance", "quiet",     "last_residual"};
+
+/* The names of the settings, for lstm_json_check_keys. */
+static const char *const *setting_names(void)
+{
+    static const char *names[LSTM_ANOMALY_NSETTINGS];
+    for (int i = 0; i < LSTM_ANOMALY_NSETTINGS; i++)
+        names[i] = lstm_anomaly_setting_info[i].name;
+    return names;
+}
+
+/* An int32 field of the text form (range checks follow in the core). */
+static int32 json_int32(const LstmJson *doc, const LstmJsonNode *object, const char *key)
+{
+    return (int32)lstm_json_integer(doc, object, key, PG_INT32_MIN, PG_INT32_MAX,
+                                    ERRCODE_INVALID_TEXT_REPRESENTATION);
+}
+
+/*
+ * The "anomaly" object of the text form as a serialized block, appended to
+ * block; the residual statistics are the header's.
+ */
+static void anomaly_from_text(const LstmJson *doc, const LstmJsonNode *node, StringInfo block)
+{
+    const LstmJsonNode *settings;
+    LstmAnomaly anomaly;
+    bool lo, hi;
+    int64 long_count;
+
+    lstm_json_expect(doc, node, LSTM_JSON_OBJECT, "\"anomaly\"");
+    lstm_json_check_keys(doc, node, anomaly_keys, lengthof(anomaly_keys), "\"anomaly\"",
+                         "An lstm_state has the keys that its output form shows.");
+    settings = lstm_json_require(doc, node, "settings");
+    lstm_json_expect(doc, settings, LSTM_JSON_OBJECT, "\"settings\"");
+    lstm_json_check_keys(doc, settings, setting_names(), LSTM_ANOMALY_NSETTINGS, "\"settings\"",
+                         "The anomaly settings are those of lstm_state_info.");
+    memset(&anomaly, 0, sizeof(anomaly));
+    for (int i = 0; i < LSTM_ANOMALY_NSETTINGS; i++) {
+        const LstmAnomalySettingInfo *info = &lstm_anomaly_setting_info[i];
+        char *field = (char *)&anomaly.settings + info->offset;
+        if (info->is_integer) {
+            int32 v = json_int32(doc, settings, info->name);
+            memcpy(field, &v, sizeof(v));
+        } else {
+            double v;
+            lstm_json_float8(doc, settings, info->name, false, &v);
+            memcpy(field, &v, sizeof(v));
+        }
+    }
+    if (anomaly.settings.short_window < 1 ||
+        anomaly.settings.short_window > LSTM_ANOMALY_MAX_SHORT_WINDOW)
+        lstm_json_error(doc, NULL, "\"short_window\" must be in [1, %d], not %d",
+                        LSTM_ANOMALY_MAX_SHORT_WINDOW, (int)anomaly.settings.short_window);
+    lo = lstm_json_float8(doc, node, "lo", true, &anomaly.lo);
+    hi = lstm_json_float8(doc, node, "hi", true, &anomaly.hi);
+    if (lo != hi)
+        lstm_json_error(doc, NULL, "\"lo\" and \"hi\" must both be numbers or both null");
+    if (lo)
+        anomaly.flags |= LSTM_ANOMALY_HAS_RANGE;
+    lstm_json_float8_array(doc, lstm_json_require(doc, node, "ring"), "ring",
+                           anomaly.settings.short_window, anomaly.ring);
+    anomaly.ring_fill = json_int32(doc, node, "ring_fill");
+    anomaly.ring_position = json_int32(doc, node, "ring_position");
+    lstm_json_float8(doc, node, "ring_sum", false, &anomaly.ring_sum);
+    long_count = lstm_json_integer(doc, node, "long_count", 0, PG_INT64_MAX,
+                                   ERRCODE_INVALID_TEXT_REPRESENTATION);
+    anomaly.averages.count = long_count;
+    lstm_json_float8(doc, node, "long_mean", false, &anomaly.averages.mean);
+    lstm_json_float8(doc, node, "long_variance", false, &anomaly.averages.variance);
+    anomaly.quiet = json_int32(doc, node, "quiet");
+    lstm_json_float8(doc, node, "last_residual", false, &anomaly.last_residual);
+    enlargeStringInfo(block, (int)lstm_anomaly_block_nbytes(anomaly.settings.short_window));
+    lstm_anomaly_pack(&anomaly, block->data + block->len);
+    block->len += (int)lstm_anomaly_block_nbytes(anomaly.settings.short_window);
+}
 
 /* The model fingerprint: 16 hexadecimal digits. */
 static uint64 state_fingerprint(const LstmJson *doc)
@@ -202,6 +284,9 @@ static LstmStateHeader state_header(const LstmJson *doc)
         hd.flags |= LSTM_STATE_HAS_FORECAST;
     if (lstm_json_float8(doc, root, "last_score", true, &hd.last_score))
         hd.flags |= LSTM_STATE_HAS_SCORE;
+    if (lstm_json_get(root, "anomaly") != NULL &&
+        lstm_json_get(root, "anomaly")->kind != LSTM_JSON_NULL)
+        hd.flags |= LSTM_STATE_HAS_LIKELIHOOD;
     return hd;
 }
 
@@ -273,6 +358,7 @@ static struct varlena *state_from_text(char *text)
     size_t nbytes, n;
     struct varlena *state;
     char *body;
+    StringInfoData block;
 
     lstm_json_parse(&doc, text, "lstm_state",
                     "An lstm_state has the keys that its output form shows.");
@@ -283,7 +369,10 @@ static struct varlena *state_from_text(char *text)
     hd = state_header(&doc);
     dims = lstm_state_dims(&hd);
     n = lstm_state_float_count(&dims) / 2; /* h, then c: (members, L, H) each */
-    nbytes = lstm_state_nbytes(&dims);
+    initStringInfo(&block);
+    if (hd.flags & LSTM_STATE_HAS_LIKELIHOOD)
+        anomaly_from_text(&doc, lstm_json_get(&doc.root, "anomaly"), &block);
+    nbytes = lstm_state_nbytes(&dims) + block.len;
     state = (struct varlena *)palloc0(VARHDRSZ + nbytes);
     SET_VARSIZE(state, VARHDRSZ + nbytes);
     body = VARDATA(state) + sizeof(hd);
@@ -301,6 +390,9 @@ static struct varlena *state_from_text(char *text)
     lstm_json_free(&doc);
 
     memcpy(VARDATA(state), &hd, sizeof(hd));
+    /* the anomaly block follows c and the normaliser */
+    memcpy(VARDATA(state) + lstm_state_nbytes(&dims), block.data, block.len);
+    pfree(block.data);
     err = lstm_state_validate(VARDATA(state), nbytes, message);
     if (err != LSTM_OK)
         lstm_report_state_error(err, message, LSTM_FROM_TEXT);
@@ -309,8 +401,80 @@ static struct varlena *state_from_text(char *text)
 
 /* ---------- the text form: writing ---------- */
 
-/* Append the fields every summary shows: format, fingerprint, sizes, counters. */
-static void append_summary(StringInfo out, const LstmStateHeader *hd)
+/* Append a double, or null when absent. */
+static void append_float8_or_null(StringInfo out, bool present, double value)
+{
+    if (present)
+        lstm_json_append_float8(out, value);
+    else
+        appendStringInfoString(out, "null");
+}
+
+/* Append the settings as a JSON object (the keys lstm_anomaly_settings_read takes). */
+void lstm_anomaly_settings_append(StringInfo out, const LstmAnomalySettings *settings)
+{
+    appendStringInfoChar(out, '{');
+    for (int i = 0; i < LSTM_ANOMALY_NSETTINGS; i++) {
+        const LstmAnomalySettingInfo *info = &lstm_anomaly_setting_info[i];
+        const char *field = (const char *)settings + info->offset;
+        appendStringInfo(out, "%s\"%s\": ", i > 0 ? ", " : "", info->name);
+        if (info->is_integer) {
+            int32 v;
+            memcpy(&v, field, sizeof(v));
+            appendStringInfo(out, "%d", (int)v);
+        } else {
+            double v;
+            memcpy(&v, field, sizeof(v));
+            lstm_json_append_float8(out, v);
+        }
+    }
+    appendStringInfoChar(out, '}');
+}
+
+/* Append the "anomaly" object of a (validated) block. */
+static void append_anomaly(StringInfo out, const void *block)
+{
+    LstmAnomaly anomaly;
+    bool range;
+
+    memset(&anomaly, 0, sizeof(anomaly));
+    lstm_anomaly_unpack(block, &anomaly);
+    range = (anomaly.flags & LSTM_ANOMALY_HAS_RANGE) != 0;
+    appendStringInfoString(out, "{\"settings\": ");
+    lstm_anomaly_settings_append(out, &anomaly.settings);
+    appendStringInfoString(out, ", \"lo\": ");
+    append_float8_or_null(out, range, anomaly.lo);
+    appendStringInfoString(out, ", \"hi\": ");
+    append_float8_or_null(out, range, anomaly.hi);
+    appendStringInfoString(out, ", \"ring\": [");
+    for (int i = 0; i < anomaly.settings.short_window; i++) {
+        if (i > 0)
+            appendStringInfoString(out, ", ");
+        lstm_json_append_float8(out, anomaly.ring[i]);
+    }
+    appendStringInfo(out, "], \"ring_fill\": %d, \"ring_position\": %d, \"ring_sum\": ",
+                     (int)anomaly.ring_fill, (int)anomaly.ring_position);
+    lstm_json_append_float8(out, anomaly.ring_sum);
+    appendStringInfo(out, ", \"long_count\": %" PRId64 ", \"long_mean\": ", anomaly.averages.count);
+    lstm_json_append_float8(out, anomaly.averages.mean);
+    appendStringInfoString(out, ", \"long_variance\": ");
+    lstm_json_append_float8(out, anomaly.averages.variance);
+    appendStringInfo(out, ", \"quiet\": %d, \"last_residual\": ", (int)anomaly.quiet);
+    lstm_json_append_float8(out, anomaly.last_residual);
+    appendStringInfoChar(out, '}');
+}
+
+/* The anomaly block of a validated state, or NULL for a state made before it. */
+static const char *state_block(const struct varlena *state, const LstmStateHeader *hd)
+{
+    LstmDims dims = lstm_state_dims(hd);
+    if (!(hd->flags & LSTM_STATE_HAS_LIKELIHOOD))
+        return NULL;
+    return VARDATA(state) + lstm_state_nbytes(&dims);
+}
+
+/* Append the fields every summary shows: format, fingerprint, sizes, counters, the block. */
+static void append_summary(StringInfo out, const LstmStateHeader *hd, const char *block)
 {
     appendStringInfo(out,
                      "\"format_version\": %d, \"model_fingerprint\": \"%016" PRIx64 "\", "
@@ -341,6 +505,10 @@ static void append_summary(StringInfo out, const LstmStateHeader *hd)
         lstm_json_append_float8(out, hd->last_score);
     else
         appendStringInfoString(out, "null");
+    if (block != NULL) {
+        appendStringInfoString(out, ", \"anomaly\": ");
+        append_anomaly(out, block);
+    }
 }
 
 /* ---------- SQL I/O functions ---------- */
@@ -414,7 +582,7 @@ Datum lstm_state_out(PG_FUNCTION_ARGS)
     n = lstm_state_float_count(&dims) / 2;
     initStringInfo(&out);
     appendStringInfoChar(&out, '{');
-    append_summary(&out, &hd);
+    append_summary(&out, &hd, state_block(state, &hd));
     appendStringInfoString(&out, ", \"h\": ");
     append_cells(&out, &hd, &dims, floats);
     appendStringInfoString(&out, ", \"c\": ");
@@ -484,6 +652,113 @@ static void state_write_header(StringInfo buf, const void *header, LstmDims *dim
     *dims = lstm_state_dims(&hd);
 }
 
+/* Wire size of the fixed fields of the anomaly block (as the native block: 120 bytes). */
+#define ANOMALY_WIRE_FIXED LSTM_ANOMALY_BLOCK_FIXED
+
+/*
+ * Read the anomaly block (with LSTM_STATE_HAS_LIKELIHOOD) in network order:
+ * 6 int32 settings, 3 float8 settings, uint32 flags, int32 ring_fill,
+ * ring_position, quiet, int64 long_count, float8 ring_sum, long_mean,
+ * long_variance, lo, hi, last_residual, then short_window float8 ring values.
+ */
+static void state_read_trailer(StringInfo buf, const void *header, StringInfo trailer)
+{
+    LstmStateHeader hd;
+    LstmAnomaly a;
+    int32 *ints[6] = {&a.settings.residual_window, &a.settings.warmup,
+                      &a.settings.short_window,    &a.settings.long_window,
+                      &a.settings.long_warmup,     &a.settings.filter};
+    double *reals[3] = {&a.settings.cap, &a.settings.threshold, &a.settings.range_tolerance};
+    LstmDims dims;
+    const char *after; /* what precedes the block, for messages */
+    int left;
+
+    memcpy(&hd, header, sizeof(hd));
+    dims = lstm_state_dims(&hd);
+    after = (dims.flags & LSTM_FLAG_SERIES_SCALING) ? "h, c and the normalizer" : "h and c";
+    left = buf->len - buf->cursor;
+    if (hd.flags & ~LSTM_STATE_KNOWN_FLAGS)
+        lstm_report_state_error(LSTM_ERR_FORMAT,
+                                psprintf("unknown state flags 0x%04x", (unsigned)hd.flags),
+                                LSTM_FROM_BINARY);
+    if (!(hd.flags & LSTM_STATE_HAS_LIKELIHOOD))
+        return;
+    if (left < ANOMALY_WIRE_FIXED)
+        lstm_report_state_error(LSTM_ERR_FORMAT,
+                                psprintf("binary value has %d bytes after %s, fewer than the "
+                                         "%d fixed bytes of its anomaly block",
+                                         left, after, ANOMALY_WIRE_FIXED),
+                                LSTM_FROM_BINARY);
+    memset(&a, 0, sizeof(a));
+    for (int i = 0; i < 6; i++)
+        *ints[i] = (int32)pq_getmsgint(buf, 4);
+    for (int i = 0; i < 3; i++)
+        *reals[i] = pq_getmsgfloat8(buf);
+    a.flags = (uint32)pq_getmsgint(buf, 4);
+    a.ring_fill = (int32)pq_getmsgint(buf, 4);
+    a.ring_position = (int32)pq_getmsgint(buf, 4);
+    a.quiet = (int32)pq_getmsgint(buf, 4);
+    a.averages.count = pq_getmsgint64(buf);
+    a.ring_sum = pq_getmsgfloat8(buf);
+    a.averages.mean = pq_getmsgfloat8(buf);
+    a.averages.variance = pq_getmsgfloat8(buf);
+    a.lo = pq_getmsgfloat8(buf);
+    a.hi = pq_getmsgfloat8(buf);
+    a.last_residual = pq_getmsgfloat8(buf);
+    if (a.settings.short_window < 1 || a.settings.short_window > LSTM_ANOMALY_MAX_SHORT_WINDOW)
+        lstm_report_state_error(
+            LSTM_ERR_FORMAT,
+            psprintf("binary value's anomaly short_window %d is outside [1, %d]",
+                     (int)a.settings.short_window, LSTM_ANOMALY_MAX_SHORT_WINDOW),
+            LSTM_FROM_BINARY);
+    if (left != (int)lstm_anomaly_block_nbytes(a.settings.short_window))
+        lstm_report_state_error(LSTM_ERR_FORMAT,
+                                psprintf("binary value has %d bytes after %s but its anomaly "
+                                         "block (short_window %d) needs %zu",
+                                         left, after, (int)a.settings.short_window,
+                                         lstm_anomaly_block_nbytes(a.settings.short_window)),
+                                LSTM_FROM_BINARY);
+    for (int i = 0; i < a.settings.short_window; i++)
+        a.ring[i] = pq_getmsgfloat8(buf);
+    enlargeStringInfo(trailer, (int)lstm_anomaly_block_nbytes(a.settings.short_window));
+    lstm_anomaly_pack(&a, trailer->data + trailer->len);
+    trailer->len += (int)lstm_anomaly_block_nbytes(a.settings.short_window);
+}
+
+/* Append the anomaly block (if any) in network order, as state_read_trailer reads it. */
+static void state_write_trailer(StringInfo buf, const void *header, const void *trailer,
+                                size_t trailer_size)
+{
+    LstmAnomaly a;
+
+    if (trailer_size == 0)
+        return;
+    memset(&a, 0, sizeof(a));
+    lstm_anomaly_unpack(trailer, &a);
+    pq_sendint32(buf, a.settings.residual_window);
+    pq_sendint32(buf, a.settings.warmup);
+    pq_sendint32(buf, a.settings.short_window);
+    pq_sendint32(buf, a.settings.long_window);
+    pq_sendint32(buf, a.settings.long_warmup);
+    pq_sendint32(buf, a.settings.filter);
+    pq_sendfloat8(buf, a.settings.cap);
+    pq_sendfloat8(buf, a.settings.threshold);
+    pq_sendfloat8(buf, a.settings.range_tolerance);
+    pq_sendint32(buf, a.flags);
+    pq_sendint32(buf, a.ring_fill);
+    pq_sendint32(buf, a.ring_position);
+    pq_sendint32(buf, a.quiet);
+    pq_sendint64(buf, a.averages.count);
+    pq_sendfloat8(buf, a.ring_sum);
+    pq_sendfloat8(buf, a.averages.mean);
+    pq_sendfloat8(buf, a.averages.variance);
+    pq_sendfloat8(buf, a.lo);
+    pq_sendfloat8(buf, a.hi);
+    pq_sendfloat8(buf, a.last_residual);
+    for (int i = 0; i < a.settings.short_window; i++)
+        pq_sendfloat8(buf, a.ring[i]);
+}
+
 /* Read the normaliser (rows as int8, then float8s) into tail (unaligned). */
 static void state_read_tail(StringInfo buf, char *tail, const LstmDims *dims)
 {
@@ -515,7 +790,7 @@ static void state_write_tail(StringInfo buf, const char *tail, const LstmDims *d
 /*
  * The binary form: the header, then h and c as float4, then a series-scaled
  * model's normaliser (rows as int8, last, change, level, scale and the ring
- * as float8).
+ * as float8), then the anomaly block (with LSTM_STATE_HAS_LIKELIHOOD).
  */
 static const LstmBinaryForm state_binary = {.type_name = "lstm_state",
                                             .header_size = sizeof(LstmStateHeader),
@@ -528,7 +803,9 @@ static const LstmBinaryForm state_binary = {.type_name = "lstm_state",
                                             .tail_count = lstm_state_normalizer_count,
                                             .read_tail = state_read_tail,
                                             .write_tail = state_write_tail,
-                                            .validate = lstm_state_validate};
+                                            .validate = lstm_state_validate,
+                                            .read_trailer = state_read_trailer,
+                                            .write_trailer = state_write_trailer};
 
 /*
  * lstm_state_recv(internal): the binary form. The header is read and its
@@ -544,20 +821,42 @@ Datum lstm_state_recv(PG_FUNCTION_ARGS)
 Datum lstm_state_send(PG_FUNCTION_ARGS)
 {
     struct varlena *state = lstm_state_from_datum(PG_GETARG_DATUM(0));
-    PG_RETURN_BYTEA_P(lstm_binary_send(&state_binary, VARDATA(state)));
+    PG_RETURN_BYTEA_P(lstm_binary_send(&state_binary, VARDATA(state), VARSIZE(state) - VARHDRSZ));
 }
 
-/* lstm_state_info(lstm_state): everything but h and c, plus the byte size. */
+/*
+ * lstm_state_info(lstm_state): everything but h and c, plus the last row's
+ * residual (value - forecast made before it; null for a state made before
+ * the anomaly block) and alert (score >= the threshold), and the byte size.
+ */
 Datum lstm_state_info(PG_FUNCTION_ARGS)
 {
     struct varlena *state = lstm_state_from_datum(PG_GETARG_DATUM(0));
     LstmStateHeader hd;
     StringInfoData out;
+    const char *block;
+    LstmAnomalySettings settings;
+    double last_residual = 0.0;
 
     lstm_state_read_header(VARDATA(state), &hd);
+    block = state_block(state, &hd);
+    lstm_anomaly_settings_default(&settings);
+    if (block != NULL) {
+        LstmAnomaly anomaly;
+        lstm_anomaly_unpack(block, &anomaly);
+        settings = anomaly.settings;
+        last_residual = anomaly.last_residual;
+    }
     initStringInfo(&out);
     appendStringInfoChar(&out, '{');
-    append_summary(&out, &hd);
+    append_summary(&out, &hd, block);
+    appendStringInfoString(&out, ", \"last_residual\": ");
+    append_float8_or_null(&out, block != NULL && (hd.flags & LSTM_STATE_HAS_FORECAST),
+                          last_residual);
+    appendStringInfo(&out, ", \"last_alert\": %s",
+                     !(hd.flags & LSTM_STATE_HAS_SCORE)    ? "null"
+                     : hd.last_score >= settings.threshold ? "true"
+                                                           : "false");
     appendStringInfo(&out, ", \"bytes\": %d}", (int)VARSIZE(state));
     PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(out.data)));
 }

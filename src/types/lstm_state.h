@@ -8,6 +8,8 @@
 
 #include "lstm.h"
 
+#include "lib/stringinfo.h"
+
 #include "core/stream.h"
 
 /* Raise the ERROR for a failed lstm_state check (never returns). */
@@ -29,5 +31,11 @@ void lstm_state_check_model(const struct varlena *state, const LstmDims *dims, u
  * a 22003 out-of-range error).
  */
 struct varlena *lstm_state_make(const LstmStream *stream, const LstmDims *dims, uint64 fingerprint);
+
+/*
+ * lstm_anomaly_settings_append: the settings as a JSON object, every key
+ * (as the text form and lstm_state_info show them).
+ */
+void lstm_anomaly_settings_append(StringInfo out, const LstmAnomalySettings *settings);
 
 #endif /* LSTM_TYPES_LSTM_STATE_H */

@@ -4,6 +4,9 @@
   m4_score.py long TRAIN_CSV                  long rows on stdout
   m4_score.py score TRAIN_CSV TEST_CSV FC_CSV print sMAPE, MASE, OWA of the forecasts (id,k,f)
                                               and of Naive2 (= naive for weekly data)
+  m4_score.py table TRAIN_CSV TEST_CSV {VARIANT OPTIONS SECONDS EPOCHS FC_CSV}...
+                                              one row per variant (m4_weekly.sh --variants),
+                                              after Naive2's; variant d is the documented call
 Scoring as the M4 competition: sMAPE = mean 200|y-f|/(|y|+|f|), MASE scaled by the in-sample
 lag-1 naive MAE (frequency 1 for weekly), each averaged over series; OWA relative to Naive2."""
 import csv
@@ -30,6 +33,31 @@ def score(train, test, fc):
     return s, q
 
 
+def read_forecasts(path, test):
+    """The forecasts of FC_CSV (id,k,f rows) as arrays shaped like the test values."""
+    fc = {i: np.zeros(len(test[i])) for i in test}
+    with open(path) as f:
+        for i, k, v in csv.reader(f):
+            fc[i][int(k) - 1] = float(v)
+    return fc
+
+
+def table(train, test, naive, variants):
+    """Print a markdown table: Naive2, then per variant sMAPE, MASE, OWA, seconds, epochs."""
+    ref = score(train, test, naive)
+    print('| variant | lstm_train options | sMAPE | MASE | OWA | train s | epochs per member |')
+    print('|---|---|---|---|---|---|---|')
+    print(f'| Naive2 | | {ref[0]:.3f} | {ref[1]:.3f} | 1.000 | | |')
+    for k in range(0, len(variants), 5):
+        name, options, seconds, epochs, path = variants[k:k + 5]
+        got = score(train, test, read_forecasts(path, test))
+        owa = 0.5 * (got[0] / ref[0] + got[1] / ref[1])
+        label = f'**{name}** (documented)' if name == 'd' else name
+        options = options or '(global scaling: no season, no horizon; forecast fed back)'
+        print(f'| {label} | {options} | {got[0]:.3f} | {got[1]:.3f} | {owa:.3f} | {seconds} '
+              f'| {epochs} |')
+
+
 def main():
     if sys.argv[1] == 'long':
         w = csv.writer(sys.stdout)
@@ -38,11 +66,11 @@ def main():
                 w.writerow([i, t, repr(float(x))])
         return
     train, test = load(sys.argv[2]), load(sys.argv[3])
-    fc = {i: np.zeros(len(test[i])) for i in test}
-    with open(sys.argv[4]) as f:
-        for i, k, v in csv.reader(f):
-            fc[i][int(k) - 1] = float(v)
     naive = {i: np.full(len(test[i]), train[i][-1]) for i in test}
+    if sys.argv[1] == 'table':
+        table(train, test, naive, sys.argv[4:])
+        return
+    fc = read_forecasts(sys.argv[4], test)
     ref = score(train, test, naive)
     got = score(train, test, fc)
     owa = 0.5 * (got[0] / ref[0] + got[1] / ref[1])

@@ -22,7 +22,8 @@
 #
 # Environment: NAB_DETECTOR (default lstm; letters and digits only, NAB splits names at "_"),
 # NAB_HIDDEN (16), NAB_EPOCHS (100), NAB_PATIENCE (10), NAB_LEARNING_RATE (0.01), NAB_BPTT (32),
-# NAB_SEED (0): the options of lstm_train. NAB_EXPORT=FILE also keeps the per-row export
+# NAB_SEED (0): the options of lstm_train; NAB_SETTINGS (a JSON object, default {}: the
+# defaults): the settings of lstm_anomaly_score. NAB_EXPORT=FILE also keeps the per-row export
 # (file, rn, value, forecast, score) as CSV, the input of score_study.py.
 # Uses the server in the PG* environment when PGHOST or PGPORT is set (schema lstm_nab, models
 # named nab:<category>/<file>), otherwise a throwaway one (scripts/with-server.sh). Needs the
@@ -73,7 +74,8 @@ psql_run -o /dev/null -f "$work/load.sql"
 
 psql_run -v part=run -v hidden="${NAB_HIDDEN:-16}" -v epochs="${NAB_EPOCHS:-100}" \
     -v patience="${NAB_PATIENCE:-10}" -v learning_rate="${NAB_LEARNING_RATE:-0.01}" \
-    -v bptt="${NAB_BPTT:-32}" -v seed="${NAB_SEED:-0}" -f test/anomaly/nab_evaluate.sql
+    -v bptt="${NAB_BPTT:-32}" -v seed="${NAB_SEED:-0}" -v settings="${NAB_SETTINGS:-{\}}" \
+    -f test/anomaly/nab_evaluate.sql
 psql_run -c "\\copy (SELECT file, rn, value, forecast, score FROM lstm_nab.scores \
 ORDER BY file, rn) TO '$work/scores.csv' WITH (FORMAT csv, HEADER true)"
 if [ -n "${NAB_EXPORT:-}" ]; then

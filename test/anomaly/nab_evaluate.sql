@@ -7,7 +7,8 @@
 --            file order (lstm_forecast and lstm_anomaly_score over a ROWS frame ordered by
 --            the row number); prints the wall time of training plus scoring.
 -- The options of lstm_train are the psql variables hidden, epochs, patience, learning_rate,
--- bptt and seed (nab_evaluate.sh sets them).
+-- bptt and seed, and the anomaly score's settings (jsonb, '{}' for the defaults) the variable
+-- settings (nab_evaluate.sh sets them).
 
 \if :{?part}
 \else
@@ -39,8 +40,8 @@ CREATE TABLE lstm_nab.rows (
 -- The probationary rows of the file being trained (lstm_train reads a relation).
 CREATE TABLE lstm_nab.train_rows (rn int PRIMARY KEY, value float8 NOT NULL);
 
--- Per row: the forecast made after it (lstm_forecast's window form) and the landed
--- anomaly score (NULL in the warm-up).
+-- Per row: the forecast made after it (lstm_forecast's window form) and the anomaly score
+-- (lstm_anomaly_score with the settings; NULL in the warm-up).
 CREATE TABLE lstm_nab.scores (
     file text NOT NULL,
     rn int NOT NULL,
@@ -72,7 +73,8 @@ SELECT set_config('lstm_nab.hidden', :'hidden', false),
        set_config('lstm_nab.patience', :'patience', false),
        set_config('lstm_nab.learning_rate', :'learning_rate', false),
        set_config('lstm_nab.bptt', :'bptt', false),
-       set_config('lstm_nab.seed', :'seed', false) \gset
+       set_config('lstm_nab.seed', :'seed', false),
+       set_config('lstm_nab.settings', :'settings', false) \gset
 SELECT clock_timestamp() AS started \gset
 
 DO $$
@@ -94,7 +96,8 @@ BEGIN
                            seed => current_setting('lstm_nab.seed')::bigint);
         INSERT INTO lstm_nab.scores (file, rn, value, forecast, score)
         SELECT file, rn, value, lstm_forecast('nab:' || f.file, value) OVER w,
-               lstm_anomaly_score('nab:' || f.file, value) OVER w
+               lstm_anomaly_score('nab:' || f.file, value,
+                                  current_setting('lstm_nab.settings')::jsonb) OVER w
         FROM lstm_nab.rows WHERE file = f.file
         WINDOW w AS (ORDER BY rn ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW);
     END LOOP;

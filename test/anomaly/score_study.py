@@ -4,7 +4,8 @@
     score_study.py NAB_DIR EXPORT_CSV [CATEGORY...]
 
 EXPORT_CSV is the per-row export of nab_evaluate.sh (NAB_EXPORT=FILE): file, rn, value,
-forecast (made after the row) and score (the landed lstm_anomaly_score). The forecasts are
+forecast (made after the row) and score (lstm_anomaly_score: the erf score before issue 11,
+the recipe below since; the start-up lines compare the database's score with both replicas). The forecasts are
 computed once in the database; every candidate here is a streaming function of the residual
 sequence r_t = value_t - forecast_{t-1} with O(1) state per series (O(window) for the ring
 buffer variant), so trying one costs a few seconds of Python.
@@ -344,6 +345,10 @@ def main():
     land = [landed(f) for f in files]
     worst = max(float(np.max(np.abs(a - f.landed))) for a, f in zip(land, files))
     print("landed replica vs database: max |difference| %.2e" % worst)
+    # Since issue 11 the database's score is the recipe (lstm_anomaly_score's defaults).
+    recipe = [likelihood(f, **RECIPE) for f in files]
+    worst = max(float(np.max(np.abs(a - f.landed))) for a, f in zip(recipe, files))
+    print("recipe replica vs database: max |difference| %.2e" % worst)
     if "--check" in sys.argv:
         ours = scorer.normalized(land)
         for profile, raw, threshold in check_against_nab(nab, files, land):

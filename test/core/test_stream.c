@@ -3,8 +3,9 @@
  * (store, load, validation of every truncation and header field), the split
  * invariant of streaming (rows 1..k, save, load, rows k+1..n gives the bytes
  * of rows 1..n), the forecast and warm-up rules of lstm_stream_feed, the
- * residual statistics against a two-pass weighted computation, and the
- * anomaly score against known normal probabilities.
+ * residual statistics against a two-pass weighted computation, states made
+ * before the anomaly block, and the settings rule. (The anomaly score itself:
+ * test_anomaly.c.)
  *
  * Built and run by `make unittest`. Prints "N passed, M failed" last; exits
  * non-zero when anything failed.
@@ -47,7 +48,7 @@ static double *random_rows(int n, int I, uint64_t *rng)
 static unsigned char *store(const LstmStream *s, const TestModel *m, size_t *nbytes)
 {
     unsigned char *bytes;
-    *nbytes = lstm_state_nbytes(&m->dims);
+    *nbytes = lstm_stream_nbytes(s, &m->dims);
     bytes = malloc(*nbytes);
     lstm_state_store(bytes, s, &m->dims, m->fingerprint);
     return bytes;
@@ -129,20 +130,21 @@ static void test_feed_rules(uint64_t *rng)
     rows = random_rows(n, 1, rng);
     memory = stream_new(&s, &dims);
     for (int t = 0; t < n; t++) {
-        int64_t residuals_before = s.residuals.count;
+        int64_t residuals_before = s.anomaly.residuals.count;
         if (t > 0)
             lstm_runner_predict(&m.runner, &s.series, before);
         lstm_stream_feed(&m.runner, &s, rows + t, outputs);
         if (t == 0)
-            ok_forecast &= s.flags == 0 && s.residuals.count == 0;
+            ok_forecast &= s.flags == LSTM_STATE_HAS_LIKELIHOOD && s.anomaly.residuals.count == 0;
         else
             ok_forecast &= (s.flags & LSTM_STATE_HAS_FORECAST) && s.last_forecast == before[0] &&
-                           s.residuals.count == residuals_before + 1;
-        ok_score &= ((s.flags & LSTM_STATE_HAS_SCORE) != 0) == (t >= LSTM_ANOMALY_WARMUP + 1);
+                           s.anomaly.residuals.count == residuals_before + 1;
+        ok_score &=
+            ((s.flags & LSTM_STATE_HAS_SCORE) != 0) == (t >= LSTM_ANOMALY_DEFAULT_WARMUP + 1);
         ok_range &= s.last_score >= 0.0 && s.last_score <= 1.0;
     }
     CHECK(ok_forecast, "forecast flags or values do not follow the rules");
-    CHECK(ok_score, "the first score is not at row %d", LSTM_ANOMALY_WARMUP + 2);
+    CHECK(ok_score, "the first score is not at row %d", LSTM_ANOMALY_DEFAULT_WARMUP + 2);
     CHECK(ok_range, "a score is outside [0, 1]");
     CHECK(s.series.steps == n, "steps %lld, expected %d", (long long)s.series.steps, n);
 
@@ -171,22 +173,22 @@ static void test_feed_rules(uint64_t *rng)
  */
 static void test_residual_statistics(uint64_t *rng)
 {
-    int n = 3 * LSTM_ANOMALY_WINDOW;
+    const int window = LSTM_ANOMALY_DEFAULT_RESIDUAL_WINDOW;
+    int n = 3 * window;
     double *r = malloc(sizeof(double) * n), *weight = malloc(sizeof(double) * n);
-    LstmResiduals stats = {0, 0.0, 0.0};
+    LstmRunningStats stats = {0, 0.0, 0.0};
     double worst = 0.0;
 
     for (int t = 0; t < n; t++)
         r[t] = 5.0 + rng_uniform(rng, -2.0, 2.0) + (t > n / 2 ? 3.0 : 0.0);
     for (int t = 0; t < n; t++) {
         double mean = 0.0, variance = 0.0;
-        lstm_residuals_add(&stats, r[t]);
+        lstm_running_add(&stats, r[t], window);
         for (int i = 0; i <= t; i++) {
-            double w = (i + 1) < LSTM_ANOMALY_WINDOW ? 1.0 / (i + 1) : 1.0 / LSTM_ANOMALY_WINDOW;
+            double w = (i + 1) < window ? 1.0 / (i + 1) : 1.0 / window;
             weight[i] = w;
             for (int j = i + 1; j <= t; j++) {
-                double wj =
-                    (j + 1) < LSTM_ANOMALY_WINDOW ? 1.0 / (j + 1) : 1.0 / LSTM_ANOMALY_WINDOW;
+                double wj = (j + 1) < window ? 1.0 / (j + 1) : 1.0 / window;
                 weight[i] *= 1.0 - wj;
             }
             mean += weight[i] * r[i];
@@ -205,24 +207,66 @@ static void test_residual_statistics(uint64_t *rng)
     free(weight);
 }
 
-/* The score against known normal probabilities and its edge cases. */
-static void test_anomaly_score(void)
+/*
+ * A state made before the anomaly block (no LSTM_STATE_HAS_LIKELIHOOD, no
+ * block) validates and loads with the default settings and its residual
+ * statistics; it takes other settings once. A state with a block keeps its
+ * own settings: others are refused.
+ */
+static void test_state_without_block(uint64_t *rng)
 {
-    LstmResiduals s = {20, 2.0, 4.0}; /* mean 2, standard deviation 2 */
-    LstmResiduals flat = {20, 1.0, 0.0};
-    LstmResiduals few = {LSTM_ANOMALY_WARMUP - 1, 0.0, 1.0};
+    LstmDims dims = make_dims(1, 4, 1, 1, 0);
+    TestModel m;
+    LstmStream s, old;
+    float *memory, *old_memory;
+    double *rows, outputs[1];
+    unsigned char *bytes;
+    size_t nbytes, base = lstm_state_nbytes(&dims);
+    LstmStateHeader hd;
+    LstmAnomalySettings defaults, other;
+    char msg[LSTM_ERRMSG_LEN];
 
-    CHECK(lstm_anomaly_score(&s, 2.0) == 0.0, "a residual at the mean scores %g",
-          lstm_anomaly_score(&s, 2.0));
-    CHECK(fabs(lstm_anomaly_score(&s, 4.0) - 0.6826894921370859) < 1e-15, "one sigma: %.17g",
-          lstm_anomaly_score(&s, 4.0));
-    CHECK(fabs(lstm_anomaly_score(&s, 2.0 - 2 * 1.959963984540054) - 0.95) < 1e-12,
-          "1.96 sigma below: %.17g", lstm_anomaly_score(&s, 2.0 - 2 * 1.959963984540054));
-    CHECK(lstm_anomaly_score(&s, 1e300) == 1.0, "a huge residual scores %g",
-          lstm_anomaly_score(&s, 1e300));
-    CHECK(lstm_anomaly_score(&flat, 1.0) == 0.0 && lstm_anomaly_score(&flat, 1.5) == 1.0,
-          "zero variance: %g %g", lstm_anomaly_score(&flat, 1.0), lstm_anomaly_score(&flat, 1.5));
-    CHECK(!lstm_residuals_ready(&few) && lstm_residuals_ready(&s), "warm-up threshold");
+    test_model_init(&m, &dims, rng);
+    rows = random_rows(40, 1, rng);
+    memory = stream_new(&s, &dims);
+    old_memory = stream_new(&old, &dims);
+    for (int t = 0; t < 30; t++)
+        lstm_stream_feed(&m.runner, &s, rows + t, outputs);
+    bytes = store(&s, &m, &nbytes);
+    CHECK(nbytes == base + lstm_anomaly_block_nbytes(LSTM_ANOMALY_DEFAULT_SHORT_WINDOW),
+          "state size %zu", nbytes);
+    memcpy(&hd, bytes, sizeof(hd));
+    CHECK(hd.flags & LSTM_STATE_HAS_LIKELIHOOD, "a new state has the anomaly block flag");
+    hd.flags &= ~LSTM_STATE_HAS_LIKELIHOOD;
+    memcpy(bytes, &hd, sizeof(hd));
+    CHECK(lstm_state_validate(bytes, base, msg) == LSTM_OK, "a state from before: %s", msg);
+    CHECK(lstm_state_validate(bytes, nbytes, msg) == LSTM_ERR_FORMAT,
+          "a block without its flag was accepted");
+    lstm_state_load(bytes, &old);
+    lstm_anomaly_settings_default(&defaults);
+    CHECK(lstm_anomaly_settings_equal(&old.anomaly.settings, &defaults) &&
+              old.anomaly.residuals.count == s.anomaly.residuals.count &&
+              old.anomaly.residuals.variance == s.anomaly.residuals.variance &&
+              old.anomaly.ring_fill == 0 && old.anomaly.averages.count == 0,
+          "a state from before loads with the defaults and its residual statistics");
+    other = defaults;
+    other.short_window = 3;
+    CHECK(lstm_stream_use_settings(&old, &other, msg) == 1 &&
+              old.anomaly.settings.short_window == 3,
+          "a state from before takes settings");
+    for (int t = 30; t < 40; t++)
+        lstm_stream_feed(&m.runner, &old, rows + t, outputs);
+    free(bytes);
+    bytes = store(&old, &m, &nbytes);
+    CHECK(lstm_state_validate(bytes, nbytes, msg) == LSTM_OK, "continued: %s", msg);
+    lstm_state_load(bytes, &s);
+    CHECK(lstm_stream_use_settings(&s, &other, msg) == 1, "its own settings: %s", msg);
+    CHECK(lstm_stream_use_settings(&s, &defaults, msg) == 0, "other settings were accepted");
+    free(bytes);
+    free(memory);
+    free(old_memory);
+    free(rows);
+    test_model_free(&m);
 }
 
 /* A valid state of a small model after some rows, for the validation tests. */
@@ -271,7 +315,8 @@ static void test_validation(uint64_t *rng)
     test_model_init(&m, &dims, rng);
     bytes = valid_state(&m, &nbytes, rng);
     CHECK(lstm_state_validate(bytes, nbytes, msg) == LSTM_OK, "valid state rejected: %s", msg);
-    CHECK(nbytes == 96 + 2 * 2 * 5 * sizeof(float), "state size %zu", nbytes);
+    CHECK(nbytes == 96 + 2 * 2 * 5 * sizeof(float) + lstm_anomaly_block_nbytes(10),
+          "state size %zu", nbytes);
     for (size_t len = 0; len < nbytes; len++)
         all_short_rejected &= lstm_state_validate(bytes, len, msg) == LSTM_ERR_FORMAT;
     CHECK(all_short_rejected, "a truncated state was accepted");
@@ -285,7 +330,7 @@ static void test_validation(uint64_t *rng)
 
     EXPECT_HEADER_ERROR(bytes, nbytes, magic, 0x12345678U, LSTM_ERR_FORMAT);
     EXPECT_HEADER_ERROR(bytes, nbytes, version, 3, LSTM_ERR_FORMAT);
-    EXPECT_HEADER_ERROR(bytes, nbytes, flags, 0x0004, LSTM_ERR_FORMAT);
+    EXPECT_HEADER_ERROR(bytes, nbytes, flags, 0x0008, LSTM_ERR_FORMAT);
     EXPECT_HEADER_ERROR(bytes, nbytes, model_flags, 0x0100, LSTM_ERR_FORMAT);
     EXPECT_HEADER_ERROR(bytes, nbytes, members, 1, LSTM_ERR_FORMAT);
     EXPECT_HEADER_ERROR(bytes, nbytes, season, 1, LSTM_ERR_FORMAT);
@@ -371,11 +416,40 @@ static void test_series_scaled_states(uint64_t *rng)
     for (int t = 0; t < 25; t++)
         values[t] = 10.0 + 3.0 * sin(t) + rng_uniform(rng, 0.0, 1.0);
     mw = stream_new(&whole, &d);
-    for (int t = 0; t < 25; t++)
-        lstm_stream_feed(&m.runner, &whole, &values[t], outputs);
+    {
+        int residuals_ok = 1;
+        for (int t = 0; t < 25; t++) {
+            double median_f1[8]; /* the members' median forecast of the next row */
+            if (t > 0)
+                lstm_runner_predict(&m.runner, &whole.series, median_f1);
+            lstm_stream_feed(&m.runner, &whole, &values[t], outputs);
+            if (t > 0)
+                residuals_ok &= whole.last_forecast == median_f1[0] &&
+                                whole.row.residual == values[t] - median_f1[0];
+        }
+        CHECK(residuals_ok && whole.row.has_score,
+              "a series-scaled ensemble's residual is y minus the median forecast f[1]");
+    }
     expected = store(&whole, &m, &nbytes);
-    CHECK(lstm_state_version(&d) == 2 && nbytes == lstm_state_nbytes(&d),
-          "a series-scaled ensemble's state is version 2");
+    CHECK(lstm_state_version(&d) == 2 &&
+              nbytes == lstm_state_nbytes(&d) +
+                            lstm_anomaly_block_nbytes(LSTM_ANOMALY_DEFAULT_SHORT_WINDOW),
+          "a series-scaled ensemble's state is version 2 with the anomaly block after the "
+          "normaliser");
+    {
+        /* the same state without its anomaly block (written before the likelihood score) */
+        unsigned char *bare = malloc(lstm_state_nbytes(&d));
+        LstmStateHeader hd;
+        memcpy(bare, expected, lstm_state_nbytes(&d));
+        lstm_state_read_header(bare, &hd);
+        hd.flags &= (uint16_t)~LSTM_STATE_HAS_LIKELIHOOD;
+        memcpy(bare, &hd, sizeof(hd));
+        CHECK(lstm_state_validate(bare, lstm_state_nbytes(&d), errmsg) == LSTM_OK,
+              "v2 state without the anomaly block rejected: %s", errmsg);
+        CHECK(lstm_state_validate(expected, nbytes - 8, errmsg) == LSTM_ERR_FORMAT,
+              "v2 state with a truncated anomaly block accepted");
+        free(bare);
+    }
     CHECK(lstm_state_validate(expected, nbytes, errmsg) == LSTM_OK, "v2 state rejected: %s",
           errmsg);
     ms = stream_new(&second, &d);
@@ -438,7 +512,7 @@ int main(void)
     }
     test_feed_rules(&rng);
     test_residual_statistics(&rng);
-    test_anomaly_score();
+    test_state_without_block(&rng);
     test_validation(&rng);
     test_series_scaled_states(&rng);
     return test_summary();

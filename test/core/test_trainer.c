@@ -96,7 +96,7 @@ static void chunk_init_head(Chunk *ch, int I, int H, int L, int O, int loss, int
     totals.lanes = B;
     totals.series_used = 1;
     ch->memory = malloc(lstm_trainer_nbytes(&ch->opts, I, &totals));
-    lstm_trainer_init(&ch->tr, &ch->opts, I, &totals, NULL, 0, NULL, ch->memory);
+    lstm_trainer_init(&ch->tr, &ch->opts, I, &totals, NULL, 0, NULL, ch->memory, NULL, NULL);
     ch->dims = ch->tr.dims;
     ch->B = B;
     ch->T = T;
@@ -679,7 +679,7 @@ static int run_train(Run *run)
         return printf("%s\n", msg), 1;
     run->memory = malloc(lstm_trainer_nbytes(&run->opts, run->I, &run->totals));
     lstm_trainer_init(&run->tr, &run->opts, run->I, &run->totals, run->series, run->S, run->inputs,
-                      run->memory);
+                      run->memory, NULL, NULL);
     lstm_trainer_evaluate(&run->tr, &eval_train, &run->first_valid);
     for (;;) {
         if (lstm_trainer_epoch(&run->tr, &train_loss, msg))
@@ -901,7 +901,7 @@ static int scaled_train(ScaledRun *run, int I)
         double train_loss, eval_train, score;
         o.seed = run->opts.seed + j;
         lstm_trainer_init(&run->tr, &o, I, &run->totals, run->series, run->S, run->inputs,
-                          run->memory);
+                          run->memory, NULL, NULL);
         lstm_trainer_attach_series(&run->tr, run->totals.validation, run->last, run->scale,
                                    run->value);
         if (j == 0) {
