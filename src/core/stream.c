@@ -297,6 +297,8 @@ LstmError lstm_state_validate(const void *bytes, size_t nbytes, char *errmsg)
         size_t i = k < n ? k : k - n;
         char where[64];
         memcpy(&v, floats + k * sizeof(float), sizeof(float));
+        if (isfinite(v) && !(k < n && fabsf(v) > 1.0f))
+            continue; /* a valid value: name it only when it is wrong */
         if (dims.members == 1)
             snprintf(where, sizeof(where), "%s[%zu][%zu]", name, i / (size_t)hd.hidden_size,
                      i % (size_t)hd.hidden_size);
