@@ -22,6 +22,7 @@ LstmDims lstm_dims_make(int input_size, int hidden_size, int num_layers, int out
     dims.flags = flags;
     dims.members = 1;
     dims.season = 0;
+    dims.calibrated = 0;
     return dims;
 }
 
@@ -51,6 +52,10 @@ static LstmError check_series_scaling(const LstmDims *dims, char *errmsg)
     }
     if (!scaled && ((dims->flags & LSTM_FLAG_LOG) || dims->season > 0)) {
         snprintf(errmsg, LSTM_ERRMSG_LEN, "a log transform or a season needs series scaling");
+        return LSTM_ERR_FORMAT;
+    }
+    if (!scaled && dims->calibrated) {
+        snprintf(errmsg, LSTM_ERRMSG_LEN, "prediction interval calibration needs series scaling");
         return LSTM_ERR_FORMAT;
     }
     if (!scaled)
@@ -114,11 +119,18 @@ size_t lstm_model_member_float_count(const LstmDims *dims)
     return count;
 }
 
+/* Floats of the calibration array: (O, Q) when calibrated, else none. */
+static size_t calibration_float_count(const LstmDims *dims)
+{
+    return dims->calibrated ? (size_t)dims->output_size * LSTM_CALIBRATION_QUANTILES : 0;
+}
+
 /* Floats in the data block; sizes must be within the limits. */
 size_t lstm_model_float_count(const LstmDims *dims)
 {
     return (size_t)dims->members * lstm_model_member_float_count(dims) +
-           2 * (size_t)dims->input_size + 2 * (size_t)dims->output_size; /* scaling */
+           2 * (size_t)dims->input_size + 2 * (size_t)dims->output_size + /* scaling */
+           calibration_float_count(dims);
 }
 
 /* Serialized size: header plus floats. */
@@ -127,17 +139,17 @@ size_t lstm_model_nbytes(const LstmDims *dims)
     return sizeof(LstmModelHeader) + lstm_model_float_count(dims) * sizeof(float);
 }
 
-/* Trainable parameters: every float except the four scaling vectors. */
+/* Trainable parameters: every float except the four scaling vectors and the calibration. */
 size_t lstm_model_parameter_count(const LstmDims *dims)
 {
     return lstm_model_float_count(dims) - 2 * (size_t)dims->input_size -
-           2 * (size_t)dims->output_size;
+           2 * (size_t)dims->output_size - calibration_float_count(dims);
 }
 
 /* Number of named arrays in the data block. */
 int lstm_model_array_count(const LstmDims *dims)
 {
-    return dims->members * (4 * dims->num_layers + 2) + 4;
+    return dims->members * (4 * dims->num_layers + 2) + 4 + (dims->calibrated ? 1 : 0);
 }
 
 /* Name, shape and offset of array number index. */
@@ -205,10 +217,15 @@ void lstm_model_array_info(const LstmDims *dims, int index, LstmArrayInfo *info)
         snprintf(info->name, sizeof(info->name), "output_mean");
         info->rows = O, info->offset = offset + 2 * (size_t)I;
         return;
-    default:
+    case 5:
         snprintf(info->name, sizeof(info->name), "output_std");
         info->rows = O, info->offset = offset + 2 * (size_t)I + O;
         info->must_be_positive = 1;
+        return;
+    default:
+        snprintf(info->name, sizeof(info->name), "calibration");
+        info->rows = O, info->cols = LSTM_CALIBRATION_QUANTILES;
+        info->offset = offset + 2 * (size_t)I + 2 * (size_t)O;
         return;
     }
 }
@@ -217,19 +234,21 @@ void lstm_model_array_info(const LstmDims *dims, int index, LstmArrayInfo *info)
 LstmDims lstm_model_dims(const LstmModelHeader *header)
 {
     LstmDims dims = lstm_dims_make(header->input_size, header->hidden_size, header->num_layers,
-                                   header->output_size, header->flags);
+                                   header->output_size, header->flags & ~LSTM_FLAG_CALIBRATED);
     dims.members =
         header->members == 0
             ? 1
             : (int)(header->members > LSTM_MAX_MEMBERS ? LSTM_MAX_MEMBERS + 1 : header->members);
     dims.season = header->season > LSTM_MAX_SEASON ? LSTM_MAX_SEASON + 1 : (int)header->season;
+    dims.calibrated = (header->flags & LSTM_FLAG_CALIBRATED) != 0;
     return dims;
 }
 
 /* Does a model with these sizes fit version 1 (today's bytes)? */
 static bool fits_version_1(const LstmDims *dims)
 {
-    return dims->members == 1 && dims->season == 0 && (dims->flags & ~LSTM_KNOWN_FLAGS_V1) == 0;
+    return dims->members == 1 && dims->season == 0 && !dims->calibrated &&
+           (dims->flags & ~LSTM_KNOWN_FLAGS_V1) == 0;
 }
 
 /* The magic number and version every serialized form starts with. */
@@ -253,7 +272,7 @@ void lstm_model_init_header(LstmModelHeader *header, const LstmDims *dims)
 {
     memset(header, 0, sizeof(*header));
     header->magic = LSTM_MODEL_MAGIC;
-    header->flags = (uint16_t)dims->flags;
+    header->flags = (uint16_t)(dims->flags | (dims->calibrated ? LSTM_FLAG_CALIBRATED : 0));
     header->input_size = dims->input_size;
     header->hidden_size = dims->hidden_size;
     header->num_layers = dims->num_layers;
@@ -271,6 +290,30 @@ void lstm_model_init_header(LstmModelHeader *header, const LstmDims *dims)
 float *lstm_model_data(void *bytes)
 {
     return (float *)((char *)bytes + sizeof(LstmModelHeader));
+}
+
+/* The calibration array (finite already) must be nondecreasing along every row. */
+static LstmError check_calibration(const LstmDims *dims, const float *data, char *errmsg)
+{
+    LstmArrayInfo info;
+
+    if (!dims->calibrated)
+        return LSTM_OK;
+    lstm_model_array_info(dims, lstm_model_array_count(dims) - 1, &info);
+    for (int k = 0; k < info.rows; k++)
+        for (int q = 1; q < info.cols; q++) {
+            float a, b;
+            memcpy(&a, data + info.offset + (size_t)k * info.cols + q - 1, sizeof(a));
+            memcpy(&b, data + info.offset + (size_t)k * info.cols + q, sizeof(b));
+            if (b < a) {
+                snprintf(errmsg, LSTM_ERRMSG_LEN,
+                         "calibration[%d][%d] is %g, below calibration[%d][%d] (%g): the error "
+                         "quantiles must be nondecreasing",
+                         k, q, (double)b, k, q - 1, (double)a);
+                return LSTM_ERR_FORMAT;
+            }
+        }
+    return LSTM_OK;
 }
 
 /* Validate untrusted bytes: header, sizes, exact length, finite values. */
@@ -355,7 +398,7 @@ LstmError lstm_model_validate(const void *bytes, size_t nbytes, char *errmsg)
             }
         }
     }
-    return LSTM_OK;
+    return check_calibration(&dims, data, errmsg);
 }
 
 /* Where every array of member j and the scaling vectors start. */
@@ -388,6 +431,10 @@ void lstm_model_member_offsets(const LstmDims *dims, int member, LstmModelOffset
     offsets->output_mean = info.offset;
     lstm_model_array_info(dims, scale + 3, &info);
     offsets->output_std = info.offset;
+    if (dims->calibrated) {
+        lstm_model_array_info(dims, scale + 4, &info);
+        offsets->calibration = info.offset;
+    }
 }
 
 /* Where every array of member 0 and the scaling vectors start. */
@@ -426,6 +473,7 @@ void lstm_model_view(const void *bytes, LstmModelView *view)
     view->input_std = data + off.input_std;
     view->output_mean = data + off.output_mean;
     view->output_std = data + off.output_std;
+    view->calibration = view->dims.calibrated ? data + off.calibration : NULL;
 }
 
 /* 64-bit FNV-1a over the serialized bytes. */

@@ -22,6 +22,9 @@
  *     input_std        (I)            every entry > 0
  *     output_mean      (O)
  *     output_std       (O)            every entry > 0
+ *     calibration      (O, Q)         only with LSTM_FLAG_CALIBRATED: per output step the
+ *                                     error quantiles at the Q = LSTM_CALIBRATION_QUANTILES
+ *                                     probabilities of calibration.h, nondecreasing along Q
  *
  * Version 1 (every model before 0.2): one member, no season, flags at most
  * DIFFERENCE; members, season and reserved are zero. Version 2 adds
@@ -67,6 +70,16 @@
  */
 #define LSTM_FLAG_SERIES_SCALING 0x0002U
 #define LSTM_FLAG_LOG 0x0004U
+/*
+ * LSTM_FLAG_CALIBRATED (version 2, header only, with SERIES_SCALING): the
+ * model ends with the calibration array of its prediction intervals
+ * (calibration.h). It lives in the serialized header's flags only: in
+ * LstmDims it is the field calibrated, so dims.flags (which states copy) are
+ * those of the network and normaliser.
+ */
+#define LSTM_FLAG_CALIBRATED 0x0008U
+/* Probabilities of the calibration grid (calibration.h). */
+#define LSTM_CALIBRATION_QUANTILES 25
 #define LSTM_KNOWN_FLAGS_V1 (LSTM_FLAG_DIFFERENCE)
 #define LSTM_KNOWN_FLAGS (LSTM_FLAG_DIFFERENCE | LSTM_FLAG_SERIES_SCALING | LSTM_FLAG_LOG)
 /* Most ensemble members one model may hold, and the longest season. */
@@ -96,6 +109,7 @@ typedef struct LstmDims {
     unsigned flags;  /* LSTM_FLAG_* */
     int members;     /* ensemble members (weight sets), 1..LSTM_MAX_MEMBERS; 1 in version 1 */
     int season;      /* season length of the normaliser's seasonal inputs, 0 for none */
+    int calibrated;  /* 1: the model holds a calibration array (LSTM_FLAG_CALIBRATED) */
 } LstmDims;
 
 /* Pointers into one validated model's float block. */
@@ -128,6 +142,7 @@ typedef struct LstmModelView {
     const float *input_std;                     /* (I) */
     const float *output_mean;                   /* (O) */
     const float *output_std;                    /* (O) */
+    const float *calibration;                   /* (O, Q) or NULL when not calibrated */
 } LstmModelView;
 
 /* What went wrong in a check; the glue maps each to a SQLSTATE. */
@@ -207,7 +222,8 @@ uint64_t lstm_model_fingerprint(const void *bytes, size_t nbytes);
 /*
  * Arrays of the data block in order: four per layer (weight_ih_lk,
  * weight_hh_lk, bias_ih_lk, bias_hh_lk), then head.weight, head.bias,
- * input_mean, input_std, output_mean, output_std.
+ * input_mean, input_std, output_mean, output_std, and calibration when
+ * the model is calibrated.
  * lstm_model_array_count: how many arrays a model with these sizes has.
  */
 int lstm_model_array_count(const LstmDims *dims);
@@ -215,7 +231,8 @@ int lstm_model_array_count(const LstmDims *dims);
 /*
  * Description of one array of the data block: name, rows, cols, offset.
  * Arrays are numbered member by member (4 per layer, then head.weight and
- * head.bias), then the four scaling vectors.
+ * head.bias), then the four scaling vectors and the calibration array
+ * (is_scale: a top-level array shared by the members).
  */
 typedef struct LstmArrayInfo {
     char name[32];        /* state_dict name, e.g. "weight_ih_l0", "head.bias" */
@@ -243,6 +260,7 @@ typedef struct LstmModelOffsets {
     size_t input_std;                  /* (I) */
     size_t output_mean;                /* (O) */
     size_t output_std;                 /* (O) */
+    size_t calibration;                /* (O, Q), when calibrated; 0 otherwise */
 } LstmModelOffsets;
 
 /*

@@ -46,6 +46,9 @@ static void runner_layout(LstmRunner *runner, LstmArena *arena, const LstmDims *
     runner->features = lstm_arena_carve(arena, I > O ? I : O, sizeof(double)); /* (max(I, O)) */
     runner->member_outputs =
         lstm_arena_carve(arena, (size_t)dims->members * O, sizeof(double)); /* (members, O) */
+    runner->calibration =
+        dims->calibrated ? lstm_arena_carve(arena, O * LSTM_CALIBRATION_QUANTILES, sizeof(float))
+                         : NULL; /* (O, Q) */
 }
 
 /* Memory for a runner of these sizes: runner_layout's sizing pass. */
@@ -107,6 +110,9 @@ void lstm_runner_init(LstmRunner *runner, const LstmModelView *model, void *memo
         runner->output_mean[i] = model->output_mean[i];
         runner->output_std[i] = model->output_std[i];
     }
+    if (d->calibrated)
+        memcpy(runner->calibration, model->calibration,
+               (size_t)O * LSTM_CALIBRATION_QUANTILES * sizeof(float));
 }
 
 /* Floats of h and c of one member: L * H each. */

@@ -59,6 +59,8 @@ typedef struct LstmRunner {
     float *x;                            /* (max(I, H)) scratch: scaled input */
     double *features;                    /* (max(I, O)) scratch for horizons */
     double *member_outputs;              /* (members, O) scratch: each member's raw forecasts */
+    float *calibration; /* (O, LSTM_CALIBRATION_QUANTILES) error quantiles of the prediction
+                           intervals (calibration.h); NULL when the model has none */
 } LstmRunner;
 
 /*

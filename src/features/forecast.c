@@ -26,11 +26,20 @@
  * features array is an error; under a log transform a value <= 0 is 22023)
  * and forecasts up to output_size steps directly: the horizon form returns
  * the first horizon of them (horizon > output_size is an error).
+ *
+ *   lstm_forecast_interval(model, value float8, horizon int [, level float8]
+ *                          [ORDER BY t]) -> lstm_interval[]
+ *
+ * gives those forecasts with the bounds of their prediction intervals at
+ * level (0.95 when not given; calibration.h), for a calibrated model.
  */
 #include "lstm.h"
 
 #include "runtime/arguments.h"
+#include "runtime/intervals.h"
 #include "runtime/model_cache.h"
+
+#include "core/calibration.h"
 
 #include "catalog/pg_type.h"
 #include "utils/array.h"
@@ -42,18 +51,21 @@ PG_FUNCTION_INFO_V1(lstm_forecast_horizon_sfunc);
 PG_FUNCTION_INFO_V1(lstm_forecast_features_sfunc);
 PG_FUNCTION_INFO_V1(lstm_forecast_final);
 PG_FUNCTION_INFO_V1(lstm_forecast_horizon_final);
+PG_FUNCTION_INFO_V1(lstm_forecast_interval_sfunc);
+PG_FUNCTION_INFO_V1(lstm_forecast_interval_final);
 
 typedef struct ForecastState {
     LstmDecoded *model; /* decoded model, owned by the query-long cache */
     LstmSeries series;  /* steps, last value, h and c (members, L, H), normaliser */
     LstmSeries work;    /* scratch series for horizon forecasts */
     int horizon;        /* forecasts asked for; 0 in the one-step forms */
+    double level;       /* the interval form's level; 0 in the others */
     double *features;   /* (I) the current row's raw features */
     double *outputs;    /* (O) scratch for one prediction */
 } ForecastState;
 
 /* Which aggregate a transition call belongs to. */
-typedef enum ForecastForm { FORM_VALUE, FORM_HORIZON, FORM_FEATURES } ForecastForm;
+typedef enum ForecastForm { FORM_VALUE, FORM_HORIZON, FORM_FEATURES, FORM_INTERVAL } ForecastForm;
 
 /* A new group's state: allocated once, in the aggregate context. */
 static ForecastState *forecast_state_new(MemoryContext aggcontext, LstmDecoded *model,
@@ -68,7 +80,7 @@ static ForecastState *forecast_state_new(MemoryContext aggcontext, LstmDecoded *
     state->model = model;
     state->horizon = horizon;
     lstm_series_init(&state->series, dims, palloc(nstate * sizeof(float)));
-    if (form == FORM_HORIZON)
+    if (form == FORM_HORIZON || form == FORM_INTERVAL)
         lstm_series_init(&state->work, dims, palloc(nstate * sizeof(float)));
     state->features = palloc(sizeof(double) * dims->input_size);
     state->outputs = palloc(sizeof(double) * dims->output_size);
@@ -77,15 +89,29 @@ static ForecastState *forecast_state_new(MemoryContext aggcontext, LstmDecoded *
 }
 
 /* The horizon argument of this row; NULL is an error. */
-static int horizon_argument(FunctionCallInfo fcinfo, const LstmDims *dims)
+static int horizon_argument(FunctionCallInfo fcinfo, const LstmDims *dims, const char *function)
 {
     int horizon;
     if (PG_ARGISNULL(3))
         ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-                        errmsg("lstm_forecast horizon must not be NULL")));
+                        errmsg("%s horizon must not be NULL", function)));
     horizon = PG_GETARG_INT32(3);
-    lstm_check_horizon(horizon, "lstm_forecast", dims);
+    lstm_check_horizon(horizon, function, dims);
     return horizon;
+}
+
+/* The interval form's level argument (0.95 when the call has none); NULL is an error. */
+static double level_argument(FunctionCallInfo fcinfo)
+{
+    double level;
+    if (PG_NARGS() < 5)
+        return LSTM_DEFAULT_LEVEL;
+    if (PG_ARGISNULL(4))
+        ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+                        errmsg("lstm_forecast_interval level must not be NULL")));
+    level = PG_GETARG_FLOAT8(4);
+    lstm_check_level(level, "lstm_forecast_interval");
+    return level;
 }
 
 /* The shared transition: one cell step of the group's model on this row. */
@@ -96,6 +122,8 @@ static Datum forecast_transition(FunctionCallInfo fcinfo, ForecastForm form)
     LstmDecoded *model;
     LstmError err;
     int horizon = 0;
+    double level = 0.0;
+    const char *function = form == FORM_INTERVAL ? "lstm_forecast_interval" : "lstm_forecast";
 
     if (!AggCheckCallContext(fcinfo, &aggcontext))
         ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -107,12 +135,17 @@ static Datum forecast_transition(FunctionCallInfo fcinfo, ForecastForm form)
         PG_RETURN_POINTER(state);
     }
 
-    model = lstm_model_argument(fcinfo, 1, "lstm_forecast");
-    if (form == FORM_HORIZON)
-        horizon = horizon_argument(fcinfo, &model->runner.dims);
-    if (state == NULL)
+    model = lstm_model_argument(fcinfo, 1, function);
+    if (form == FORM_INTERVAL) {
+        lstm_check_calibrated(&model->runner.dims, function);
+        level = level_argument(fcinfo);
+    }
+    if (form == FORM_HORIZON || form == FORM_INTERVAL)
+        horizon = horizon_argument(fcinfo, &model->runner.dims, function);
+    if (state == NULL) {
         state = forecast_state_new(aggcontext, model, form, horizon);
-    else if (state->model != model)
+        state->level = level;
+    } else if (state->model != model)
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                         errmsg("lstm_forecast model changed within one group"),
                         errdetail("Every row of a group must use the same model."),
@@ -120,8 +153,12 @@ static Datum forecast_transition(FunctionCallInfo fcinfo, ForecastForm form)
                                 "series.")));
     else if (horizon != state->horizon)
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-                        errmsg("lstm_forecast horizon changed within one group from %d to %d",
+                        errmsg("%s horizon changed within one group from %d to %d", function,
                                state->horizon, horizon)));
+    else if (level != state->level)
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("%s level changed within one group from %g to %g", function,
+                               state->level, level)));
 
     if (form == FORM_FEATURES)
         lstm_read_features(PG_GETARG_DATUM(2), state->features, lstm_row_width(&model->runner.dims),
@@ -181,4 +218,29 @@ Datum lstm_forecast_horizon_final(PG_FUNCTION_ARGS)
         elems[i] = Float8GetDatum(forecasts[i]);
     PG_RETURN_ARRAYTYPE_P(construct_array(elems, state->horizon, FLOAT8OID, sizeof(float8),
                                           FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+}
+
+/* lstm_forecast_interval(model, value, horizon [, level]): transition. */
+Datum lstm_forecast_interval_sfunc(PG_FUNCTION_ARGS)
+{
+    return forecast_transition(fcinfo, FORM_INTERVAL);
+}
+
+/*
+ * Final: the horizon direct forecasts (bit for bit the horizon form's) with
+ * their bounds at the group's level, as lstm_interval[]; NULL for no rows.
+ */
+Datum lstm_forecast_interval_final(PG_FUNCTION_ARGS)
+{
+    ForecastState *state = PG_ARGISNULL(0) ? NULL : (ForecastState *)PG_GETARG_POINTER(0);
+    double *forecasts, *lower, *upper;
+
+    if (state == NULL || state->series.steps == 0)
+        PG_RETURN_NULL();
+    forecasts = palloc(sizeof(double) * state->horizon);
+    lower = palloc(sizeof(double) * state->horizon);
+    upper = palloc(sizeof(double) * state->horizon);
+    lstm_calibration_interval(&state->model->runner, &state->series, state->horizon, state->level,
+                              forecasts, lower, upper);
+    PG_RETURN_DATUM(lstm_interval_array(fcinfo, state->horizon, forecasts, lower, upper));
 }

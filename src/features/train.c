@@ -34,6 +34,8 @@
 #include "runtime/column_spec.h"
 #include "types/lstm_model.h"
 
+#include "core/calibration.h"
+
 #include <math.h>
 #include <unistd.h>
 
@@ -932,6 +934,7 @@ typedef struct TrainRun {
     float *member_params;             /* (members, P) every member's best weights */
     MemberLog *members;               /* (members) */
     LstmModelDatum *model;
+    int64 calibration_errors; /* errors of the step with the fewest (0: not calibrated) */
 } TrainRun;
 
 /* Read the source arguments (source, value, time_column, series, features) into spec. */
@@ -1269,6 +1272,76 @@ static void build_model(TrainRun *run)
         report_train_error(LSTM_TRAIN_ERR_DIVERGED, psprintf("produced an invalid model: %s", msg));
 }
 
+/*
+ * Calibrate the prediction intervals of a series-scaled model with validation
+ * rows (calibration.h): run the model just built (every member, median
+ * forecast, as inference does) over every used series, collect the scaled
+ * errors of the origins whose targets are validation rows, and replace the
+ * model by the same one with the (O, Q) quantiles of those errors appended.
+ * A step without any error leaves the model uncalibrated.
+ */
+static void calibrate_model(TrainRun *run)
+{
+    LstmTrainSeries *series = run->data.series;
+    LstmModelView view;
+    LstmRunner runner;
+    LstmSeries work;
+    LstmDims dims;
+    LstmModelDatum *calibrated;
+    int64 *rows, *valid, *counts, capacity, used = 0, fewest = -1;
+    double *errors;
+    float *quantiles;
+    int O;
+    Size nbytes;
+    char msg[LSTM_ERRMSG_LEN];
+
+    if (!run->opts.series_scaling || run->totals.valid_targets == 0)
+        return;
+    rows = palloc(sizeof(int64) * (run->totals.series_used > 0 ? run->totals.series_used : 1));
+    valid = palloc(sizeof(int64) * (run->totals.series_used > 0 ? run->totals.series_used : 1));
+    for (int64 s = 0; s < run->data.num_series; s++)
+        if (series[s].inputs > 0) { /* the used series lie one after the other in value */
+            rows[used] = series[s].inputs;
+            valid[used++] = series[s].valid;
+        }
+    lstm_model_view(LSTM_MODEL_PAYLOAD(run->model), &view);
+    dims = view.dims;
+    O = dims.output_size;
+    lstm_runner_init(&runner, &view, palloc_extended(lstm_runner_nbytes(&dims), MCXT_ALLOC_HUGE));
+    lstm_series_init(&work, &dims, palloc(lstm_series_nfloats(&dims) * sizeof(float)));
+    capacity = lstm_calibration_capacity(used, valid);
+    check_memory((Size)O * capacity * sizeof(double), "Calibrating the prediction intervals");
+    errors = palloc_extended((Size)O * capacity * sizeof(double), MCXT_ALLOC_HUGE);
+    counts = palloc(sizeof(int64) * O);
+    if (lstm_calibration_collect(&runner, &work, run->value, used, rows, valid, capacity, errors,
+                                 counts, lstm_check_interrupts, NULL) != LSTM_OK)
+        report_train_error(LSTM_TRAIN_ERR_RANGE, "a value could not be forecast while "
+                                                 "calibrating the prediction intervals");
+    for (int k = 0; k < O; k++)
+        if (fewest < 0 || counts[k] < fewest)
+            fewest = counts[k];
+    if (fewest < 1)
+        return;
+
+    dims.calibrated = 1;
+    nbytes = lstm_model_nbytes(&dims);
+    calibrated = palloc_extended(VARHDRSZ + nbytes, MCXT_ALLOC_HUGE);
+    SET_VARSIZE(calibrated, VARHDRSZ + nbytes);
+    /* the calibration is appended: everything before it is the model's data as it was */
+    memcpy(LSTM_MODEL_PAYLOAD(calibrated), LSTM_MODEL_PAYLOAD(run->model),
+           LSTM_MODEL_PAYLOAD_SIZE(run->model));
+    lstm_model_init_header(&calibrated->header, &dims);
+    lstm_model_view(LSTM_MODEL_PAYLOAD(calibrated), &view);
+    quantiles = (float *)view.calibration; /* (O, Q) */
+    for (int k = 0; k < O; k++)
+        lstm_calibration_fit(errors + (Size)k * capacity, (size_t)counts[k],
+                             quantiles + (Size)k * LSTM_CALIBRATION_QUANTILES);
+    if (lstm_model_validate(LSTM_MODEL_PAYLOAD(calibrated), nbytes, msg) != LSTM_OK)
+        report_train_error(LSTM_TRAIN_ERR_DIVERGED, psprintf("produced an invalid model: %s", msg));
+    run->model = calibrated;
+    run->calibration_errors = fewest;
+}
+
 /* Push the report's "member_runs": every member's seed, epochs and scores. */
 static void json_push_members(JsonbParseState **state, const TrainRun *run)
 {
@@ -1322,6 +1395,8 @@ static Datum train_report(const TrainRun *run)
         json_push_int(&state, "season", run->opts.season);
         json_push_int(&state, "horizon", run->opts.horizon);
         json_push_members(&state, run);
+        if (run->calibration_errors > 0)
+            json_push_int(&state, "calibration_errors", run->calibration_errors);
     }
     json_push_number(&state, "load_seconds", run->load_seconds);
     json_push_number(&state, "elapsed_seconds", seconds_since(run->start));
@@ -1389,6 +1464,7 @@ Datum lstm_train(PG_FUNCTION_ARGS)
     for (int j = 0; j < run.opts.members; j++)
         train_member(&run, j);
     build_model(&run);
+    calibrate_model(&run);
 
     MemoryContextSwitchTo(caller);
     report = train_report(&run);

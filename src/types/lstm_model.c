@@ -27,10 +27,10 @@ PG_FUNCTION_INFO_V1(lstm_model_from_jsonb);
 PG_FUNCTION_INFO_V1(lstm_model_info);
 
 /* Top-level keys the text form may carry. */
-static const char *const known_keys[] = {"input_size", "hidden_size",   "num_layers", "output_size",
-                                         "weights",    "input_mean",    "input_std",  "output_mean",
-                                         "output_std", "difference",    "scaling",    "log",
-                                         "season",     "format_version"};
+static const char *const known_keys[] = {
+    "input_size", "hidden_size", "num_layers",  "output_size",    "weights",
+    "input_mean", "input_std",   "output_mean", "output_std",     "difference",
+    "scaling",    "log",         "season",      "format_version", "calibration"};
 
 /* ---------- reading the JSON form ---------- */
 
@@ -87,9 +87,11 @@ static LstmDims model_dims(const LstmJson *doc)
     dims.flags = 0;
     dims.members = model_members(doc);
     dims.season = 0;
+    dims.calibrated = 0;
     if (lstm_json_get(root, "difference") != NULL && lstm_json_boolean(doc, root, "difference"))
         dims.flags |= LSTM_FLAG_DIFFERENCE;
     lstm_json_series_options(doc, root, &dims);
+    dims.calibrated = lstm_json_get(root, "calibration") != NULL;
     err = lstm_dims_check(&dims, errmsg);
     if (err != LSTM_OK)
         lstm_report_model_error(err, errmsg, LSTM_FROM_TEXT);
@@ -149,7 +151,7 @@ static LstmModelDatum *model_from_text(char *text)
     lstm_json_check_keys(&doc, &doc.root, known_keys, lengthof(known_keys), "the model object",
                          "The known keys are input_size, hidden_size, num_layers, output_size, "
                          "weights, input_mean, input_std, output_mean, output_std, difference, "
-                         "scaling, log, season and format_version.");
+                         "scaling, log, season, calibration and format_version.");
     dims = model_dims(&doc);
     for (int m = 0; m < dims.members; m++)
         weights[m] = member_weights(&doc, &dims, m);
@@ -367,7 +369,7 @@ Datum lstm_model_from_jsonb(PG_FUNCTION_ARGS)
 
 /*
  * lstm_model_info(lstm_model): sizes, members, scaling, log, season,
- * parameter count and fingerprint.
+ * calibrated (only when true), parameter count and fingerprint.
  */
 Datum lstm_model_info(PG_FUNCTION_ARGS)
 {
@@ -384,6 +386,8 @@ Datum lstm_model_info(PG_FUNCTION_ARGS)
                      dims.output_size, (dims.flags & LSTM_FLAG_DIFFERENCE) ? "true" : "false",
                      dims.members);
     lstm_json_append_series_options(&out, &dims);
+    if (dims.calibrated)
+        appendStringInfoString(&out, ", \"calibrated\": true");
     appendStringInfo(&out,
                      ", \"parameters\": %zu, \"bytes\": %zu, \"fingerprint\": \"%016" PRIx64 "\"}",
                      lstm_model_parameter_count(&dims), (size_t)VARSIZE(model),

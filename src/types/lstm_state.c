@@ -253,6 +253,7 @@ static LstmStateHeader state_header(const LstmJson *doc)
     dims.flags = lstm_json_boolean(doc, root, "difference") ? LSTM_FLAG_DIFFERENCE : 0;
     dims.members = 1;
     dims.season = 0;
+    dims.calibrated = 0;
     if (lstm_json_get(root, "members") != NULL)
         dims.members = (int)lstm_json_integer(doc, root, "members", 1, LSTM_MAX_MEMBERS,
                                               ERRCODE_PROGRAM_LIMIT_EXCEEDED);
