@@ -44,7 +44,7 @@ assert "PostgreSQL" in meta["prereqs"]["runtime"]["requires"]
 print(f"META.json {meta['version']} agrees with lstm.control {default} and debian/changelog {changelog}")
 PY
 
-work=$(mktemp -d /tmp/lstm-deb.XXXXXX)
+work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir "$work/lstm"
 git ls-files -z --cached --others --exclude-standard | xargs -0 cp --parents -t "$work/lstm"
