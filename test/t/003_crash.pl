@@ -45,12 +45,14 @@ like($bg->{stderr}, qr/"cr_killed": epoch 3 of 1000000/, 'lstm_train is training
 is(kill('KILL', $pid), 1, 'SIGKILL sent to the training backend');
 eval { $bg->quit };    # psql has lost its connection
 
+# The postmaster notices the death asynchronously: wait for its log lines (a connection made
+# before it noticed could otherwise succeed first), then for the server to accept queries.
+ok($node->wait_for_log(qr/server process \(PID $pid\) was terminated by signal 9/),
+	'the postmaster saw the backend die');
+ok($node->wait_for_log(qr/all server processes terminated; reinitializing/),
+	'the postmaster reinitialised');
 $node->poll_query_until('postgres', 'SELECT true')
   or die 'the server did not come back after the crash';
-ok($node->log_contains(qr/server process \(PID $pid\) was terminated by signal 9/),
-	'the postmaster saw the backend die');
-ok($node->log_contains(qr/all server processes terminated; reinitializing/),
-	'the postmaster reinitialised');
 
 is($node->safe_psql('postgres', q{SELECT count(*) FROM lstm_models WHERE name = 'cr_killed'}),
 	'0', 'no model row from the killed training');
