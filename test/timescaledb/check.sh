@@ -24,7 +24,7 @@ sharedir=$(pg_config --sharedir)
 if [ $# -ge 1 ]; then
     src=$(cd "$1" && pwd)
     echo "== building TimescaleDB from $src against $(command -v pg_config)"
-    log=$(mktemp /tmp/timescaledb-build.XXXXXX)
+    log=$(mktemp)
     {
         if [ ! -f "$src/build/CMakeCache.txt" ]; then
             (cd "$src" && BUILD_DIR=build BUILD_FORCE_REMOVE=true ./bootstrap -DCMAKE_BUILD_TYPE=Release \
