@@ -3,10 +3,11 @@
 (docs/make_figures.sh sets it up): the models eval_co2_weekly and eval_sunspots_yearly trained
 on the first 80 % of the bundled series, in schema lstm_eval.
 
-  docs/co2_forecast.png   CO2, the last part: one-step forecasts (window lstm_forecast) and a
-                          52-week horizon (lstm_forecast(..., 52)) against the actual values
-  docs/anomaly_score.png  sunspots: the series, its one-step forecasts, and
-                          lstm_anomaly_score per year
+  docs/co2_forecast.png   CO2, the last part: one-step forecasts (window lstm_forecast), and a
+                          13-week forecast with 80 % and 95 % prediction intervals from a
+                          series-scaled model (lstm_forecast_interval), against the actual values
+  docs/anomaly_score.png  sunspots: the series, its one-step forecasts, and lstm_anomaly's
+                          score and alerts per year
 """
 import csv
 import datetime
@@ -49,12 +50,23 @@ def co2_figure():
                    FROM co2_weekly)
         SELECT ts, co2, lag(next) OVER (ORDER BY ts) FROM f ORDER BY ts""")
     rows = rows[-4 * 52:]
-    origin = query("SELECT ts FROM co2_weekly ORDER BY ts DESC OFFSET 52 LIMIT 1")[0][0]
-    horizon = query(f"""
-        SELECT unnest(lstm_forecast('eval_co2_weekly', co2, 52 ORDER BY ts))
-        FROM co2_weekly WHERE ts <= '{origin}'""")
+    origin = query("SELECT ts FROM co2_weekly ORDER BY ts DESC OFFSET 40 LIMIT 1")[0][0]
+    # A series-scaled model (season 52, horizon 13) trained on the same first 80 %, and its
+    # 13-week forecast from the origin with 80 % and 95 % intervals.
+    query("""SET client_min_messages = warning;
+             CREATE TEMP VIEW co2_train AS SELECT * FROM co2_weekly ORDER BY ts
+                 LIMIT (SELECT floor(0.8 * count(*)) FROM co2_weekly);
+             SELECT lstm_train('fig_co2_season', 'co2_train', value => 'co2', time_column => 'ts',
+                               season => 52, horizon => 13) IS NOT NULL""")
+    bands = {}
+    for level in (0.8, 0.95):
+        bands[level] = query(f"""
+            SELECT (i).forecast, (i).lower, (i).upper
+            FROM (SELECT unnest(lstm_forecast_interval('fig_co2_season', co2, 13, {level}
+                                                       ORDER BY ts)) AS i
+                  FROM co2_weekly WHERE ts <= '{origin}') x""")
     later = query(f"""SELECT ts FROM co2_weekly WHERE ts > '{origin}' AND co2 IS NOT NULL
-                      ORDER BY ts LIMIT 52""")
+                      ORDER BY ts LIMIT 13""")
     cutoff = query("""SELECT ts FROM co2_weekly ORDER BY ts
                       OFFSET (SELECT floor(0.8 * count(*)) FROM co2_weekly) LIMIT 1""")[0][0]
 
@@ -69,14 +81,20 @@ def co2_figure():
     top.legend(loc="upper left")
     top.grid(alpha=0.3)
 
-    span = [r for r in rows if day(r[0]) > day(origin) - datetime.timedelta(days=365)]
+    span = [r for r in rows if day(r[0]) > day(origin) - datetime.timedelta(days=120)]
     bottom.plot([day(r[0]) for r in span], [num(r[1]) for r in span], color="black", lw=1.4,
                 label="actual")
-    bottom.plot([day(t[0]) for t in later], [num(h[0]) for h in horizon[:len(later)]],
-                color="tab:blue", lw=1.6, ls="--",
-                label=f"52-step forecast from {origin[:10]} (each fed back as input)")
+    steps = [day(t[0]) for t in later]
+    for level, alpha in ((0.95, 0.18), (0.8, 0.32)):
+        band = bands[level][:len(steps)]
+        bottom.fill_between(steps, [num(b[1]) for b in band], [num(b[2]) for b in band],
+                            color="tab:blue", alpha=alpha, lw=0,
+                            label=f"{int(level * 100)} % prediction interval")
+    bottom.plot(steps, [num(b[0]) for b in bands[0.95][:len(steps)]], color="tab:blue", lw=1.6,
+                ls="--", label=f"13-week forecast from {origin[:10]}")
     bottom.axvline(day(origin), color="grey", lw=0.8)
-    bottom.set_title("The same model, 52 weeks ahead: lstm_forecast(model, co2, 52 ORDER BY ts)")
+    bottom.set_title("A series-scaled model (season 52, horizon 13): "
+                     "lstm_forecast_interval(model, co2, 13, level ORDER BY ts)")
     bottom.set_ylabel("CO2 (ppm)")
     bottom.set_xlabel("week")
     bottom.legend(loc="upper left")
@@ -91,9 +109,10 @@ def anomaly_figure():
         WITH f AS (
             SELECT ts, sunspots,
                    lstm_forecast('eval_sunspots_yearly', sunspots) OVER w AS next,
-                   lstm_anomaly_score('eval_sunspots_yearly', sunspots) OVER w AS score
+                   lstm_anomaly('eval_sunspots_yearly', sunspots) OVER w AS a
             FROM sunspots_yearly WINDOW w AS (ORDER BY ts))
-        SELECT extract(year FROM ts)::int, sunspots, lag(next) OVER (ORDER BY ts), score
+        SELECT extract(year FROM ts)::int, sunspots, lag(next) OVER (ORDER BY ts), (a).score,
+               (a).alert
         FROM f ORDER BY ts""")
     years = [int(r[0]) for r in rows]
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(10, 7), sharex=True,
@@ -101,21 +120,21 @@ def anomaly_figure():
     top.plot(years, [num(r[1]) for r in rows], color="black", lw=1.3, label="actual")
     top.plot(years, [num(r[2]) for r in rows], color="tab:orange", lw=1.0,
              label="one-step forecast (made the year before)")
-    flagged = [(y, num(r[1])) for y, r in zip(years, rows) if r[3] and num(r[3]) > 0.99]
+    flagged = [(y, num(r[1])) for y, r in zip(years, rows) if r[4] == "t"]
     top.scatter([f[0] for f in flagged], [f[1] for f in flagged], color="tab:red", zorder=3,
-                label="anomaly score > 0.99")
+                label="alert (score >= 0.5, repeat filter applied)")
     top.set_title("Yearly sunspot number, 1700-2008: one-step forecasts and anomaly scores\n"
                   "(model trained in the database on 1700-1946)")
     top.set_ylabel("sunspot number")
     top.legend(loc="upper left")
     top.grid(alpha=0.3)
     bottom.bar(years, [num(r[3]) or 0 for r in rows], width=1.0, color="tab:purple")
-    bottom.axhline(0.99, color="tab:red", lw=0.8, ls="--")
+    bottom.axhline(0.5, color="tab:red", lw=0.8, ls="--")
     bottom.set_ylim(0, 1.02)
-    bottom.set_ylabel("lstm_anomaly_score")
+    bottom.set_ylabel("anomaly score")
     bottom.set_xlabel("year")
-    bottom.set_title("lstm_anomaly_score(model, sunspots) OVER (ORDER BY ts): "
-                     "erf(|z| / sqrt 2) of each year's forecast error")
+    bottom.set_title("lstm_anomaly(model, sunspots) OVER (ORDER BY ts): the likelihood score "
+                     "(alert at 0.5)")
     bottom.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(os.path.join(HERE, "anomaly_score.png"), dpi=100)
