@@ -51,33 +51,17 @@ $$;
 -- Share a model with a role (or with every role: 'public'), and take it back.
 -- Only members of the model's owner can (the UPDATE goes through row-level
 -- security); an unknown model or one the caller does not own is an error.
-CREATE FUNCTION @extschema@.lstm_model_share(model text, grantee text) RETURNS void
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    role regrole := CASE WHEN pg_catalog.lower(grantee) OPERATOR(pg_catalog.=) 'public'
-                         THEN 0::regrole ELSE grantee::regrole END;
-BEGIN
-    UPDATE @extschema@.lstm_models m
-       SET shared_with = pg_catalog.array_append(pg_catalog.array_remove(m.shared_with, role), role)
-     WHERE m.name OPERATOR(pg_catalog.=) lstm_model_share.model;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'model "%" does not exist or is not owned by a role of %', model, current_user
-            USING ERRCODE = 'insufficient_privilege',
-                  HINT = 'Only members of a model''s owner role may share it.';
-    END IF;
-END
-$$;
-COMMENT ON FUNCTION @extschema@.lstm_model_share(text, text) IS
-    'Let a role (or public) use and read a model; only the model''s owner may';
-CREATE FUNCTION @extschema@.lstm_model_unshare(model text, grantee text) RETURNS void
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+CREATE FUNCTION @extschema@.lstm_model_set_sharing(model text, grantee text, share boolean) RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     role regrole := CASE WHEN pg_catalog.lower(grantee) OPERATOR(pg_catalog.=) 'public'
                          THEN 0::regrole ELSE grantee::regrole END;
 BEGIN
     UPDATE @extschema@.lstm_models m
        SET shared_with = pg_catalog.array_remove(m.shared_with, role)
-     WHERE m.name OPERATOR(pg_catalog.=) lstm_model_unshare.model;
+                         OPERATOR(pg_catalog.||)
+                         CASE WHEN share THEN ARRAY[role] ELSE '{}'::regrole[] END
+     WHERE m.name OPERATOR(pg_catalog.=) lstm_model_set_sharing.model;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'model "%" does not exist or is not owned by a role of %', model, current_user
             USING ERRCODE = 'insufficient_privilege',
@@ -85,6 +69,16 @@ BEGIN
     END IF;
 END
 $$;
+COMMENT ON FUNCTION @extschema@.lstm_model_set_sharing(text, text, boolean) IS
+    'The rule behind lstm_model_share and lstm_model_unshare';
+CREATE FUNCTION @extschema@.lstm_model_share(model text, grantee text) RETURNS void
+LANGUAGE sql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp
+AS $$ SELECT @extschema@.lstm_model_set_sharing(model, grantee, true) $$;
+COMMENT ON FUNCTION @extschema@.lstm_model_share(text, text) IS
+    'Let a role (or public) use and read a model; only the model''s owner may';
+CREATE FUNCTION @extschema@.lstm_model_unshare(model text, grantee text) RETURNS void
+LANGUAGE sql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp
+AS $$ SELECT @extschema@.lstm_model_set_sharing(model, grantee, false) $$;
 COMMENT ON FUNCTION @extschema@.lstm_model_unshare(text, text) IS
     'Stop sharing a model with a role (or public); only the model''s owner may';
 
