@@ -7,11 +7,13 @@
 #include "catalog/models_table.h"
 
 #include "access/genam.h"
+#include "access/heapam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "storage/bufmgr.h"
 #include "access/xact.h"
 #include "utils/acl.h"
 #include "utils/array.h"
@@ -19,6 +21,8 @@
 #include "utils/rls.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/inval.h"
+#include "utils/memutils.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/relcache.h"
@@ -110,34 +114,112 @@ static bool model_visible(Oid owner, ArrayType *shared_with)
     return visible;
 }
 
+/*
+ * Where the rows of the models read last were: the next read of a name
+ * fetches the version at that TID with the statement's snapshot and takes
+ * it if it is visible and still has that name (only one version of a named
+ * row is visible to a snapshot), else searches the primary key. A relcache
+ * invalidation of lstm_models (TRUNCATE, VACUUM, DDL) forgets them all.
+ */
+typedef struct ModelRowHint {
+    Oid relid; /* InvalidOid: unused */
+    char *name;
+    ItemPointerData tid;
+} ModelRowHint;
+
+#define MODEL_ROW_HINTS 8
+
+static ModelRowHint model_row_hints[MODEL_ROW_HINTS];
+static int model_row_hint_next; /* the slot to reuse next */
+static bool model_row_hints_registered;
+
+/* Relcache invalidation: forget the hints of relid's rows (all for InvalidOid). */
+static void model_row_hints_invalidate(Datum arg, Oid relid)
+{
+    (void)arg;
+    for (int i = 0; i < MODEL_ROW_HINTS; i++) {
+        if (relid == InvalidOid || model_row_hints[i].relid == relid)
+            model_row_hints[i].relid = InvalidOid;
+    }
+}
+
+/* The hint for name in relid, or NULL. */
+static ModelRowHint *model_row_hint(Oid relid, const char *name)
+{
+    for (int i = 0; i < MODEL_ROW_HINTS; i++) {
+        if (model_row_hints[i].relid == relid && strcmp(model_row_hints[i].name, name) == 0)
+            return &model_row_hints[i];
+    }
+    return NULL;
+}
+
+/* Remember where name's row is. */
+static void remember_model_row(Oid relid, const char *name, ItemPointer tid)
+{
+    ModelRowHint *hint = model_row_hint(relid, name);
+
+    if (!model_row_hints_registered) {
+        CacheRegisterRelcacheCallback(model_row_hints_invalidate, (Datum)0);
+        model_row_hints_registered = true;
+    }
+    if (hint == NULL) {
+        hint = &model_row_hints[model_row_hint_next];
+        model_row_hint_next = (model_row_hint_next + 1) % MODEL_ROW_HINTS;
+        if (hint->name != NULL)
+            pfree(hint->name);
+        hint->name = MemoryContextStrdup(TopMemoryContext, name);
+        hint->relid = relid;
+    }
+    hint->tid = *tid;
+}
+
+/* Does the tuple's name column hold name? */
+static bool row_has_name(HeapTuple tuple, TupleDesc desc, AttrNumber name_att, const char *name)
+{
+    bool isnull;
+    Datum value = heap_getattr(tuple, name_att, desc, &isnull);
+    text *stored;
+
+    if (isnull)
+        return false;
+    stored = DatumGetTextPP(value);
+    return VARSIZE_ANY_EXHDR(stored) == strlen(name) &&
+           memcmp(VARDATA_ANY(stored), name, strlen(name)) == 0;
+}
+
 /* Read the model named name as the current statement and role see it (see models_table.h). */
 bool lstm_models_read_direct(Oid relid, const char *name, MemoryContext context, Datum *model,
                              bool *found)
 {
     Relation rel = table_open(relid, AccessShareLock);
     TupleDesc desc = RelationGetDescr(rel);
-    AttrNumber model_att = InvalidAttrNumber, owner_att = InvalidAttrNumber,
-               shared_att = InvalidAttrNumber;
+    AttrNumber name_att = InvalidAttrNumber, model_att = InvalidAttrNumber,
+               owner_att = InvalidAttrNumber, shared_att = InvalidAttrNumber;
     bool filtered;
     Oid index = RelationGetPrimaryKeyIndex(rel);
     ScanKeyData key;
-    SysScanDesc scan;
+    SysScanDesc scan = NULL;
     Snapshot snapshot;
-    HeapTuple tuple;
+    HeapTuple tuple = NULL;
+    HeapTupleData fetched;
+    Buffer buffer = InvalidBuffer;
+    ModelRowHint *hint;
 
     for (int i = 0; i < desc->natts; i++) {
         Form_pg_attribute attr = TupleDescAttr(desc, i);
         if (attr->attisdropped)
             continue;
-        if (strcmp(NameStr(attr->attname), "model") == 0)
+        if (strcmp(NameStr(attr->attname), "name") == 0)
+            name_att = attr->attnum;
+        else if (strcmp(NameStr(attr->attname), "model") == 0)
             model_att = attr->attnum;
         else if (strcmp(NameStr(attr->attname), "owner") == 0)
             owner_att = attr->attnum;
         else if (strcmp(NameStr(attr->attname), "shared_with") == 0)
             shared_att = attr->attnum;
     }
-    if (model_att == InvalidAttrNumber || owner_att == InvalidAttrNumber ||
-        shared_att == InvalidAttrNumber || !OidIsValid(index) ||
+    if (name_att == InvalidAttrNumber || model_att == InvalidAttrNumber ||
+        owner_att == InvalidAttrNumber || shared_att == InvalidAttrNumber || !OidIsValid(index) ||
         pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK) {
         table_close(rel, AccessShareLock);
         return false;
@@ -160,9 +242,22 @@ bool lstm_models_read_direct(Oid relid, const char *name, MemoryContext context,
     CommandCounterIncrement();
     snapshot = RegisterSnapshot(GetTransactionSnapshot());
     *found = false;
-    ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_TEXTEQ, CStringGetTextDatum(name));
-    scan = systable_beginscan(rel, index, true, snapshot, 1, &key);
-    tuple = systable_getnext(scan);
+    hint = model_row_hint(relid, name);
+    if (hint != NULL) {
+        fetched.t_self = hint->tid;
+        if (heap_fetch(rel, snapshot, &fetched, &buffer, false) &&
+            row_has_name(&fetched, desc, name_att, name))
+            tuple = &fetched;
+        else if (BufferIsValid(buffer))
+            ReleaseBuffer(buffer);
+    }
+    if (tuple == NULL) {
+        ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_TEXTEQ, CStringGetTextDatum(name));
+        scan = systable_beginscan(rel, index, true, snapshot, 1, &key);
+        tuple = systable_getnext(scan);
+        if (HeapTupleIsValid(tuple))
+            remember_model_row(relid, name, &tuple->t_self);
+    }
     if (HeapTupleIsValid(tuple)) {
         bool owner_null, shared_null, model_null;
         Datum owner = heap_getattr(tuple, owner_att, desc, &owner_null);
@@ -180,7 +275,10 @@ bool lstm_models_read_direct(Oid relid, const char *name, MemoryContext context,
             MemoryContextSwitchTo(old);
         }
     }
-    systable_endscan(scan);
+    if (scan != NULL)
+        systable_endscan(scan);
+    else
+        ReleaseBuffer(buffer);
     UnregisterSnapshot(snapshot);
     table_close(rel, AccessShareLock);
     return true;

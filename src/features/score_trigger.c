@@ -635,6 +635,7 @@ typedef struct SavedState {
     Datum last_time;
     Oid last_time_type;
     ItemPointerData tid; /* direct path: the version locked */
+    bool written_here;   /* direct path: the version this backend wrote (validated then) */
 } SavedState;
 
 /* What the trigger writes into the new row. */
@@ -697,6 +698,7 @@ static bool lock_saved_state_direct(ScoreConfig *cfg, const SeriesRow *row, Save
     saved->last_time = locked.last_time;
     saved->last_time_type = locked.last_time_type;
     saved->tid = locked.tid;
+    saved->written_here = locked.written_here;
     saved->model = model;
     return true;
 }
@@ -798,7 +800,8 @@ static LstmCachedSeries *cache_saved_series(ScoreConfig *cfg, const SeriesRow *r
                                             const SavedState *saved)
 {
     LstmDecoded *model = use_model(cfg, row, saved->model);
-    struct varlena *state = lstm_state_from_datum(saved->state);
+    struct varlena *state = saved->written_here ? (struct varlena *)PG_DETOAST_DATUM(saved->state)
+                                                : lstm_state_from_datum(saved->state);
     LstmCachedSeries *series =
         lstm_stream_cache_add(row->key[0], cfg->setup->source, row->series_name, saved->model,
                               &model->runner.dims, model->fingerprint);

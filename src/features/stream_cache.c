@@ -46,12 +46,14 @@ typedef struct CacheEntry {
 static HTAB *cache;                 /* CacheEntry by hash key */
 static MemoryContext cache_context; /* everything cached; reset when the cache empties */
 static long cached_count;
-static int deepest_level;  /* no cached series has a level deeper than this */
-static uint64 generation;  /* changes whenever a series is forgotten */
-static Datum shared_model; /* the model datum of the series cached last (cache memory) */
-static int exec_depth;     /* executors and utility commands running, nested */
-static int trigger_depth;  /* lstm_score_trigger calls running, nested */
-static bool writing;       /* a flush is running (its own statements end inside it) */
+static dlist_head all_series =
+    DLIST_STATIC_INIT(all_series); /* every cached series, oldest first */
+static int deepest_level;          /* no cached series has a level deeper than this */
+static uint64 generation;          /* changes whenever a series is forgotten */
+static Datum shared_model;         /* the model datum of the series cached last (cache memory) */
+static int exec_depth;             /* executors and utility commands running, nested */
+static int trigger_depth;          /* lstm_score_trigger calls running, nested */
+static bool writing;               /* a flush is running (its own statements end inside it) */
 static LstmSeriesWriter write_series;
 
 static ExecutorStart_hook_type prev_executor_start;
@@ -108,6 +110,7 @@ static void forget(LstmCachedSeries *series)
 {
     generation++;
     hash_search(cache, &series->hash_key, HASH_REMOVE, NULL);
+    dlist_delete(&series->node);
     if (--cached_count == 0) {
         MemoryContextReset(cache_context);
         shared_model = (Datum)0;
@@ -117,15 +120,17 @@ static void forget(LstmCachedSeries *series)
 /* Forget every series (the transaction ended). */
 static void forget_all(void)
 {
-    HASH_SEQ_STATUS scan;
-    CacheEntry *entry;
+    dlist_mutable_iter iter;
 
     if (cached_count == 0)
         return;
     generation++;
-    hash_seq_init(&scan, cache);
-    while ((entry = hash_seq_search(&scan)) != NULL)
-        hash_search(cache, &entry->hash_key, HASH_REMOVE, NULL);
+    dlist_foreach_modify(iter, &all_series)
+    {
+        LstmCachedSeries *series = dlist_container(LstmCachedSeries, node, iter.cur);
+        hash_search(cache, &series->hash_key, HASH_REMOVE, NULL);
+    }
+    dlist_init(&all_series);
     cached_count = 0;
     deepest_level = 0;
     shared_model = (Datum)0;
@@ -190,6 +195,7 @@ LstmCachedSeries *lstm_stream_cache_add(Datum model_name, Oid source, const char
     entry = hash_search(cache, &cached->hash_key, HASH_ENTER, &found);
     Assert(!found);
     entry->series = cached;
+    dlist_push_tail(&all_series, &cached->node);
     cached_count++;
     return cached;
 }
@@ -263,12 +269,11 @@ void lstm_stream_cache_set_last_time(LstmCachedSeries *series, bool held, Datum 
  */
 static void undo_subtransaction(SubTransactionId subid)
 {
-    HASH_SEQ_STATUS scan;
-    CacheEntry *entry;
+    dlist_mutable_iter iter;
 
-    hash_seq_init(&scan, cache);
-    while ((entry = hash_seq_search(&scan)) != NULL) {
-        LstmCachedSeries *series = entry->series;
+    dlist_foreach_modify(iter, &all_series)
+    {
+        LstmCachedSeries *series = dlist_container(LstmCachedSeries, node, iter.cur);
         if (series->subid != subid)
             continue;
         if (series->undo == NULL) {
@@ -284,12 +289,11 @@ static void undo_subtransaction(SubTransactionId subid)
 /* A subtransaction committed: its changes now belong to the parent. */
 static void commit_subtransaction(SubTransactionId subid, SubTransactionId parent)
 {
-    HASH_SEQ_STATUS scan;
-    CacheEntry *entry;
+    dlist_iter iter;
 
-    hash_seq_init(&scan, cache);
-    while ((entry = hash_seq_search(&scan)) != NULL) {
-        LstmCachedSeries *series = entry->series;
+    dlist_foreach(iter, &all_series)
+    {
+        LstmCachedSeries *series = dlist_container(LstmCachedSeries, node, iter.cur);
         if (series->subid != subid)
             continue;
         series->subid = parent;
@@ -325,8 +329,7 @@ static void flush_deeper_than(int depth)
     SubTransactionId current = GetCurrentSubTransactionId();
     bool pushed = false;
     int deepest = 0; /* of the series left */
-    HASH_SEQ_STATUS scan;
-    CacheEntry *entry;
+    dlist_mutable_iter iter;
 
     if (cached_count == 0 || writing || (depth >= 0 && deepest_level <= depth))
         return; /* (the trigger's own statements end here, deeper than every series) */
@@ -337,9 +340,9 @@ static void flush_deeper_than(int depth)
             PushActiveSnapshot(GetTransactionSnapshot());
             pushed = true;
         }
-        hash_seq_init(&scan, cache);
-        while ((entry = hash_seq_search(&scan)) != NULL) {
-            LstmCachedSeries *series = entry->series;
+        dlist_foreach_modify(iter, &all_series)
+        {
+            LstmCachedSeries *series = dlist_container(LstmCachedSeries, node, iter.cur);
             if (series->level <= depth || series->subid != current) {
                 deepest = Max(deepest, series->level);
                 continue;

@@ -27,6 +27,8 @@
 #include "core/stream.h"
 #include "features/stream_states.h"
 
+#include "lib/ilist.h"
+
 /* What a series' state is now: everything a rolled-back subtransaction restores. */
 typedef struct LstmSeriesVersion {
     LstmStream stream;    /* h, c, normaliser (memory owned by this version), steps, anomaly */
@@ -42,6 +44,7 @@ typedef struct LstmSeriesVersion {
 
 /* One series' state held by the statement that locked it. */
 typedef struct LstmCachedSeries {
+    dlist_node node;          /* in the list of every cached series */
     const char *hash_key;     /* model name, source and series key (the hash table's key) */
     Datum key[3];             /* model name (text), source (oid), series key (text) */
     const char *series;       /* the series key, for messages */

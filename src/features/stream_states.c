@@ -375,7 +375,7 @@ static bool lock_found_row(const LstmStateTable *table, Relation rel, Snapshot s
  * is no such version or it leads nowhere (then the primary key decides).
  */
 static bool lock_known_row(const LstmStateTable *table, Relation rel, Snapshot snapshot,
-                           const Datum key[3], TupleTableSlot *slot)
+                           const Datum key[3], TupleTableSlot *slot, bool *written_here)
 {
     KnownRow *known;
     ItemPointerData tid;
@@ -398,8 +398,10 @@ static bool lock_known_row(const LstmStateTable *table, Relation rel, Snapshot s
                                   LockTupleNoKeyExclusive, LockWaitBlock,
                                   TUPLE_LOCK_FLAG_FIND_LAST_VERSION, &failure);
     ReleaseBuffer(buffer);
-    if (result == TM_Ok && row_has_key(table, slot, key))
+    if (result == TM_Ok && row_has_key(table, slot, key)) {
+        *written_here = !failure.traversed;
         return true;
+    }
     known_row_forget(table->relid, key);
     return false;
 }
@@ -417,7 +419,8 @@ bool lstm_state_row_lock(const LstmStateTable *table, const Datum key[3], LstmSa
     PushActiveSnapshot(GetTransactionSnapshot());
     UpdateActiveSnapshotCommandId();
     snapshot = GetActiveSnapshot();
-    found = lock_known_row(table, rel, snapshot, key, slot);
+    row->written_here = false;
+    found = lock_known_row(table, rel, snapshot, key, slot, &row->written_here);
     if (!found) {
         Relation index = index_open(table->index, AccessShareLock);
         found = find_row(table, rel, index, snapshot, key, slot) &&
@@ -441,18 +444,35 @@ bool lstm_state_row_lock(const LstmStateTable *table, const Datum key[3], LstmSa
 }
 
 /* Write a series' state back to its locked row (see stream_states.h). */
+/*
+ * Add the primary key entry of a row version that a non-HOT update put at
+ * tid (the key columns are never changed, so key gives the entry), as
+ * CatalogTupleUpdate would; a HOT update needs none.
+ */
+static void insert_index_entry(const LstmStateTable *table, Relation rel, const Datum key[3],
+                               ItemPointer tid)
+{
+    Relation index = index_open(table->index, RowExclusiveLock);
+    IndexInfo *info = BuildIndexInfo(index);
+    Datum values[3]; /* in index column order */
+    bool isnull[3] = {false, false, false};
+
+    for (int k = 0; k < 3; k++)
+        values[table->key_column[k] - 1] = key[k];
+    index_insert(index, values, isnull, tid, rel, UNIQUE_CHECK_YES, false, info);
+    index_close(index, NoLock);
+}
+
 void lstm_state_row_update(const LstmStateTable *table, const Datum key[3], ItemPointer tid,
                            const char *series, bool has_state, Datum state, bool has_last_time,
                            Datum last_time, Oid last_time_type, int64 late_added)
 {
     Relation rel = table_open(table->relid, RowExclusiveLock);
-    Relation index = index_open(table->index, RowExclusiveLock);
     TupleDesc desc = RelationGetDescr(rel);
     TupleTableSlot *slot = table_slot_create(rel, NULL);
     Datum *values = palloc0(sizeof(Datum) * desc->natts);
     bool *nulls = palloc0(sizeof(bool) * desc->natts);
     bool *replace = palloc0(sizeof(bool) * desc->natts);
-    CatalogIndexState indexes;
     Snapshot snapshot;
     HeapTuple old, new;
     bool isnull, free_old;
@@ -465,9 +485,14 @@ void lstm_state_row_update(const LstmStateTable *table, const Datum key[3], Item
      * statement of this transaction changed the row since (then it is no
      * longer visible): no index scan needed.
      */
-    if (!(ItemPointerIsValid(tid) && table_tuple_fetch_row_version(rel, tid, snapshot, slot)) &&
-        !find_row(table, rel, index, snapshot, key, slot))
-        elog(ERROR, "lstm_score_trigger: saving the state of series \"%s\" found no row", series);
+    if (!(ItemPointerIsValid(tid) && table_tuple_fetch_row_version(rel, tid, snapshot, slot))) {
+        Relation index = index_open(table->index, AccessShareLock);
+        bool found = find_row(table, rel, index, snapshot, key, slot);
+        index_close(index, NoLock);
+        if (!found)
+            elog(ERROR, "lstm_score_trigger: saving the state of series \"%s\" found no row",
+                 series);
+    }
     old = ExecFetchSlotHeapTuple(slot, false, &free_old);
     late_rows = DatumGetInt64(heap_getattr(old, table->late_rows, desc, &isnull));
     values[table->late_rows - 1] = Int64GetDatum(late_rows + late_added);
@@ -482,15 +507,14 @@ void lstm_state_row_update(const LstmStateTable *table, const Datum key[3], Item
             replace[table->last_time_type - 1] = true;
     }
     new = heap_modify_tuple(old, desc, values, nulls, replace);
-    indexes = CatalogOpenIndexes(rel);
-    CatalogTupleUpdateWithInfo(rel, &old->t_self, new, indexes);
-    CatalogCloseIndexes(indexes);
+    simple_heap_update(rel, &old->t_self, new);
+    if (!HeapTupleIsHeapOnly(new))
+        insert_index_entry(table, rel, key, &new->t_self); /* not HOT: the page was full */
     known_row_remember(table->relid, key, &new->t_self, HeapTupleHeaderGetRawXmin(new->t_data));
     heap_freetuple(new);
     if (free_old)
         heap_freetuple(old);
     ExecDropSingleTupleTableSlot(slot);
     UnregisterSnapshot(snapshot);
-    index_close(index, NoLock);
     table_close(rel, NoLock);
 }

@@ -42,6 +42,7 @@ typedef struct LstmSavedRow {
     Datum last_time;
     Oid last_time_type;
     ItemPointerData tid; /* the version locked */
+    bool written_here;   /* it is the version this backend wrote last (state already validated) */
 } LstmSavedRow;
 
 /*
