@@ -44,17 +44,21 @@
  *   locked and advanced instead. Under REPEATABLE READ or SERIALIZABLE a
  *   concurrent update of the same series is a serialization failure.
  *
- * Cost: the column set-up is resolved once per statement (fn_extra), the
- * SQL is prepared once per backend (SPI_keepplan), and the decoded model is
- * kept per backend and recognised by its stored datum. A row deforms the new
- * tuple once, finds its series by the series value's bytes (the key text is
- * made for a series' first row in a statement only), compares its time with
- * the series' newest as values, steps the cell and forms the stored tuple.
- * Each series reached by a statement costs a lock and a write of its row of
- * lstm_stream_states: through the primary key index and the heap
- * (stream_states.c) when the caller's rights make that equivalent to the SQL,
- * otherwise two SPI executions; the model is read through SPI once per
- * statement (per series on the SPI path).
+ * Cost: the trigger's arguments are resolved once per trigger and kept
+ * across statements (ScoreSetup, dropped on any relcache invalidation it
+ * depends on), the SQL is prepared once per backend (SPI_keepplan), and the
+ * decoded model is kept per backend and recognised by its stored datum. A
+ * row deforms the new tuple once, finds its series by the series value's
+ * bytes (the key text is made for a series' first row in a statement only),
+ * compares its time with the series' newest as values, steps the cell and
+ * forms the stored tuple. Each series reached by a statement costs a lock and
+ * a write of its row of lstm_stream_states: through the heap, starting from
+ * the version this backend wrote last or else the primary key index
+ * (stream_states.c), when the caller's rights make that equivalent to the
+ * SQL, otherwise two SPI executions; the model is read once per statement,
+ * through its primary key (or the TID it was last found at) with lstm_models'
+ * row-level security applied in C when its policies are the extension's own
+ * (per series through SPI otherwise).
  */
 #include "lstm.h"
 
