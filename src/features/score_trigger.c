@@ -59,6 +59,7 @@
 #include "lstm.h"
 
 #include "catalog/extension.h"
+#include "catalog/models_table.h"
 #include "features/score_trigger.h"
 #include "features/stream_cache.h"
 #include "features/stream_states.h"
@@ -92,6 +93,7 @@ PG_FUNCTION_INFO_V1(lstm_score_trigger);
 typedef struct StreamPlans {
     Oid schema;        /* extension schema they were prepared for */
     Oid state_type;    /* lstm_state's OID there */
+    Oid models;        /* the models relation they read (lstm_models_read_relation) */
     SPIPlanPtr lock;   /* the series' state and its model, row locked */
     SPIPlanPtr model;  /* the model alone, for a series' first row */
     SPIPlanPtr insert; /* a series' first state */
@@ -117,7 +119,7 @@ static SPIPlanPtr keep_plan(const char *query, int nargs, Oid *argtypes)
 static void prepare_plans(Oid schema, Oid state_type)
 {
     char *states = lstm_extension_relation("lstm_stream_states");
-    char *models = lstm_extension_relation("lstm_models");
+    const char *models = lstm_models_read_name();
     Oid key_args[3] = {TEXTOID, REGCLASSOID, TEXTOID}; /* model_name, source, series */
     Oid save_args[7] = {TEXTOID, REGCLASSOID, TEXTOID, state_type, BYTEAOID, REGTYPEOID, INT8OID};
     Oid late_args[4] = {TEXTOID, REGCLASSOID, TEXTOID, INT8OID};
@@ -172,6 +174,7 @@ static void prepare_plans(Oid schema, Oid state_type)
                   4, late_args);
     plans.schema = schema;
     plans.state_type = state_type;
+    plans.models = lstm_models_read_relation();
 }
 
 /* ---------- decoded models, one per model name per backend ---------- */
@@ -893,7 +896,8 @@ static void score_row(ScoreConfig *cfg, SeriesRow *row, ScoreResult *result)
         MemoryContext caller = CurrentMemoryContext;
         if (SPI_connect() != SPI_OK_CONNECT)
             elog(ERROR, "lstm_score_trigger: SPI_connect failed");
-        if (plans.schema != cfg->schema || plans.state_type != cfg->state_type)
+        if (plans.schema != cfg->schema || plans.state_type != cfg->state_type ||
+            plans.models != lstm_models_read_relation())
             prepare_plans(cfg->schema, cfg->state_type);
         if (!cfg->direct_checked) {
             cfg->direct = lstm_state_table_direct(&cfg->states, cfg->schema, cfg->source);
