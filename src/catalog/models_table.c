@@ -41,7 +41,9 @@ PG_FUNCTION_INFO_V1(lstm_model_by_name);
 /*
  * The relation lookups by name read, kept for the life of the backend until
  * a relcache invalidation of lstm_models or of that relation (Citus sends
- * one for the table whenever its metadata or placements change).
+ * one for the table whenever its metadata or placements change). An
+ * invalidation that arrives while the target is being found (any relation's:
+ * the one concerned may not be known yet) leaves it unkept.
  */
 typedef struct ModelsReadTarget {
     bool valid;
@@ -52,12 +54,17 @@ typedef struct ModelsReadTarget {
 
 static ModelsReadTarget read_target;
 static bool read_target_watched;
+static bool read_target_finding;         /* lstm_models_read_relation is at work */
+static uint64 read_target_invalidations; /* invalidations seen that concern it */
 
 /* Relcache invalidation: forget the target if it concerns either relation. */
 static void read_target_invalidate(Datum arg, Oid relid)
 {
-    if (!OidIsValid(relid) || relid == read_target.table || relid == read_target.relid)
+    if (read_target_finding || !OidIsValid(relid) || relid == read_target.table ||
+        relid == read_target.relid) {
         read_target.valid = false;
+        read_target_invalidations++;
+    }
 }
 
 /*
@@ -110,6 +117,7 @@ Oid lstm_models_read_relation(void)
     Oid table, relid;
     int64 shardid;
     char *name;
+    uint64 invalidations = read_target_invalidations;
 
     if (read_target.valid)
         return read_target.relid;
@@ -117,9 +125,12 @@ Oid lstm_models_read_relation(void)
         CacheRegisterRelcacheCallback(read_target_invalidate, (Datum)0);
         read_target_watched = true;
     }
+    /* (after an error here it stays set, which only forgets a target not yet kept) */
+    read_target_finding = true;
     table = lstm_models_relation();
-    relid = table;
     shardid = citus_local_placement(table);
+    read_target_finding = false;
+    relid = table;
     if (shardid != 0) {
         Oid shard = get_relname_relid(psprintf("lstm_models_" INT64_FORMAT, shardid),
                                       get_rel_namespace(table));
@@ -134,7 +145,7 @@ Oid lstm_models_read_relation(void)
     read_target.name = name;
     read_target.table = table;
     read_target.relid = relid;
-    read_target.valid = true;
+    read_target.valid = read_target_invalidations == invalidations;
     return relid;
 }
 
