@@ -34,9 +34,10 @@ if [ $# -ge 1 ]; then
         if [ ! -f Makefile.global ]; then
             ./configure PG_CONFIG="$(command -v pg_config)"
         fi
-        # PostgreSQL 15.14 and later export have_createdb_privilege(), which Citus 13.2's
-        # pg_version_compat.h also defines (static) for PostgreSQL 15: give Citus's copy its
-        # own name, as a macro, so both compile (a no-op on a tree already patched).
+        # Recent PostgreSQL 15 minor releases (15.20 here) export have_createdb_privilege(),
+        # which Citus 13.2's pg_version_compat.h also defines (static) for PostgreSQL 15: when
+        # the server's headers declare it, give Citus's copy its own name, as a macro, so both
+        # compile (skipped on a tree already patched).
         if grep -q 'extern bool have_createdb_privilege' \
             "$(pg_config --includedir-server)/commands/dbcommands.h" &&
             ! grep -q 'define have_createdb_privilege citus_' src/include/pg_version_compat.h; then
@@ -101,7 +102,7 @@ EOF
     as_server_user "$pgbin/pg_ctl" -D "$dir/$node" -l "$dir/$node.log" -w start >/dev/null ||
         { cat "$dir/$node.log" >&2; exit 1; }
 done
-echo "== Citus $(psql -X -At -h "$dir" -p "$port" -U "$user" -d postgres \
+echo "== Citus extension $(psql -X -At -h "$dir" -p "$port" -U "$user" -d postgres \
     -c "SELECT default_version FROM pg_available_extensions WHERE name = 'citus'"): coordinator" \
     "on port ${ports[0]}, workers on ${ports[1]} and ${ports[2]}"
 
@@ -112,7 +113,7 @@ for i in 1 2; do
         -c 'CREATE EXTENSION citus'
 done
 export PGHOST=$dir PGPORT=$port PGUSER=$user PGDATABASE=postgres
-psql -X -q -v ON_ERROR_STOP=1 <<EOF
+psql -X -q -At -v ON_ERROR_STOP=1 >/dev/null <<EOF
 CREATE EXTENSION citus;
 SELECT citus_set_coordinator_host('127.0.0.1', ${ports[0]});
 SELECT citus_add_node('127.0.0.1', ${ports[1]});
