@@ -13,6 +13,7 @@
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
+#include "rewrite/rowsecurity.h"
 #include "utils/rel.h"
 
 /* The schema the extension was created in (pg_extension.extnamespace). */
@@ -48,4 +49,24 @@ char *lstm_extension_relation(const char *relname)
 char *lstm_extension_function(const char *name)
 {
     return lstm_extension_relation(name);
+}
+
+/* Are rel's row-level security policies exactly the n named ones? */
+bool lstm_policies_are_own(Relation rel, const char *const *names, int n)
+{
+    ListCell *cell;
+    int count = 0;
+
+    if (rel->rd_rsdesc == NULL)
+        return false;
+    foreach (cell, rel->rd_rsdesc->policies) {
+        RowSecurityPolicy *policy = (RowSecurityPolicy *)lfirst(cell);
+        bool known = false;
+        for (int i = 0; i < n; i++)
+            known = known || strcmp(policy->policy_name, names[i]) == 0;
+        if (!known)
+            return false;
+        count++;
+    }
+    return count == n;
 }

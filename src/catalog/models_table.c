@@ -22,7 +22,11 @@
 #include "commands/extension.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "access/xact.h"
 #include "utils/acl.h"
+#include "utils/array.h"
+#include "utils/datum.h"
+#include "utils/rls.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/inval.h"
@@ -210,6 +214,108 @@ Oid lstm_models_relation(void)
         ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
                         errmsg("table lstm_models of extension lstm does not exist")));
     return relid;
+}
+
+/* The policies the install script creates on lstm_models (src/sql/20_models_table.sql). */
+static const char *const model_policies[] = {"lstm_models_use", "lstm_models_create",
+                                             "lstm_models_change", "lstm_models_delete"};
+
+/*
+ * lstm_model_visible(owner, shared_with), the rule of the policy
+ * lstm_models_use, for the current role: a member of the owner, or of a role
+ * in shared_with, or shared_with holds 0 (public).
+ */
+static bool model_visible(Oid owner, ArrayType *shared_with)
+{
+    Oid user = GetUserId();
+    Datum *roles;
+    bool *nulls;
+    int n;
+    bool visible = has_privs_of_role(user, owner);
+
+    if (visible)
+        return true;
+    deconstruct_array(shared_with, REGROLEOID, sizeof(Oid), true, TYPALIGN_INT, &roles, &nulls, &n);
+    for (int i = 0; i < n && !visible; i++)
+        visible = !nulls[i] && (DatumGetObjectId(roles[i]) == InvalidOid ||
+                                has_privs_of_role(user, DatumGetObjectId(roles[i])));
+    return visible;
+}
+
+/* Read the model named name as the current statement and role see it (see models_table.h). */
+bool lstm_models_read_direct(Oid relid, const char *name, MemoryContext context, Datum *model,
+                             bool *found)
+{
+    Relation rel = table_open(relid, AccessShareLock);
+    TupleDesc desc = RelationGetDescr(rel);
+    AttrNumber model_att = InvalidAttrNumber, owner_att = InvalidAttrNumber,
+               shared_att = InvalidAttrNumber;
+    bool filtered;
+    Oid index = RelationGetPrimaryKeyIndex(rel);
+    ScanKeyData key;
+    SysScanDesc scan;
+    Snapshot snapshot;
+    HeapTuple tuple;
+
+    for (int i = 0; i < desc->natts; i++) {
+        Form_pg_attribute attr = TupleDescAttr(desc, i);
+        if (attr->attisdropped)
+            continue;
+        if (strcmp(NameStr(attr->attname), "model") == 0)
+            model_att = attr->attnum;
+        else if (strcmp(NameStr(attr->attname), "owner") == 0)
+            owner_att = attr->attnum;
+        else if (strcmp(NameStr(attr->attname), "shared_with") == 0)
+            shared_att = attr->attnum;
+    }
+    if (model_att == InvalidAttrNumber || owner_att == InvalidAttrNumber ||
+        shared_att == InvalidAttrNumber || !OidIsValid(index) ||
+        pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK) {
+        table_close(rel, AccessShareLock);
+        return false;
+    }
+    switch (check_enable_rls(relid, InvalidOid, true)) {
+    case RLS_NONE:
+    case RLS_NONE_ENV:
+        filtered = false;
+        break;
+    default:
+        if (!row_security ||
+            !lstm_policies_are_own(rel, model_policies, lengthof(model_policies))) {
+            table_close(rel, AccessShareLock);
+            return false;
+        }
+        filtered = true;
+    }
+
+    /* The snapshot an SPI statement would take: this command's changes visible. */
+    CommandCounterIncrement();
+    snapshot = RegisterSnapshot(GetTransactionSnapshot());
+    *found = false;
+    ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_TEXTEQ, CStringGetTextDatum(name));
+    scan = systable_beginscan(rel, index, true, snapshot, 1, &key);
+    tuple = systable_getnext(scan);
+    if (HeapTupleIsValid(tuple)) {
+        bool owner_null, shared_null, model_null;
+        Datum owner = heap_getattr(tuple, owner_att, desc, &owner_null);
+        Datum shared = heap_getattr(tuple, shared_att, desc, &shared_null);
+        Datum value = heap_getattr(tuple, model_att, desc, &model_null);
+
+        *found = !filtered || (!owner_null && !shared_null &&
+                               model_visible(DatumGetObjectId(owner), DatumGetArrayTypeP(shared)));
+        if (*found && model_null)
+            ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+                            errmsg("model \"%s\" is NULL", name)));
+        if (*found) {
+            MemoryContext old = MemoryContextSwitchTo(context);
+            *model = datumCopy(value, false, -1);
+            MemoryContextSwitchTo(old);
+        }
+    }
+    systable_endscan(scan);
+    UnregisterSnapshot(snapshot);
+    table_close(rel, AccessShareLock);
+    return true;
 }
 
 /*

@@ -6,12 +6,27 @@
 
 #include "types/lstm_model.h"
 
+#include "utils/palloc.h"
+
 /*
  * lstm_models_fetch: read the model stored under name from lstm_models
  * (with the caller's privileges), returned as a validated palloc'd copy in
  * the current memory context. An unknown name is an ERROR (42704).
  */
 LstmModelDatum *lstm_models_fetch(const char *name);
+
+/*
+ * lstm_models_read_direct: the stored model datum of the row named name that
+ * the current statement and role would see (a raw copy in context: a TOAST
+ * pointer stays one), read through the primary key with row-level security
+ * applied in C. Returns false, reading nothing, when the catalog is not what
+ * that shortcut assumes (no SELECT privilege, policies other than the
+ * extension's own, row_security off, an older version's table): the caller
+ * then reads through SQL, which applies whatever the catalog says. *found is
+ * false when no row the role may see has that name.
+ */
+bool lstm_models_read_direct(Oid relid, const char *name, MemoryContext context, Datum *model,
+                             bool *found);
 
 /* lstm_models_relation: OID of lstm_models in the extension's schema. */
 Oid lstm_models_relation(void);

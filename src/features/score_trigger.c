@@ -77,12 +77,15 @@
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/hsearch.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/rls.h"
 #include "utils/syscache.h"
 
 PG_FUNCTION_INFO_V1(lstm_score_trigger);
@@ -236,11 +239,26 @@ static LstmDecoded *stream_model(const char *name, Datum model)
 
 /* ---------- per-statement set-up: the trigger's arguments ---------- */
 
-/* The trigger's arguments resolved against the table, kept in fn_extra. */
-typedef struct ScoreConfig {
-    Oid schema;       /* extension schema, to check the saved plans */
-    Oid state_type;   /* lstm_state's OID */
-    char *model_name; /* argument 1 */
+/*
+ * The trigger's arguments resolved against its table, kept per trigger for
+ * the life of the backend (see score_setup): resolving them (column lookups,
+ * the scored table's root in pg_inherits, the extension's schema) cost more
+ * than scoring a row. A relcache invalidation of the trigger's table, of the
+ * scored table or of lstm_stream_states or lstm_models makes a setup stale
+ * (the next statement resolves afresh); a role change forgets the direct-path
+ * decision.
+ */
+typedef struct ScoreSetup {
+    Oid trigger;           /* pg_trigger OID: the key */
+    Oid relid;             /* the trigger's table */
+    bool valid;            /* no invalidation since it was resolved */
+    bool in_hash;          /* the trigger's entry in setups points to it */
+    int users;             /* statements using it (a stale one is freed at 0) */
+    MemoryContext context; /* holds the setup and what it points to */
+    Oid schema;            /* extension schema, to check the saved plans */
+    Oid state_type;        /* lstm_state's OID */
+    Oid models_relid;      /* lstm_models (a Citus node: its copy, lstm_models_read_relation) */
+    char *model_name;      /* argument 1 */
     Datum model_name_text;
     Oid source;                   /* the scored relation: the root of the trigger's table */
     LstmColumn value;             /* argument 2 */
@@ -254,10 +272,21 @@ typedef struct ScoreConfig {
     LstmTimeCodec time_codec;     /* last_time's stored form and the late-row comparison */
     int16 time_typlen;            /* the time column's type: length and by-value */
     bool time_byval;
-    /* The series reached by this statement, by the series value's bytes (see series_memo). */
-    bool memo_usable; /* the key text depends on the value's bytes alone */
+    bool memo_usable; /* the key text depends on the value's bytes alone (series_memo) */
     int16 series_typlen;
     bool series_byval;
+    /* lstm_stream_states through the access methods: decided for one role at a time. */
+    bool direct_checked;
+    Oid direct_user;          /* the role it was decided for */
+    bool direct_row_security; /* row_security then */
+    bool direct;              /* the direct path applies (stream_states.h) */
+    LstmStateTable states;
+} ScoreSetup;
+
+/* A statement's use of the trigger: its setup and what the statement keeps, in fn_extra. */
+typedef struct ScoreConfig {
+    ScoreSetup *setup;
+    /* The series reached by this statement, by the series value's bytes (see series_memo). */
     HTAB *memo;
     uint64 memo_generation;
     /* The decoded model of the cached series' model datum used last (see cached_model). */
@@ -276,11 +305,7 @@ typedef struct ScoreConfig {
     float *stream_memory; /* (lstm_series_nfloats) h, c, the normaliser's ring */
     double *features;     /* (I) */
     double *outputs;      /* (O) */
-    /* lstm_stream_states through the access methods (decided at the first series). */
-    bool direct_checked;
-    bool direct; /* the direct path applies (stream_states.h) */
-    LstmStateTable states;
-    bool have_model; /* direct path: the model, read once per statement */
+    bool have_model;      /* direct path: the model, read once per statement */
     Datum model;
 } ScoreConfig;
 
@@ -303,35 +328,39 @@ static void check_trigger_arguments(const Trigger *trigger)
 }
 
 /* Resolve the column arguments (in the current memory context, fn_mcxt). */
-static void resolve_columns(ScoreConfig *cfg, Relation rel, const Trigger *trigger)
+static void resolve_columns(ScoreSetup *setup, Relation rel, const Trigger *trigger)
 {
     char **args = trigger->tgargs;
     LstmColumnSource source = {RelationGetRelid(rel),
                                psprintf("\"%s\"", RelationGetRelationName(rel)),
                                "lstm_score_trigger", LSTM_READ_STREAMING};
 
-    lstm_column_resolve(&source, LSTM_COLUMN_VALUE, pstrdup(args[1]), "value column", &cfg->value);
+    lstm_column_resolve(&source, LSTM_COLUMN_VALUE, pstrdup(args[1]), "value column",
+                        &setup->value);
     if (lstm_column_resolve(&source, LSTM_COLUMN_SERIES, pstrdup(args[2]), "series column",
-                            &cfg->series))
-        lstm_series_key_init(&cfg->series_key, &cfg->series, CurrentMemoryContext);
+                            &setup->series))
+        lstm_series_key_init(&setup->series_key, &setup->series, CurrentMemoryContext);
     lstm_column_resolve(&source, LSTM_COLUMN_FORECAST, pstrdup(args[3]), "forecast column",
-                        &cfg->forecast);
-    lstm_column_resolve(&source, LSTM_COLUMN_SCORE, pstrdup(args[4]), "score column", &cfg->score);
-    if (cfg->value.attnum == cfg->forecast.attnum || cfg->value.attnum == cfg->score.attnum ||
-        (cfg->forecast.attnum != 0 && cfg->forecast.attnum == cfg->score.attnum))
+                        &setup->forecast);
+    lstm_column_resolve(&source, LSTM_COLUMN_SCORE, pstrdup(args[4]), "score column",
+                        &setup->score);
+    if (setup->value.attnum == setup->forecast.attnum ||
+        setup->value.attnum == setup->score.attnum ||
+        (setup->forecast.attnum != 0 && setup->forecast.attnum == setup->score.attnum))
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                         errmsg("lstm_score_trigger value, forecast and score columns must be "
                                "different columns")));
-    if (trigger->tgnargs >= 6 &&
-        lstm_column_resolve(&source, LSTM_COLUMN_TIME, pstrdup(args[5]), "time column", &cfg->time))
-        lstm_time_codec_init(&cfg->time_codec, &cfg->time, CurrentMemoryContext);
+    if (trigger->tgnargs >= 6 && lstm_column_resolve(&source, LSTM_COLUMN_TIME, pstrdup(args[5]),
+                                                     "time column", &setup->time))
+        lstm_time_codec_init(&setup->time_codec, &setup->time, CurrentMemoryContext);
     lstm_anomaly_settings_parse(trigger->tgnargs >= 7 ? args[6] : NULL, "lstm_score_trigger",
-                                &cfg->settings);
+                                &setup->settings);
     if (trigger->tgnargs == 8 &&
         lstm_column_resolve(&source, LSTM_COLUMN_ALERT, pstrdup(args[7]), "alert column",
-                            &cfg->alert) &&
-        (cfg->alert.attnum == cfg->value.attnum || cfg->alert.attnum == cfg->forecast.attnum ||
-         cfg->alert.attnum == cfg->score.attnum))
+                            &setup->alert) &&
+        (setup->alert.attnum == setup->value.attnum ||
+         setup->alert.attnum == setup->forecast.attnum ||
+         setup->alert.attnum == setup->score.attnum))
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                         errmsg("lstm_score_trigger alert column must differ from the value, "
                                "forecast and score columns")));
@@ -372,19 +401,19 @@ static int series_bytes_match(const void *a, const void *b, Size keysize)
  * types below); equal bytes then mean the same key text, so the text is made
  * only for a series' first row in a statement.
  */
-static void series_memo_init(ScoreConfig *cfg)
+static void series_memo_init(ScoreSetup *setup)
 {
-    Oid base = cfg->series.base_type;
+    Oid base = setup->series.base_type;
 
-    if (cfg->series.attnum == 0) {
-        cfg->memo_usable = true;
+    if (setup->series.attnum == 0) {
+        setup->memo_usable = true;
         return;
     }
-    get_typlenbyval(cfg->series.type, &cfg->series_typlen, &cfg->series_byval);
-    cfg->memo_usable = OidIsValid(cfg->series_key.form) || base == INT2OID || base == INT4OID ||
-                       base == INT8OID || base == OIDOID || base == BOOLOID || base == TEXTOID ||
-                       base == VARCHAROID || base == BPCHAROID || base == NAMEOID ||
-                       base == NUMERICOID || base == UUIDOID || base == CHAROID;
+    get_typlenbyval(setup->series.type, &setup->series_typlen, &setup->series_byval);
+    setup->memo_usable = OidIsValid(setup->series_key.form) || base == INT2OID || base == INT4OID ||
+                         base == INT8OID || base == OIDOID || base == BOOLOID || base == TEXTOID ||
+                         base == VARCHAROID || base == BPCHAROID || base == NAMEOID ||
+                         base == NUMERICOID || base == UUIDOID || base == CHAROID;
 }
 
 /* The memo, emptied when the stream cache forgot any series. */
@@ -411,34 +440,165 @@ static HTAB *series_memo(ScoreConfig *cfg, MemoryContext context)
     return cfg->memo;
 }
 
-/* Resolve and check the trigger's arguments once per statement. */
+/* ---------- the setups, per trigger, across statements ---------- */
+
+/* A hash table entry: a trigger's OID and its setup. */
+typedef struct SetupEntry {
+    Oid trigger;
+    ScoreSetup *setup;
+} SetupEntry;
+
+static HTAB *setups;               /* SetupEntry by trigger OID */
+static uint64 setup_invalidations; /* relcache invalidations seen so far */
+
+/* Free a setup that no statement uses and the hash no longer holds. */
+static void setup_release_if_unused(ScoreSetup *setup)
+{
+    if (!setup->in_hash && setup->users == 0)
+        MemoryContextDelete(setup->context);
+}
+
+/* Relcache invalidation: setups that depend on relid (every one for InvalidOid) go stale. */
+static void setups_invalidate(Datum arg, Oid relid)
+{
+    HASH_SEQ_STATUS status;
+    SetupEntry *entry;
+
+    (void)arg;
+    setup_invalidations++;
+    if (setups == NULL)
+        return;
+    hash_seq_init(&status, setups);
+    while ((entry = hash_seq_search(&status)) != NULL) {
+        ScoreSetup *setup = entry->setup;
+        if (relid == InvalidOid || relid == setup->relid || relid == setup->source ||
+            relid == setup->models_relid || (setup->direct_checked && relid == setup->states.relid))
+            setup->valid = false;
+    }
+}
+
+/* Role or membership change: every direct-path decision is taken again. */
+static void setups_forget_rights(Datum arg, int cacheid, uint32 hashvalue)
+{
+    HASH_SEQ_STATUS status;
+    SetupEntry *entry;
+
+    (void)arg;
+    (void)cacheid;
+    (void)hashvalue;
+    if (setups == NULL)
+        return;
+    hash_seq_init(&status, setups);
+    while ((entry = hash_seq_search(&status)) != NULL)
+        entry->setup->direct_checked = false;
+}
+
+/* Resolve and check the trigger's arguments against its table into a new setup. */
+static ScoreSetup *resolve_setup(FunctionCallInfo fcinfo, TriggerData *td)
+{
+    MemoryContext context =
+        AllocSetContextCreate(CacheMemoryContext, "lstm_score_trigger setup", ALLOCSET_SMALL_SIZES);
+    MemoryContext old = MemoryContextSwitchTo(context);
+    ScoreSetup *setup = palloc0(sizeof(ScoreSetup));
+    uint64 invalidations = setup_invalidations;
+
+    PG_TRY();
+    {
+        check_trigger_arguments(td->tg_trigger);
+        setup->trigger = td->tg_trigger->tgoid;
+        setup->relid = RelationGetRelid(td->tg_relation);
+        setup->valid = true;
+        setup->context = context;
+        setup->model_name = pstrdup(td->tg_trigger->tgargs[0]);
+        setup->model_name_text = PointerGetDatum(cstring_to_text(setup->model_name));
+        resolve_columns(setup, td->tg_relation, td->tg_trigger);
+        setup->source = lstm_source_root(setup->relid);
+        if (setup->time.attnum != 0)
+            get_typlenbyval(setup->time.type, &setup->time_typlen, &setup->time_byval);
+        series_memo_init(setup);
+
+        /* The extension's schema and state type, to check the saved plans. */
+        setup->schema = get_func_namespace(fcinfo->flinfo->fn_oid);
+        setup->state_type =
+            GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid, CStringGetDatum("lstm_state"),
+                            ObjectIdGetDatum(setup->schema));
+        if (!OidIsValid(setup->state_type))
+            ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT),
+                            errmsg("type lstm_state does not exist in the schema of "
+                                   "lstm_score_trigger")));
+        setup->models_relid = lstm_models_read_relation(); /* a Citus node's own copy */
+    }
+    PG_CATCH();
+    {
+        MemoryContextSwitchTo(old);
+        MemoryContextDelete(context);
+        PG_RE_THROW();
+    }
+    PG_END_TRY();
+    MemoryContextSwitchTo(old);
+    /* An invalidation while resolving may have concerned it: good for this statement only. */
+    setup->valid = invalidations == setup_invalidations;
+    return setup;
+}
+
+/* The trigger's valid setup, resolved now if it has none (or a stale one). */
+static ScoreSetup *trigger_setup(FunctionCallInfo fcinfo, TriggerData *td)
+{
+    SetupEntry *entry;
+    bool found;
+
+    if (setups == NULL) {
+        HASHCTL ctl;
+        memset(&ctl, 0, sizeof(ctl));
+        ctl.keysize = sizeof(Oid);
+        ctl.entrysize = sizeof(SetupEntry);
+        ctl.hcxt = CacheMemoryContext;
+        setups = hash_create("lstm_score_trigger setups", 16, &ctl,
+                             HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+        CacheRegisterRelcacheCallback(setups_invalidate, (Datum)0);
+        CacheRegisterSyscacheCallback(AUTHOID, setups_forget_rights, (Datum)0);
+        CacheRegisterSyscacheCallback(AUTHMEMROLEMEM, setups_forget_rights, (Datum)0);
+    }
+    entry = hash_search(setups, &td->tg_trigger->tgoid, HASH_FIND, &found);
+    if (entry != NULL && entry->setup->valid &&
+        entry->setup->relid == RelationGetRelid(td->tg_relation))
+        return entry->setup;
+    {
+        ScoreSetup *setup = resolve_setup(fcinfo, td);
+        entry = hash_search(setups, &td->tg_trigger->tgoid, HASH_ENTER, &found);
+        if (found) {
+            entry->setup->in_hash = false;
+            setup_release_if_unused(entry->setup);
+        }
+        entry->setup = setup;
+        setup->in_hash = true;
+        return setup;
+    }
+}
+
+/* Memory reset callback of a statement's fn_mcxt: the statement no longer uses the setup. */
+static void setup_statement_done(void *arg)
+{
+    ScoreSetup *setup = arg;
+    setup->users--;
+    setup_release_if_unused(setup);
+}
+
+/* The statement's ScoreConfig (fn_extra), on the trigger's setup. */
 static ScoreConfig *score_config(FunctionCallInfo fcinfo, TriggerData *td)
 {
     ScoreConfig *cfg = (ScoreConfig *)fcinfo->flinfo->fn_extra;
-    MemoryContext old;
+    MemoryContextCallback *done;
 
     if (cfg != NULL)
         return cfg;
-    check_trigger_arguments(td->tg_trigger);
-    old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
-    cfg = palloc0(sizeof(ScoreConfig));
-    cfg->model_name = pstrdup(td->tg_trigger->tgargs[0]);
-    cfg->model_name_text = PointerGetDatum(cstring_to_text(cfg->model_name));
-    resolve_columns(cfg, td->tg_relation, td->tg_trigger);
-    cfg->source = lstm_source_root(RelationGetRelid(td->tg_relation));
-    if (cfg->time.attnum != 0)
-        get_typlenbyval(cfg->time.type, &cfg->time_typlen, &cfg->time_byval);
-    series_memo_init(cfg);
-
-    /* The extension's schema and state type, to check the saved plans. */
-    cfg->schema = get_func_namespace(fcinfo->flinfo->fn_oid);
-    cfg->state_type = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid, CStringGetDatum("lstm_state"),
-                                      ObjectIdGetDatum(cfg->schema));
-    if (!OidIsValid(cfg->state_type))
-        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT),
-                        errmsg("type lstm_state does not exist in the schema of "
-                               "lstm_score_trigger")));
-    MemoryContextSwitchTo(old);
+    cfg = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(ScoreConfig));
+    done = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(MemoryContextCallback));
+    cfg->setup = trigger_setup(fcinfo, td);
+    cfg->setup->users++;
+    done->func = setup_statement_done;
+    done->arg = cfg->setup;
+    MemoryContextRegisterResetCallback(fcinfo->flinfo->fn_mcxt, done);
     fcinfo->flinfo->fn_extra = cfg;
     return cfg;
 }
@@ -491,19 +651,38 @@ typedef struct ScoreResult {
 /* The model of a series' first row (no state to join it from); unknown is an error. */
 static Datum read_model(ScoreConfig *cfg, const SeriesRow *row);
 
+/* ERROR: the trigger's model is not in lstm_models (or not visible to the role). */
+static void model_missing(const ScoreConfig *cfg)
+{
+    ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT),
+                    errmsg("model \"%s\" does not exist", cfg->setup->model_name),
+                    errhint("lstm_score_trigger's first argument names a model in lstm_models.")));
+}
+
 /*
- * The model for the direct path: read through SPI (so lstm_models' row-level
- * security decides) once per statement, as a statement uses one model.
+ * The model for the direct path, read once per statement (a statement uses
+ * one model): through the primary key with lstm_models' row-level security
+ * applied in C when its policies are the extension's own, else through SPI.
  */
 static Datum statement_model(ScoreConfig *cfg, const SeriesRow *row)
 {
-    if (!cfg->have_model) {
+    bool found;
+
+    if (cfg->have_model)
+        return cfg->model;
+    if (!OidIsValid(cfg->setup->models_relid))
+        model_missing(cfg);
+    if (lstm_models_read_direct(cfg->setup->models_relid, cfg->setup->model_name, row->scratch,
+                                &cfg->model, &found)) {
+        if (!found)
+            model_missing(cfg);
+    } else {
         Datum model = read_model(cfg, row);
         MemoryContext old = MemoryContextSwitchTo(row->scratch);
         cfg->model = datumCopy(model, false, -1);
         MemoryContextSwitchTo(old);
-        cfg->have_model = true;
     }
+    cfg->have_model = true;
     return cfg->model;
 }
 
@@ -513,7 +692,7 @@ static bool lock_saved_state_direct(ScoreConfig *cfg, const SeriesRow *row, Save
     LstmSavedRow locked;
     Datum model = statement_model(cfg, row);
 
-    if (!lstm_state_row_lock(&cfg->states, row->key, &locked))
+    if (!lstm_state_row_lock(&cfg->setup->states, row->key, &locked))
         return false;
     saved->state = locked.state;
     saved->has_last_time = locked.has_last_time;
@@ -532,7 +711,7 @@ static bool lock_saved_state(ScoreConfig *cfg, const SeriesRow *row, SavedState 
     bool isnull, time_null, type_null;
     int rc;
 
-    if (cfg->direct)
+    if (cfg->setup->direct)
         return lock_saved_state_direct(cfg, row, saved);
     rc = SPI_execute_plan(plans.lock, (Datum *)row->key, NULL, false, 1);
     if (rc != SPI_OK_SELECT)
@@ -560,25 +739,22 @@ static Datum read_model(ScoreConfig *cfg, const SeriesRow *row)
         elog(ERROR, "lstm_score_trigger: reading lstm_models failed: %s",
              SPI_result_code_string(rc));
     if (SPI_processed == 0)
-        ereport(ERROR,
-                (errcode(ERRCODE_UNDEFINED_OBJECT),
-                 errmsg("model \"%s\" does not exist", cfg->model_name),
-                 errhint("lstm_score_trigger's first argument names a model in lstm_models.")));
+        model_missing(cfg);
     return SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 }
 
 /* A cached series is written back the way its state was locked. */
 static void use_direct_path(ScoreConfig *cfg, LstmCachedSeries *series)
 {
-    series->direct = cfg->direct;
-    series->states = cfg->states;
+    series->direct = cfg->setup->direct;
+    series->states = cfg->setup->states;
     ItemPointerSetInvalid(&series->tid);
 }
 
 /* The decoded model for a stored model datum, with scratch for its sizes. */
 static LstmDecoded *use_model(ScoreConfig *cfg, const SeriesRow *row, Datum stored)
 {
-    LstmDecoded *model = stream_model(cfg->model_name, stored);
+    LstmDecoded *model = stream_model(cfg->setup->model_name, stored);
     prepare_scratch(cfg, row->scratch, &model->runner.dims);
     return model;
 }
@@ -608,10 +784,11 @@ static LstmDecoded *cached_model(ScoreConfig *cfg, const SeriesRow *row,
 /* Is the row older than the newest one applied to its series? */
 static bool row_is_late(ScoreConfig *cfg, const SeriesRow *row, const LstmSeriesVersion *now)
 {
-    return cfg->time.attnum != 0 && now->has_last_time && now->last_time_held &&
-           now->last_time_type == cfg->time_codec.type &&
-           DatumGetInt32(FunctionCall2Coll(cfg->time_codec.cmp, cfg->time_codec.collation,
-                                           row->time, now->last_time)) < 0;
+    return cfg->setup->time.attnum != 0 && now->has_last_time && now->last_time_held &&
+           now->last_time_type == cfg->setup->time_codec.type &&
+           DatumGetInt32(FunctionCall2Coll(cfg->setup->time_codec.cmp,
+                                           cfg->setup->time_codec.collation, row->time,
+                                           now->last_time)) < 0;
 }
 
 /*
@@ -625,7 +802,7 @@ static LstmCachedSeries *cache_saved_series(ScoreConfig *cfg, const SeriesRow *r
     LstmDecoded *model = use_model(cfg, row, saved->model);
     struct varlena *state = lstm_state_from_datum(saved->state);
     LstmCachedSeries *series =
-        lstm_stream_cache_add(row->key[0], cfg->source, row->series_name, saved->model,
+        lstm_stream_cache_add(row->key[0], cfg->setup->source, row->series_name, saved->model,
                               &model->runner.dims, model->fingerprint);
     LstmStateHeader header;
     char message[LSTM_ERRMSG_LEN];
@@ -638,14 +815,16 @@ static LstmCachedSeries *cache_saved_series(ScoreConfig *cfg, const SeriesRow *r
     else
         series->now.restart_pending = true;
     /* the trigger's settings: a restarted or older state takes them, any other must have them */
-    lstm_anomaly_settings_use(&series->now.stream, &cfg->settings, "lstm_score_trigger");
+    lstm_anomaly_settings_use(&series->now.stream, &cfg->setup->settings, "lstm_score_trigger");
     series->saved_fingerprint = header.model_fingerprint;
     if (saved->has_last_time) {
         /* Decoded once here; a time of another type is never compared (nor written). */
-        bool held = cfg->time.attnum != 0 && saved->last_time_type == cfg->time_codec.type;
+        bool held =
+            cfg->setup->time.attnum != 0 && saved->last_time_type == cfg->setup->time_codec.type;
         lstm_stream_cache_set_last_time(
-            series, held, held ? lstm_time_decode(&cfg->time_codec, saved->last_time) : (Datum)0,
-            saved->last_time_type, cfg->time_typlen, cfg->time_byval);
+            series, held,
+            held ? lstm_time_decode(&cfg->setup->time_codec, saved->last_time) : (Datum)0,
+            saved->last_time_type, cfg->setup->time_typlen, cfg->setup->time_byval);
     }
     return series;
 }
@@ -657,7 +836,7 @@ static void warn_restart(ScoreConfig *cfg, const LstmCachedSeries *series)
             (errcode(ERRCODE_WARNING),
              errmsg("lstm_score_trigger: restarting series \"%s\": its state was made by another "
                     "version of model \"%s\"",
-                    series->series, cfg->model_name),
+                    series->series, cfg->setup->model_name),
              errdetail("The saved state was made by the model with fingerprint %016" PRIx64
                        "; the model now has fingerprint %016" PRIx64 ".",
                        series->saved_fingerprint, series->fingerprint),
@@ -668,12 +847,12 @@ static void warn_restart(ScoreConfig *cfg, const LstmCachedSeries *series)
 /* The row's value as raw features in cfg->features; false for NULL. */
 static bool read_value(ScoreConfig *cfg, const SeriesRow *row)
 {
-    Datum value = row->values[cfg->value.attnum - 1];
+    Datum value = row->values[cfg->setup->value.attnum - 1];
 
-    if (row->isnull[cfg->value.attnum - 1])
+    if (row->isnull[cfg->setup->value.attnum - 1])
         return false;
-    lstm_column_read_features(&cfg->value, value, cfg->features, lstm_row_width(&cfg->dims),
-                              cfg->model_name, "lstm_score_trigger");
+    lstm_column_read_features(&cfg->setup->value, value, cfg->features, lstm_row_width(&cfg->dims),
+                              cfg->setup->model_name, "lstm_score_trigger");
     return true;
 }
 
@@ -713,10 +892,10 @@ static void score_cached_row(ScoreConfig *cfg, LstmCachedSeries *series, const S
     LstmDecoded *model = cached_model(cfg, row, series);
     LstmSeriesVersion *now = &series->now;
 
-    if (!lstm_anomaly_settings_equal(&now->stream.anomaly.settings, &cfg->settings)) {
+    if (!lstm_anomaly_settings_equal(&now->stream.anomaly.settings, &cfg->setup->settings)) {
         /* another trigger on the same scored table (a partition's) reached the series first */
         lstm_stream_cache_change(series);
-        lstm_anomaly_settings_use(&now->stream, &cfg->settings, "lstm_score_trigger");
+        lstm_anomaly_settings_use(&now->stream, &cfg->setup->settings, "lstm_score_trigger");
     }
     if (row_is_late(cfg, row, now)) {
         lstm_stream_cache_change(series); /* stored unscored, the state untouched */
@@ -734,9 +913,9 @@ static void score_cached_row(ScoreConfig *cfg, LstmCachedSeries *series, const S
     }
     step(cfg, model, &now->stream, result);
     now->state_changed = true;
-    if (cfg->time.attnum != 0)
-        lstm_stream_cache_set_last_time(series, true, row->time, cfg->time_codec.type,
-                                        cfg->time_typlen, cfg->time_byval);
+    if (cfg->setup->time.attnum != 0)
+        lstm_stream_cache_set_last_time(series, true, row->time, cfg->setup->time_codec.type,
+                                        cfg->setup->time_typlen, cfg->setup->time_byval);
     else
         now->has_last_time = false;
 }
@@ -750,11 +929,11 @@ static void score_cached_row(ScoreConfig *cfg, LstmCachedSeries *series, const S
 static bool score_first_row(ScoreConfig *cfg, const SeriesRow *row, ScoreResult *result,
                             LstmCachedSeries **created)
 {
-    Datum stored = cfg->direct ? statement_model(cfg, row) : read_model(cfg, row);
+    Datum stored = cfg->setup->direct ? statement_model(cfg, row) : read_model(cfg, row);
     LstmDecoded *model = use_model(cfg, row, stored);
     const LstmDims *dims = &model->runner.dims;
     Datum args[6] = {row->key[0], row->key[1], row->key[2],
-                     (Datum)0,    (Datum)0,    ObjectIdGetDatum(cfg->time_codec.type)};
+                     (Datum)0,    (Datum)0,    ObjectIdGetDatum(cfg->setup->time_codec.type)};
     char nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
     int rc;
 
@@ -762,25 +941,25 @@ static bool score_first_row(ScoreConfig *cfg, const SeriesRow *row, ScoreResult 
     if (!read_value(cfg, row))
         return true;
     lstm_stream_init(&cfg->stream, dims, cfg->stream_memory);
-    lstm_anomaly_settings_use(&cfg->stream, &cfg->settings, "lstm_score_trigger");
+    lstm_anomaly_settings_use(&cfg->stream, &cfg->setup->settings, "lstm_score_trigger");
     step(cfg, model, &cfg->stream, result);
     args[3] = PointerGetDatum(lstm_state_make(&cfg->stream, dims, model->fingerprint));
-    if (cfg->time.attnum == 0)
+    if (cfg->setup->time.attnum == 0)
         nulls[4] = nulls[5] = 'n';
     else
-        args[4] = PointerGetDatum(lstm_time_encode(&cfg->time_codec, row->time));
+        args[4] = PointerGetDatum(lstm_time_encode(&cfg->setup->time_codec, row->time));
     rc = SPI_execute_plan(plans.insert, args, nulls, false, 0);
     if (rc != SPI_OK_INSERT)
         elog(ERROR, "lstm_score_trigger: saving the state failed: %s", SPI_result_code_string(rc));
     if (SPI_processed != 1)
         return false;
-    *created = lstm_stream_cache_add(row->key[0], cfg->source, row->series_name, stored, dims,
-                                     model->fingerprint);
+    *created = lstm_stream_cache_add(row->key[0], cfg->setup->source, row->series_name, stored,
+                                     dims, model->fingerprint);
     use_direct_path(cfg, *created);
     lstm_state_load(VARDATA(DatumGetPointer(args[3])), &(*created)->now.stream);
-    if (cfg->time.attnum != 0)
-        lstm_stream_cache_set_last_time(*created, true, row->time, cfg->time_codec.type,
-                                        cfg->time_typlen, cfg->time_byval);
+    if (cfg->setup->time.attnum != 0)
+        lstm_stream_cache_set_last_time(*created, true, row->time, cfg->setup->time_codec.type,
+                                        cfg->setup->time_typlen, cfg->setup->time_byval);
     return true;
 }
 
@@ -815,15 +994,15 @@ static SeriesBytes row_series_bytes(const ScoreConfig *cfg, const SeriesRow *row
 {
     SeriesBytes bytes = {"", 0};
 
-    if (cfg->series.attnum == 0)
+    if (cfg->setup->series.attnum == 0)
         return bytes;
-    if (cfg->series_byval) {
+    if (cfg->setup->series_byval) {
         bytes.data = (const char *)&row->series;
         bytes.len = sizeof(Datum);
-    } else if (cfg->series_typlen > 0) {
+    } else if (cfg->setup->series_typlen > 0) {
         bytes.data = DatumGetPointer(row->series);
-        bytes.len = cfg->series_typlen;
-    } else if (cfg->series_typlen == -1) {
+        bytes.len = cfg->setup->series_typlen;
+    } else if (cfg->setup->series_typlen == -1) {
         bytes.data = VARDATA_ANY(DatumGetPointer(row->series));
         bytes.len = VARSIZE_ANY_EXHDR(DatumGetPointer(row->series));
     } else {
@@ -839,7 +1018,7 @@ static LstmCachedSeries *memo_find(ScoreConfig *cfg, const SeriesRow *row)
     SeriesBytes bytes;
     SeriesMemoEntry *entry;
 
-    if (!cfg->memo_usable)
+    if (!cfg->setup->memo_usable)
         return NULL;
     bytes = row_series_bytes(cfg, row);
     entry = hash_search(series_memo(cfg, row->scratch), &bytes, HASH_FIND, NULL);
@@ -857,7 +1036,7 @@ static void memo_add(ScoreConfig *cfg, const SeriesRow *row, LstmCachedSeries *s
     char *copy;
     bool found;
 
-    if (!cfg->memo_usable)
+    if (!cfg->setup->memo_usable)
         return;
     bytes = row_series_bytes(cfg, row);
     copy = MemoryContextAlloc(row->scratch, bytes.len + 1);
@@ -873,12 +1052,28 @@ static void row_key(ScoreConfig *cfg, SeriesRow *row)
 {
     if (row->has_key)
         return;
-    row->series_name =
-        cfg->series.attnum != 0 ? lstm_series_key_text(&cfg->series_key, row->series) : "";
-    row->key[0] = cfg->model_name_text;
-    row->key[1] = ObjectIdGetDatum(cfg->source);
+    row->series_name = cfg->setup->series.attnum != 0
+                           ? lstm_series_key_text(&cfg->setup->series_key, row->series)
+                           : "";
+    row->key[0] = cfg->setup->model_name_text;
+    row->key[1] = ObjectIdGetDatum(cfg->setup->source);
     row->key[2] = PointerGetDatum(cstring_to_text(row->series_name));
     row->has_key = true;
+}
+
+/* Take the direct path or SPI for the current role (decided once per role and row_security). */
+static void decide_direct_path(ScoreSetup *setup)
+{
+    Oid user = GetUserId();
+
+    if (setup->direct_checked && setup->direct_user == user &&
+        setup->direct_row_security == row_security)
+        return;
+    setup->direct_checked = false;
+    setup->direct = lstm_state_table_direct(&setup->states, setup->schema, setup->source);
+    setup->direct_user = user;
+    setup->direct_row_security = row_security;
+    setup->direct_checked = true;
 }
 
 /* Score one row: against its series' state in memory, reading it first if needed. */
@@ -891,18 +1086,15 @@ static void score_row(ScoreConfig *cfg, SeriesRow *row, ScoreResult *result)
         return;
     }
     row_key(cfg, row);
-    series = lstm_stream_cache_find(row->key[0], cfg->source, row->series_name);
+    series = lstm_stream_cache_find(row->key[0], cfg->setup->source, row->series_name);
     if (series == NULL) {
         MemoryContext caller = CurrentMemoryContext;
         if (SPI_connect() != SPI_OK_CONNECT)
             elog(ERROR, "lstm_score_trigger: SPI_connect failed");
-        if (plans.schema != cfg->schema || plans.state_type != cfg->state_type ||
+        if (plans.schema != cfg->setup->schema || plans.state_type != cfg->setup->state_type ||
             plans.models != lstm_models_read_relation())
-            prepare_plans(cfg->schema, cfg->state_type);
-        if (!cfg->direct_checked) {
-            cfg->direct = lstm_state_table_direct(&cfg->states, cfg->schema, cfg->source);
-            cfg->direct_checked = true;
-        }
+            prepare_plans(cfg->setup->schema, cfg->setup->state_type);
+        decide_direct_path(cfg->setup);
         series = open_series(cfg, row, result);
         SPI_finish();
         MemoryContextSwitchTo(caller);
@@ -1033,18 +1225,18 @@ static bool series_row(ScoreConfig *cfg, FunctionCallInfo fcinfo, const Datum *v
     row->values = values;
     row->isnull = isnull;
     row->scratch = fcinfo->flinfo->fn_mcxt;
-    if (cfg->series.attnum != 0) {
-        row->series = values[cfg->series.attnum - 1];
-        if (isnull[cfg->series.attnum - 1])
+    if (cfg->setup->series.attnum != 0) {
+        row->series = values[cfg->setup->series.attnum - 1];
+        if (isnull[cfg->setup->series.attnum - 1])
             return false;
-        if (cfg->series_typlen == -1)
+        if (cfg->setup->series_typlen == -1)
             row->series = PointerGetDatum(PG_DETOAST_DATUM_PACKED(row->series));
     }
-    if (cfg->time.attnum != 0) {
-        row->time = values[cfg->time.attnum - 1];
-        if (isnull[cfg->time.attnum - 1])
+    if (cfg->setup->time.attnum != 0) {
+        row->time = values[cfg->setup->time.attnum - 1];
+        if (isnull[cfg->setup->time.attnum - 1])
             return false;
-        if (cfg->time_typlen == -1)
+        if (cfg->setup->time_typlen == -1)
             row->time = PointerGetDatum(PG_DETOAST_DATUM_PACKED(row->time));
     }
     return true;
@@ -1059,16 +1251,17 @@ static bool series_row(ScoreConfig *cfg, FunctionCallInfo fcinfo, const Datum *v
 static HeapTuple write_result(ScoreConfig *cfg, HeapTuple tuple, TupleDesc desc, Datum *values,
                               bool *isnull, const ScoreResult *result)
 {
-    const LstmColumn *columns[2] = {&cfg->forecast, &cfg->score};
+    const LstmColumn *columns[2] = {&cfg->setup->forecast, &cfg->setup->score};
     bool present[2] = {result->has_forecast, result->has_score};
     double outputs[2] = {result->forecast, result->score};
     HeapTuple stored;
 
-    if (cfg->forecast.attnum == 0 && cfg->score.attnum == 0 && cfg->alert.attnum == 0)
+    if (cfg->setup->forecast.attnum == 0 && cfg->setup->score.attnum == 0 &&
+        cfg->setup->alert.attnum == 0)
         return tuple;
-    if (cfg->alert.attnum != 0) {
-        values[cfg->alert.attnum - 1] = BoolGetDatum(result->alert);
-        isnull[cfg->alert.attnum - 1] = !result->has_score;
+    if (cfg->setup->alert.attnum != 0) {
+        values[cfg->setup->alert.attnum - 1] = BoolGetDatum(result->alert);
+        isnull[cfg->setup->alert.attnum - 1] = !result->has_score;
     }
     for (int i = 0; i < 2; i++) {
         int at = columns[i]->attnum - 1;

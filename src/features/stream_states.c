@@ -5,19 +5,24 @@
  */
 #include "features/stream_states.h"
 
+#include "catalog/extension.h"
+
 #include "access/genam.h"
 #include "access/heapam.h"
 #include "access/htup_details.h"
 #include "access/relscan.h"
 #include "access/table.h"
 #include "access/tableam.h"
+#include "access/transam.h"
 #include "access/xact.h"
 #include "catalog/index.h"
 #include "catalog/indexing.h"
 #include "catalog/pg_am.h"
 #include "catalog/pg_collation.h"
 #include "commands/trigger.h"
+#include "common/hashfn.h"
 #include "executor/tuptable.h"
+#include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "rewrite/rowsecurity.h"
 #include "storage/bufmgr.h"
@@ -25,7 +30,10 @@
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/fmgroids.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/rls.h"
 #include "utils/snapmgr.h"
@@ -35,26 +43,6 @@
 static const char *const own_policies[] = {"lstm_stream_states_read", "lstm_stream_states_create",
                                            "lstm_stream_states_change",
                                            "lstm_stream_states_delete"};
-
-/* Are rel's row-level security policies exactly the extension's own? */
-static bool policies_are_own(Relation rel)
-{
-    ListCell *cell;
-    int n = 0;
-
-    if (rel->rd_rsdesc == NULL)
-        return false;
-    foreach (cell, rel->rd_rsdesc->policies) {
-        RowSecurityPolicy *policy = (RowSecurityPolicy *)lfirst(cell);
-        bool known = false;
-        for (int i = 0; i < lengthof(own_policies); i++)
-            known = known || strcmp(policy->policy_name, own_policies[i]) == 0;
-        if (!known)
-            return false;
-        n++;
-    }
-    return n == lengthof(own_policies);
-}
 
 /* Does the caller see and change every row of source's states as SQL would let it? */
 static bool rights_allow(Relation rel, Oid source)
@@ -69,7 +57,7 @@ static bool rights_allow(Relation rel, Oid source)
         return true;
     default:
         /* (with row_security off the SQL raises an error: leave that to it) */
-        return row_security && policies_are_own(rel) &&
+        return row_security && lstm_policies_are_own(rel, own_policies, lengthof(own_policies)) &&
                pg_class_aclcheck(source, user, ACL_INSERT) == ACLCHECK_OK;
     }
 }
@@ -138,6 +126,173 @@ bool lstm_state_table_direct(LstmStateTable *table, Oid schema, Oid source)
     }
     table_close(rel, AccessShareLock);
     return usable;
+}
+
+/* ---------- where this backend last wrote each series' row ---------- */
+
+/*
+ * A series' row as this backend last wrote it: the version's TID and the
+ * transaction that wrote it. The next statement reaching the series locks
+ * that version, following later updates as the primary key path does,
+ * instead of searching the index, provided the version is still at that TID
+ * (same xmin: TIDs are reused) and committed or this transaction's own. A
+ * relcache invalidation of lstm_stream_states (TRUNCATE, VACUUM's relpages,
+ * DDL) forgets every entry, so no TID points past the table's end.
+ */
+typedef struct KnownRowKey {
+    const char *data; /* states table OID, source OID, model name, NUL, series */
+    int len;
+} KnownRowKey;
+
+typedef struct KnownRow {
+    KnownRowKey key;
+    ItemPointerData tid;
+    TransactionId xmin;
+} KnownRow;
+
+#define KNOWN_ROWS_MAX 65536 /* forget them all beyond this many series */
+
+static HTAB *known_rows;
+static Oid known_rows_relid; /* the lstm_stream_states they are rows of */
+static MemoryContext known_rows_context;
+static bool known_rows_callback_registered;
+static StringInfoData known_key_buffer;
+
+/* Hash of a known row's key bytes. */
+static uint32 known_key_hash(const void *key, Size keysize)
+{
+    const KnownRowKey *k = key;
+    return hash_bytes((const unsigned char *)k->data, k->len);
+}
+
+/* Are two known rows' keys equal? (0 if so, as dynahash wants) */
+static int known_key_match(const void *a, const void *b, Size keysize)
+{
+    const KnownRowKey *x = a, *y = b;
+    return x->len != y->len || memcmp(x->data, y->data, x->len) != 0;
+}
+
+/* Forget every known row. */
+static void known_rows_forget_all(void)
+{
+    if (known_rows_context != NULL)
+        MemoryContextReset(known_rows_context);
+    known_rows = NULL;
+}
+
+/* Relcache invalidation: forget the rows if lstm_stream_states (or every relation) changed. */
+static void known_rows_invalidate(Datum arg, Oid relid)
+{
+    (void)arg;
+    if (known_rows != NULL && (relid == InvalidOid || relid == known_rows_relid))
+        known_rows_forget_all();
+}
+
+/* The lookup key of a series' row (in a buffer reused by every call). */
+static KnownRowKey known_row_key(Oid relid, const Datum key[3])
+{
+    text *model = DatumGetTextPP(key[0]);
+    text *series = DatumGetTextPP(key[2]);
+    Oid oids[2] = {relid, DatumGetObjectId(key[1])};
+    KnownRowKey k;
+
+    if (known_key_buffer.data == NULL) {
+        MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+        initStringInfo(&known_key_buffer);
+        MemoryContextSwitchTo(old);
+    }
+    resetStringInfo(&known_key_buffer);
+    appendBinaryStringInfo(&known_key_buffer, (const char *)oids, sizeof(oids));
+    appendBinaryStringInfo(&known_key_buffer, VARDATA_ANY(model), VARSIZE_ANY_EXHDR(model));
+    appendStringInfoChar(&known_key_buffer, '\0');
+    appendBinaryStringInfo(&known_key_buffer, VARDATA_ANY(series), VARSIZE_ANY_EXHDR(series));
+    k.data = known_key_buffer.data;
+    k.len = known_key_buffer.len;
+    return k;
+}
+
+/* The row of key as this backend last wrote it, or NULL. */
+static KnownRow *known_row_find(Oid relid, const Datum key[3])
+{
+    KnownRowKey k;
+
+    if (known_rows == NULL || relid != known_rows_relid)
+        return NULL;
+    k = known_row_key(relid, key);
+    return hash_search(known_rows, &k, HASH_FIND, NULL);
+}
+
+/* Remember the version of key's row this backend just wrote. */
+static void known_row_remember(Oid relid, const Datum key[3], ItemPointer tid, TransactionId xmin)
+{
+    KnownRowKey k;
+    KnownRow *entry;
+    bool found;
+
+    if (!known_rows_callback_registered) {
+        CacheRegisterRelcacheCallback(known_rows_invalidate, (Datum)0);
+        known_rows_callback_registered = true;
+    }
+    if (known_rows != NULL &&
+        (relid != known_rows_relid || hash_get_num_entries(known_rows) >= KNOWN_ROWS_MAX))
+        known_rows_forget_all();
+    if (known_rows == NULL) {
+        HASHCTL ctl;
+        if (known_rows_context == NULL)
+            known_rows_context = AllocSetContextCreate(TopMemoryContext, "lstm known state rows",
+                                                       ALLOCSET_DEFAULT_SIZES);
+        memset(&ctl, 0, sizeof(ctl));
+        ctl.keysize = sizeof(KnownRowKey);
+        ctl.entrysize = sizeof(KnownRow);
+        ctl.hash = known_key_hash;
+        ctl.match = known_key_match;
+        ctl.hcxt = known_rows_context;
+        known_rows = hash_create("lstm known state rows", 256, &ctl,
+                                 HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+        known_rows_relid = relid;
+    }
+    k = known_row_key(relid, key);
+    entry = hash_search(known_rows, &k, HASH_ENTER, &found);
+    if (!found) {
+        char *copy = MemoryContextAlloc(known_rows_context, k.len);
+        memcpy(copy, k.data, k.len);
+        entry->key.data = copy;
+        entry->key.len = k.len;
+    }
+    entry->tid = *tid;
+    entry->xmin = xmin;
+}
+
+/* Forget key's row (its known version is gone or was not the row). */
+static void known_row_forget(Oid relid, const Datum key[3])
+{
+    KnownRow *entry = known_row_find(relid, key);
+
+    /* (the entry's key bytes stay in the context until the next reset) */
+    if (entry != NULL)
+        hash_search(known_rows, &entry->key, HASH_REMOVE, NULL);
+}
+
+/*
+ * Is the tuple at tid on page (share-locked) the version written by xmin,
+ * committed or this transaction's?
+ */
+static bool version_is_known(Page page, ItemPointer tid, TransactionId xmin)
+{
+    OffsetNumber offset = ItemPointerGetOffsetNumber(tid);
+    ItemId item;
+    HeapTupleHeader header;
+
+    if (offset < FirstOffsetNumber || offset > PageGetMaxOffsetNumber(page))
+        return false;
+    item = PageGetItemId(page, offset);
+    if (!ItemIdIsNormal(item))
+        return false;
+    header = (HeapTupleHeader)PageGetItem(page, item);
+    if (HeapTupleHeaderGetRawXmin(header) != xmin || HeapTupleHeaderXminInvalid(header))
+        return false;
+    return HeapTupleHeaderXminCommitted(header) || TransactionIdIsCurrentTransactionId(xmin) ||
+           TransactionIdDidCommit(xmin);
 }
 
 /* Find the row of key visible to snapshot into slot; false if there is none. */
@@ -214,11 +369,45 @@ static bool lock_found_row(const LstmStateTable *table, Relation rel, Snapshot s
     return false;
 }
 
+/*
+ * Lock key's row starting from the version this backend wrote last, at READ
+ * COMMITTED (later updates followed, as lock_found_row does); false if there
+ * is no such version or it leads nowhere (then the primary key decides).
+ */
+static bool lock_known_row(const LstmStateTable *table, Relation rel, Snapshot snapshot,
+                           const Datum key[3], TupleTableSlot *slot)
+{
+    KnownRow *known;
+    ItemPointerData tid;
+    Buffer buffer;
+    bool usable;
+    TM_Result result = TM_Invisible;
+    TM_FailureData failure;
+
+    if (IsolationUsesXactSnapshot() || (known = known_row_find(table->relid, key)) == NULL)
+        return false;
+    tid = known->tid;
+    buffer = ReadBuffer(rel, ItemPointerGetBlockNumber(&tid));
+    heap_page_prune_opt(rel, buffer); /* as an index fetch would: keeps updates HOT */
+    LockBuffer(buffer, BUFFER_LOCK_SHARE);
+    usable = version_is_known(BufferGetPage(buffer), &tid, known->xmin);
+    LockBuffer(buffer, BUFFER_LOCK_UNLOCK);
+    /* our pin keeps the version from being pruned until it is locked */
+    if (usable)
+        result = table_tuple_lock(rel, &tid, snapshot, slot, GetCurrentCommandId(false),
+                                  LockTupleNoKeyExclusive, LockWaitBlock,
+                                  TUPLE_LOCK_FLAG_FIND_LAST_VERSION, &failure);
+    ReleaseBuffer(buffer);
+    if (result == TM_Ok && row_has_key(table, slot, key))
+        return true;
+    known_row_forget(table->relid, key);
+    return false;
+}
+
 /* Lock the row of key and read it (see stream_states.h). */
 bool lstm_state_row_lock(const LstmStateTable *table, const Datum key[3], LstmSavedRow *row)
 {
     Relation rel = table_open(table->relid, RowShareLock);
-    Relation index = index_open(table->index, AccessShareLock);
     TupleTableSlot *slot = table_slot_create(rel, NULL);
     Snapshot snapshot;
     bool found;
@@ -228,8 +417,13 @@ bool lstm_state_row_lock(const LstmStateTable *table, const Datum key[3], LstmSa
     PushActiveSnapshot(GetTransactionSnapshot());
     UpdateActiveSnapshotCommandId();
     snapshot = GetActiveSnapshot();
-    found = find_row(table, rel, index, snapshot, key, slot) &&
-            lock_found_row(table, rel, snapshot, slot, key);
+    found = lock_known_row(table, rel, snapshot, key, slot);
+    if (!found) {
+        Relation index = index_open(table->index, AccessShareLock);
+        found = find_row(table, rel, index, snapshot, key, slot) &&
+                lock_found_row(table, rel, snapshot, slot, key);
+        index_close(index, NoLock);
+    }
     if (found) {
         bool isnull, time_null, type_null;
         row->state = datumCopy(slot_getattr(slot, table->state, &isnull), false, -1);
@@ -242,7 +436,6 @@ bool lstm_state_row_lock(const LstmStateTable *table, const Datum key[3], LstmSa
     }
     PopActiveSnapshot();
     ExecDropSingleTupleTableSlot(slot);
-    index_close(index, NoLock);
     table_close(rel, NoLock);
     return found;
 }
@@ -292,6 +485,7 @@ void lstm_state_row_update(const LstmStateTable *table, const Datum key[3], Item
     indexes = CatalogOpenIndexes(rel);
     CatalogTupleUpdateWithInfo(rel, &old->t_self, new, indexes);
     CatalogCloseIndexes(indexes);
+    known_row_remember(table->relid, key, &new->t_self, HeapTupleHeaderGetRawXmin(new->t_data));
     heap_freetuple(new);
     if (free_old)
         heap_freetuple(old);
