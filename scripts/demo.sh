@@ -47,7 +47,7 @@ SQL
 echo "== 4. Importing from PyTorch: a model trained by test/demo/make_demo_model.py"
 echo "   (nn.LSTM(1, 16) + nn.Linear on weekly CO2 differences, first 80 %), loaded as JSON"
 psql -X -q -v ON_ERROR_STOP=1 -v model="$(cat test/demo/co2_pytorch_model.json)" <<'SQL'
-INSERT INTO lstm_models (name, model, info)
+INSERT INTO lstm_models (name, model, notes)
 VALUES ('co2_pytorch', :'model', '{"source": "test/demo/make_demo_model.py"}');
 -- At each week with a value, the forecast made after the previous week with a value.
 WITH observed AS (

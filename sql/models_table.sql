@@ -1,4 +1,4 @@
--- lstm_models: models as rows, info kept in step, lookups by name.
+-- lstm_models: models as rows, info generated from notes and the model, lookups by name.
 \i test/sql/helpers.sql
 CREATE SCHEMA mt_test;
 SET search_path = mt_test, public;
@@ -9,11 +9,21 @@ SELECT c.relname, e.extconfig IS NOT NULL AS dumped
 FROM pg_extension e JOIN pg_class c ON c.oid = ANY (e.extconfig)
 WHERE e.extname = 'lstm' AND c.relname = 'lstm_models';
 
-INSERT INTO lstm_models (name, model, info) VALUES ('mt_hand', :'tiny', '{"note": "hand-made"}');
-SELECT name, info - 'fingerprint' AS info, info ? 'fingerprint' AS has_fingerprint FROM lstm_models WHERE name LIKE 'mt\_%';
--- info follows the model on update; the writer's keys stay.
+INSERT INTO lstm_models (name, model, notes) VALUES ('mt_hand', :'tiny', '{"note": "hand-made"}');
+SELECT name, notes, info - 'fingerprint' AS info, info ? 'fingerprint' AS has_fingerprint FROM lstm_models WHERE name LIKE 'mt\_%';
+-- info follows the model on update; the writer's keys stay; the model's keys win over a note.
 UPDATE lstm_models SET model = (:'tiny'::jsonb || '{"difference": true}')::lstm_model WHERE name = 'mt_hand';
 SELECT info -> 'difference' AS difference, info -> 'note' AS note FROM lstm_models WHERE name LIKE 'mt\_%';
+UPDATE lstm_models SET notes = notes || '{"hidden_size": 99, "by": "hand"}' WHERE name = 'mt_hand';
+SELECT notes, info -> 'hidden_size' AS hidden_size, info -> 'by' AS by FROM lstm_models WHERE name = 'mt_hand';
+-- info is generated: writing it is an error; notes must be a JSON object.
+\set VERBOSITY terse
+INSERT INTO lstm_models (name, model, info) VALUES ('mt_info', :'tiny', '{"note": "mine"}');
+UPDATE lstm_models SET info = '{"note": "mine"}' WHERE name = 'mt_hand';
+INSERT INTO lstm_models (name, model, notes) VALUES ('mt_array', :'tiny', '[1]');
+\set VERBOSITY default
+-- No trigger on the table (it can be a Citus reference table).
+SELECT count(*) AS triggers FROM pg_trigger WHERE tgrelid = 'lstm_models'::regclass;
 -- lstm_model_by_name(name) reads a model back.
 SELECT lstm_model_by_name('mt_hand')::text = model::text AS lookup FROM lstm_models WHERE name LIKE 'mt\_%';
 SELECT lstm_model_by_name('missing');

@@ -244,7 +244,7 @@ SELECT pg_temp.try($$SELECT 'a'::text = 'a'::text$$) AS plain_equals,
 -- superuser and as a non-superuser:
 SELECT pg_temp.try($$INSERT INTO lstm_models (name, model) SELECT 'sec_h2', model FROM lstm_models WHERE name OPERATOR(pg_catalog.=) 'sec_shared'$$)
        AS insert_model;
-SELECT pg_temp.try($$UPDATE lstm_models SET info = '{"a": 1}' WHERE name OPERATOR(pg_catalog.=) 'sec_h2'$$)
+SELECT pg_temp.try($$UPDATE lstm_models SET notes = '{"a": 1}' WHERE name OPERATOR(pg_catalog.=) 'sec_h2'$$)
        AS update_model;
 SELECT pg_temp.try($$SELECT lstm_model_by_name('sec_h2')$$) AS by_name,
        pg_temp.try($$SELECT lstm_forecast('sec_h2', v ORDER BY ts) FROM sec_test.sec_h$$) AS forecast,

@@ -79,8 +79,33 @@ SELECT lstm_stream_rebuild('sr_m', 'sr_src', 'v', 'grp', 't_int', '4') AS rebuil
 SELECT lstm_stream_rebuild('sr_m', 'sr_src', 'v', 'grp', 't_int', 'no such series') AS rebuilt;
 SELECT count(*) AS states FROM lstm_stream_states WHERE model_name = 'sr_m';
 
+-- A rebuild of part of a table replaces only the states of the series it recomputes: rebuilt
+-- from one partition of a partitioned table (states are kept under the root, as the trigger
+-- keeps them), the other partition's series keep theirs. Series 1 (rebuilt) and 3 (not) are
+-- altered first: the rebuild restores 1 and leaves 3 as it was.
+CREATE TABLE sr_part (grp int, ts int, v float8) PARTITION BY LIST (grp);
+CREATE TABLE sr_part_low PARTITION OF sr_part FOR VALUES IN (1, 2);
+CREATE TABLE sr_part_high PARTITION OF sr_part FOR VALUES IN (3, 4);
+CREATE TRIGGER sr_score BEFORE INSERT ON sr_part FOR EACH ROW
+    EXECUTE FUNCTION lstm_score_trigger('sr_m', 'v', 'grp', NULL, NULL, 'ts');
+INSERT INTO sr_part SELECT g, t, 10 + sin(t / 4.0 + g) FROM generate_series(1, 4) g,
+       generate_series(1, 15) t ORDER BY t, g;
+CREATE TEMP TABLE sr_part_before AS
+    SELECT series, lstm_state_send(state) AS state, last_time FROM lstm_stream_states
+    WHERE model_name = 'sr_m' AND source = 'sr_part'::regclass;
+UPDATE lstm_stream_states SET state = lstm_step('sr_m', state, 0.0)
+WHERE model_name = 'sr_m' AND source = 'sr_part'::regclass AND series IN ('1', '3');
+SELECT lstm_stream_rebuild('sr_m', 'sr_part_low', 'v', 'grp', 'ts') AS rebuilt;
+SELECT b.series, a.series IS NOT NULL AS has_state, lstm_state_send(a.state) = b.state AS same_state,
+       a.last_time = b.last_time AS same_last_time
+FROM sr_part_before b LEFT JOIN lstm_stream_states a
+    ON a.model_name = 'sr_m' AND a.source = 'sr_part'::regclass AND a.series = b.series
+ORDER BY b.series;
+SELECT lstm_stream_reset('sr_m', source => 'sr_part') AS reset;
+DROP TABLE sr_part;
+
 -- No series column (NULL, '' or 'null'): one series keyed '' over every row, those with a NULL
--- grp included.
+-- grp included; the per-group states stay (they are other series).
 SELECT lstm_stream_rebuild('sr_m', 'sr_src', 'v', NULL, 't_tstz') AS rebuilt;
 SELECT * FROM sr_compare('t_tstz', by_series => false);
 SELECT lstm_stream_rebuild('sr_m', 'sr_src', 'v', 'null', 't_int') AS rebuilt;

@@ -35,10 +35,12 @@ SELECT r->'rows' AS rows, r->'series' AS series, r->'series_skipped' AS series_s
 FROM lstm_train('tr_s3', 'readings', value => 'value', time_column => 'ts', series => 'sensor',
                 hidden => 8, bptt => 8, epochs => 4, patience => 0) r;
 
--- The stored row: the model, the trigger's model info, the report and hyperparameters.
+-- The stored row: the model, its info (the model's keys and the report and hyperparameters,
+-- which lstm_train writes to notes).
 SELECT name, lstm_model_info(model)->'hidden_size' AS hidden_size, info->'epochs_run' AS epochs_run,
        info->'hyperparameters'->'hidden' AS hidden, info->'source'->'series' AS series,
-       info ? 'fingerprint' AS has_fingerprint
+       info ? 'fingerprint' AS has_fingerprint, notes ? 'fingerprint' AS fingerprint_in_notes,
+       info = notes || lstm_model_info(model) AS info_is_notes_and_model
 FROM lstm_models WHERE name = 'tr_s3';
 
 -- The stored model forecasts every series with the name overload.
@@ -59,11 +61,15 @@ SELECT count(*) AS validation_rows,
        AS validation_loss_matches
 FROM g, m WHERE r > targets - floor(0.2 * targets) GROUP BY m.std, m.info;
 
--- Training again under the same name replaces the model (one row).
+-- Training again under the same name replaces the model (one row), its notes, and its
+-- created_at with the transaction's start time.
+BEGIN;
 SELECT lstm_train('tr_s3', 'readings', value => 'value', time_column => 'ts', series => 'sensor',
                   hidden => 4, bptt => 8, epochs => 2)->'hyperparameters'->'hidden' AS hidden;
-SELECT count(*), min(lstm_model_info(model)->>'hidden_size') AS hidden_size
+SELECT count(*), min(lstm_model_info(model)->>'hidden_size') AS hidden_size,
+       min(info->'hyperparameters'->>'hidden') AS noted_hidden, min(created_at) = now() AS created_now
 FROM lstm_models WHERE name = 'tr_s3';
+COMMIT;
 
 -- The same data, options and seed give a bit-identical model; another seed another one.
 SELECT lstm_train('tr_seed_a', 'readings', value => 'value', time_column => 'ts', series => 'sensor',

@@ -172,10 +172,33 @@ FROM (SELECT score, forecast, window_score, lag(running) OVER (PARTITION BY grp 
                    lstm_forecast('tg_multi', x) OVER w AS running
             FROM multi WINDOW w AS (PARTITION BY grp ORDER BY ts)) a) b;
 
--- A renamed model keeps its states; a deleted one takes them along.
+-- States are kept by model name, with no foreign key to lstm_models (it can be a Citus
+-- reference table): a renamed or deleted model leaves its states under the old name.
 UPDATE lstm_models SET name = 'tg_multi2' WHERE name = 'tg_multi';
 SELECT model_name, series FROM lstm_stream_states WHERE model_name LIKE 'tg_multi%' ORDER BY series;
 DELETE FROM lstm_models WHERE name = 'tg_multi2';
+SELECT model_name, count(*) AS states_left FROM lstm_stream_states WHERE model_name LIKE 'tg_multi%'
+GROUP BY model_name;
+-- Without the model, the next row is an error (the name is unknown) and the states stay.
+SELECT pg_temp.try($$INSERT INTO tg_test.multi (grp, ts, x) VALUES ('a', 21, '{1, 2}')$$);
+-- A different model stored under the name: each series restarts, with a WARNING, at its next
+-- row (the saved state's fingerprint is the old model's) ...
+INSERT INTO lstm_models (name, model) VALUES ('tg_multi', pg_temp.test_model(2, 4, 1, 2, 0.9));
+INSERT INTO multi (grp, ts, x) VALUES ('a', 21, '{1, 2}'), ('b', 21, '{1, 2}');
+SELECT series, lstm_state_info(state) ->> 'steps' AS steps,
+       lstm_state_info(state) ->> 'model_fingerprint' = (SELECT info ->> 'fingerprint' FROM lstm_models
+                                                         WHERE name = 'tg_multi') AS new_model
+FROM lstm_stream_states WHERE model_name = 'tg_multi' ORDER BY series;
+-- ... and the same model stored again under a name (deleted and recreated) continues them.
+CREATE TEMP TABLE tg_saved AS SELECT name, model FROM lstm_models WHERE name = 'tg_multi';
+DELETE FROM lstm_models WHERE name = 'tg_multi';
+INSERT INTO lstm_models (name, model) SELECT name, model FROM tg_saved;
+INSERT INTO multi (grp, ts, x) VALUES ('a', 22, '{1, 2}');
+SELECT series, lstm_state_info(state) ->> 'steps' AS steps
+FROM lstm_stream_states WHERE model_name = 'tg_multi' ORDER BY series;
+-- lstm_stream_reset removes the states of a name (here one no model has any more).
+SELECT lstm_stream_reset('tg_multi') AS reset, lstm_stream_reset('tg_multi2') AS reset_old_name;
+DELETE FROM lstm_models WHERE name = 'tg_multi';
 SELECT count(*) AS states_left FROM lstm_stream_states WHERE model_name LIKE 'tg_multi%';
 
 -- ---------------------------------------------------------------------------
@@ -252,6 +275,10 @@ SELECT pg_temp.try($$SELECT lstm_stream_rebuild('tg_m', 'tg_test.readings', 'v',
 -- The server is still up.
 SELECT 1 AS alive;
 
+-- Deleted models leave their states; lstm_stream_reset removes them.
 DELETE FROM lstm_models WHERE name LIKE 'tg\_%';
+SELECT model_name, lstm_stream_reset(model_name) AS reset
+FROM (SELECT DISTINCT model_name FROM lstm_stream_states WHERE model_name LIKE 'tg\_%') s
+ORDER BY model_name;
 SELECT count(*) AS states_left FROM lstm_stream_states WHERE model_name LIKE 'tg\_%';
 DROP SCHEMA tg_test CASCADE;

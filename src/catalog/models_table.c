@@ -3,6 +3,13 @@
  * name. The table itself is created by the install script and registered
  * with pg_extension_config_dump so that pg_dump keeps its rows; this file
  * reads a model by name for the name overloads of every inference function.
+ *
+ * On Citus, lstm_models may be a reference table: on a node holding a copy
+ * (a placement, the shard lstm_models_<shardid> beside the table), lookups by
+ * name read that copy, so that a query Citus pushed down to the node reads
+ * the node's own copy instead of starting a distributed query from inside
+ * one. Citus is found through its catalog tables only (no link or load
+ * dependency), once per backend until the table's metadata changes.
  */
 #include "catalog/models_table.h"
 
@@ -10,7 +17,10 @@
 #include "access/heapam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
+#include "commands/extension.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
@@ -22,8 +32,8 @@
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/inval.h"
-#include "utils/memutils.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/relcache.h"
 #include "utils/snapmgr.h"
@@ -31,6 +41,126 @@
 #include "catalog/extension.h"
 
 PG_FUNCTION_INFO_V1(lstm_model_by_name);
+
+/* ---------- the relation lookups read ---------- */
+
+/*
+ * The relation lookups by name read, kept for the life of the backend until
+ * a relcache invalidation of lstm_models or of that relation (Citus sends
+ * one for the table whenever its metadata or placements change). An
+ * invalidation that arrives while the target is being found (any relation's:
+ * the one concerned may not be known yet) leaves it unkept.
+ */
+typedef struct ModelsReadTarget {
+    bool valid;
+    Oid table;  /* lstm_models */
+    Oid relid;  /* what to read: the table, or its placement on this node */
+    char *name; /* relid's quoted, schema-qualified name (TopMemoryContext) */
+} ModelsReadTarget;
+
+static ModelsReadTarget read_target;
+static bool read_target_watched;
+static bool read_target_finding;         /* lstm_models_read_relation is at work */
+static uint64 read_target_invalidations; /* invalidations seen that concern it */
+
+/* Relcache invalidation: forget the target if it concerns either relation. */
+static void read_target_invalidate(Datum arg, Oid relid)
+{
+    if (read_target_finding || !OidIsValid(relid) || relid == read_target.table ||
+        relid == read_target.relid) {
+        read_target.valid = false;
+        read_target_invalidations++;
+    }
+}
+
+/*
+ * The shard id of table's placement on this node when Citus is installed in
+ * this database and table is a Citus reference table placed here; 0 otherwise
+ * (plain PostgreSQL, a plain table, or a node without a copy).
+ */
+static int64 citus_local_placement(Oid table)
+{
+    const char *query =
+        "SELECT s.shardid FROM pg_catalog.pg_dist_partition p "
+        "JOIN pg_catalog.pg_dist_shard s ON s.logicalrelid OPERATOR(pg_catalog.=) p.logicalrelid "
+        "JOIN pg_catalog.pg_dist_placement pl ON pl.shardid OPERATOR(pg_catalog.=) s.shardid "
+        "WHERE p.logicalrelid OPERATOR(pg_catalog.=) $1 "
+        "AND p.partmethod OPERATOR(pg_catalog.=) 'n'::pg_catalog.\"char\" "
+        "AND p.repmodel OPERATOR(pg_catalog.=) 't'::pg_catalog.\"char\" "
+        "AND pl.groupid OPERATOR(pg_catalog.=) "
+        "(SELECT groupid FROM pg_catalog.pg_dist_local_group)";
+    Oid argtypes[1] = {REGCLASSOID};
+    Datum args[1] = {ObjectIdGetDatum(table)};
+    int64 shardid = 0;
+    int rc;
+
+    if (!OidIsValid(get_relname_relid("pg_dist_partition", PG_CATALOG_NAMESPACE)) ||
+        !OidIsValid(get_extension_oid("citus", true)))
+        return 0;
+    if (SPI_connect() != SPI_OK_CONNECT)
+        elog(ERROR, "SPI_connect failed");
+    rc = SPI_execute_with_args(query, 1, argtypes, args, NULL, true, 1);
+    if (rc != SPI_OK_SELECT)
+        elog(ERROR, "reading Citus's placements of lstm_models failed: %s",
+             SPI_result_code_string(rc));
+    if (SPI_processed > 0) {
+        bool isnull;
+        Datum value = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+        if (!isnull)
+            shardid = DatumGetInt64(value);
+    }
+    SPI_finish();
+    return shardid;
+}
+
+/*
+ * The relation lookups by name read: lstm_models, or on a Citus node holding
+ * a copy of it as a reference table, that copy (lstm_models_<shardid> in the
+ * extension's schema). Looked up once and kept until an invalidation.
+ */
+Oid lstm_models_read_relation(void)
+{
+    Oid table, relid;
+    int64 shardid;
+    char *name;
+    uint64 invalidations = read_target_invalidations;
+
+    if (read_target.valid)
+        return read_target.relid;
+    if (!read_target_watched) {
+        CacheRegisterRelcacheCallback(read_target_invalidate, (Datum)0);
+        read_target_watched = true;
+    }
+    /* (after an error here it stays set, which only forgets a target not yet kept) */
+    read_target_finding = true;
+    table = lstm_models_relation();
+    shardid = citus_local_placement(table);
+    read_target_finding = false;
+    relid = table;
+    if (shardid != 0) {
+        Oid shard = get_relname_relid(psprintf("lstm_models_" INT64_FORMAT, shardid),
+                                      get_rel_namespace(table));
+        if (OidIsValid(shard))
+            relid = shard;
+    }
+    name = MemoryContextStrdup(
+        TopMemoryContext, quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+                                                     get_rel_name(relid)));
+    if (read_target.name != NULL)
+        pfree(read_target.name);
+    read_target.name = name;
+    read_target.table = table;
+    read_target.relid = relid;
+    read_target.valid = read_target_invalidations == invalidations;
+    return relid;
+}
+
+/* Quoted, schema-qualified name of lstm_models_read_relation(), for SQL. */
+const char *lstm_models_read_name(void)
+{
+    lstm_models_read_relation();
+    return read_target.name;
+}
 
 /*
  * Read the model stored under name, with the caller's privileges, as a
@@ -48,7 +178,7 @@ LstmModelDatum *lstm_models_fetch(const char *name)
     LstmModelDatum *copy;
 
     query = psprintf("SELECT model FROM %s WHERE name OPERATOR(pg_catalog.=) $1",
-                     lstm_extension_relation("lstm_models"));
+                     lstm_models_read_name());
     args[0] = CStringGetTextDatum(name);
     if (SPI_connect() != SPI_OK_CONNECT)
         elog(ERROR, "SPI_connect failed");
@@ -316,9 +446,10 @@ static Oid stored_owner(Relation rel, const char *name)
 
 /*
  * Fail unless the current role may store a model under name: INSERT and
- * UPDATE on lstm_models, and membership in the owner of an existing row of
- * that name (row-level security would refuse the write anyway, but only after
- * the work that produced the model).
+ * UPDATE on lstm_models, the table of this version (with notes), and
+ * membership in the owner of an existing row of that name (row-level security
+ * would refuse the write anyway, but only after the work that produced the
+ * model).
  */
 void lstm_models_check_writable(const char *name)
 {
@@ -331,6 +462,13 @@ void lstm_models_check_writable(const char *name)
                         errmsg("permission denied for table lstm_models"),
                         errdetail("lstm_train stores the model with INSERT ... ON CONFLICT DO "
                                   "UPDATE, which needs INSERT and UPDATE on lstm_models.")));
+    if (get_attnum(RelationGetRelid(rel), "notes") == InvalidAttrNumber)
+        ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                        errmsg("lstm_train needs the extension's version 0.3 objects"),
+                        errdetail("The installed library stores the training report in "
+                                  "lstm_models.notes; the table in this database is still that of "
+                                  "an older version."),
+                        errhint("Run ALTER EXTENSION lstm UPDATE.")));
     owner = stored_owner(rel, name);
     if (OidIsValid(owner) && !has_privs_of_role(GetUserId(), owner))
         ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),

@@ -32,6 +32,19 @@ bool lstm_models_read_direct(Oid relid, const char *name, MemoryContext context,
 Oid lstm_models_relation(void);
 
 /*
+ * lstm_models_read_relation: the relation lookups by name read. lstm_models
+ * itself, except on a Citus node where lstm_models is a reference table with
+ * a placement on the node: then that placement (the shard
+ * lstm_models_<shardid>), so that a query Citus pushed down to the node reads
+ * its own copy (a lookup through the table would start a distributed query
+ * inside one). Found through Citus's catalog tables when they exist, once per
+ * backend until the table's relcache entry is invalidated.
+ * lstm_models_read_name: the same relation's quoted, schema-qualified name.
+ */
+Oid lstm_models_read_relation(void);
+const char *lstm_models_read_name(void);
+
+/*
  * lstm_models_check_writable: ERROR (42501) unless the current role may store
  * a model under name (table privileges, and membership in the owner of an
  * existing model of that name).

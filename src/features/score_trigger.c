@@ -100,6 +100,7 @@ PG_FUNCTION_INFO_V1(lstm_score_trigger);
 typedef struct StreamPlans {
     Oid schema;        /* extension schema they were prepared for */
     Oid state_type;    /* lstm_state's OID there */
+    Oid models;        /* the models relation they read (lstm_models_read_relation) */
     SPIPlanPtr lock;   /* the series' state and its model, row locked */
     SPIPlanPtr model;  /* the model alone, for a series' first row */
     SPIPlanPtr insert; /* a series' first state */
@@ -125,7 +126,7 @@ static SPIPlanPtr keep_plan(const char *query, int nargs, Oid *argtypes)
 static void prepare_plans(Oid schema, Oid state_type)
 {
     char *states = lstm_extension_relation("lstm_stream_states");
-    char *models = lstm_extension_relation("lstm_models");
+    const char *models = lstm_models_read_name();
     Oid key_args[3] = {TEXTOID, REGCLASSOID, TEXTOID}; /* model_name, source, series */
     Oid save_args[7] = {TEXTOID, REGCLASSOID, TEXTOID, state_type, BYTEAOID, REGTYPEOID, INT8OID};
     Oid late_args[4] = {TEXTOID, REGCLASSOID, TEXTOID, INT8OID};
@@ -180,6 +181,7 @@ static void prepare_plans(Oid schema, Oid state_type)
                   4, late_args);
     plans.schema = schema;
     plans.state_type = state_type;
+    plans.models = lstm_models_read_relation();
 }
 
 /* ---------- decoded models, one per model name per backend ---------- */
@@ -259,7 +261,7 @@ typedef struct ScoreSetup {
     MemoryContext context; /* holds the setup and what it points to */
     Oid schema;            /* extension schema, to check the saved plans */
     Oid state_type;        /* lstm_state's OID */
-    Oid models_relid;      /* lstm_models */
+    Oid models_relid;      /* lstm_models (a Citus node: its copy, lstm_models_read_relation) */
     char *model_name;      /* argument 1 */
     Datum model_name_text;
     Oid source;                   /* the scored relation: the root of the trigger's table */
@@ -528,7 +530,7 @@ static ScoreSetup *resolve_setup(FunctionCallInfo fcinfo, TriggerData *td)
             ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT),
                             errmsg("type lstm_state does not exist in the schema of "
                                    "lstm_score_trigger")));
-        setup->models_relid = get_relname_relid("lstm_models", setup->schema);
+        setup->models_relid = lstm_models_read_relation(); /* a Citus node's own copy */
     }
     PG_CATCH();
     {
@@ -1096,7 +1098,8 @@ static void score_row(ScoreConfig *cfg, SeriesRow *row, ScoreResult *result)
         MemoryContext caller = CurrentMemoryContext;
         if (SPI_connect() != SPI_OK_CONNECT)
             elog(ERROR, "lstm_score_trigger: SPI_connect failed");
-        if (plans.schema != cfg->setup->schema || plans.state_type != cfg->setup->state_type)
+        if (plans.schema != cfg->setup->schema || plans.state_type != cfg->setup->state_type ||
+            plans.models != lstm_models_read_relation())
             prepare_plans(cfg->setup->schema, cfg->setup->state_type);
         decide_direct_path(cfg->setup);
         series = open_series(cfg, row, result);

@@ -9,17 +9,21 @@
  * What lstm_score_trigger would have saved had every row arrived in time
  * order: the columns are resolved with the trigger's rules
  * (runtime/column_spec.h), the table is locked in SHARE mode so that no
- * insert is scored against a state being replaced, the model's states of the
- * table (all its series, or the one series) are deleted, and the rows are read through a cursor
- * with the caller's privileges, ordered by series key and time, each series stepped with the core
- * step lstm_state_agg runs (so the states are the same bit for bit) and saved with the time of its
- * last applied row encoded as the trigger encodes it. Rows with a NULL series key or time are left
- * out; rows with a NULL value are skipped; a series with no value gets no state. Returns the number
- * of series saved. Memory is bounded by one fetch of rows and one series' state.
+ * insert is scored against a state being replaced, and the rows are read through a cursor with
+ * the caller's privileges, ordered by series key and time, each series stepped with the core step
+ * lstm_state_agg runs (so the states are the same bit for bit) and its state replaced with the
+ * result, saved with the time of its last applied row encoded as the trigger encodes it. Only the
+ * states of the series recomputed are replaced: the model's other states of the table stay, so
+ * rebuilds of parts of a table (one series, or one Citus shard of a distributed table, whose
+ * states the trigger keeps under the shard) leave every other series' state as it was. Rows with
+ * a NULL series key or time are left out; rows with a NULL value are skipped; a series with no
+ * value (or the one series asked for, with no row) is left with no state. Returns the number of
+ * series saved. Memory is bounded by one fetch of rows and one series' state.
  */
 #include "lstm.h"
 
 #include "catalog/extension.h"
+#include "catalog/models_table.h"
 #include "runtime/anomaly_settings.h"
 #include "runtime/arguments.h"
 #include "runtime/column_spec.h"
@@ -60,7 +64,8 @@ typedef struct Rebuild {
     text *only_series;            /* argument 6: the one series to rebuild, or NULL */
     LstmAnomalySettings settings; /* argument 7: the anomaly settings (NULL: defaults) */
     LstmDecoded *model;
-    SPIPlanPtr insert; /* a series' state */
+    SPIPlanPtr save;   /* replace a series' state */
+    SPIPlanPtr forget; /* delete a series' state */
     /* The series being stepped. */
     MemoryContext series_context; /* its key, last time and saved state */
     text *key;                    /* its key, NULL before the first row */
@@ -110,7 +115,7 @@ static void read_arguments(FunctionCallInfo fcinfo, Rebuild *rb)
 static LstmDecoded *read_model(FunctionCallInfo fcinfo, Rebuild *rb)
 {
     char *query = psprintf("SELECT model FROM %s WHERE name OPERATOR(pg_catalog.=) $1",
-                           lstm_extension_relation("lstm_models"));
+                           lstm_models_read_name());
     Oid argtypes[1] = {TEXTOID};
     bool isnull;
     Datum model;
@@ -194,61 +199,76 @@ static void lock_source(Rebuild *rb)
                                rb->relation)));
 }
 
-/* Delete the model's saved states of this source: all series, or the one to rebuild. */
-static void delete_states(Rebuild *rb)
-{
-    char *query = psprintf("DELETE FROM %s WHERE model_name OPERATOR(pg_catalog.=) $1 "
-                           "AND source OPERATOR(pg_catalog.=) $2 "
-                           "AND ($3::pg_catalog.text IS NULL OR series OPERATOR(pg_catalog.=) $3)",
-                           lstm_extension_relation("lstm_stream_states"));
-    Oid argtypes[3] = {TEXTOID, REGCLASSOID, TEXTOID};
-    Datum args[3] = {rb->model_name_text, ObjectIdGetDatum(rb->source),
-                     PointerGetDatum(rb->only_series)};
-    char nulls[3] = {' ', ' ', rb->only_series == NULL ? 'n' : ' '};
-    int rc = SPI_execute_with_args(query, 3, argtypes, args, nulls, false, 0);
-
-    if (rc != SPI_OK_DELETE)
-        elog(ERROR, "lstm_stream_rebuild: deleting the states failed: %s",
-             SPI_result_code_string(rc));
-}
-
-/* Prepare the INSERT of one series' state (for this call only). */
-static void prepare_insert(Rebuild *rb)
+/*
+ * Prepare the statements that replace one series' state and delete it (for
+ * this call only).
+ */
+static void prepare_writes(Rebuild *rb)
 {
     Oid state_type = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid, CStringGetDatum("lstm_state"),
                                      ObjectIdGetDatum(lstm_extension_schema()));
     Oid argtypes[6] = {TEXTOID, REGCLASSOID, TEXTOID, state_type, BYTEAOID, REGTYPEOID};
-    char *query = psprintf("INSERT INTO %s (model_name, source, series, state, last_time, "
-                           "last_time_type, late_rows, updated_at) "
-                           "VALUES ($1, $2, $3, $4, $5, $6, 0, pg_catalog.now())",
-                           lstm_extension_relation("lstm_stream_states"));
+    char *states = lstm_extension_relation("lstm_stream_states");
+    char *save = psprintf("INSERT INTO %s (model_name, source, series, state, last_time, "
+                          "last_time_type, late_rows, updated_at) "
+                          "VALUES ($1, $2, $3, $4, $5, $6, 0, pg_catalog.now()) "
+                          "ON CONFLICT (model_name, source, series) DO UPDATE SET "
+                          "state = EXCLUDED.state, last_time = EXCLUDED.last_time, "
+                          "last_time_type = EXCLUDED.last_time_type, late_rows = 0, "
+                          "updated_at = EXCLUDED.updated_at",
+                          states);
+    char *forget = psprintf("DELETE FROM %s WHERE model_name OPERATOR(pg_catalog.=) $1 "
+                            "AND source OPERATOR(pg_catalog.=) $2 "
+                            "AND series OPERATOR(pg_catalog.=) $3",
+                            states);
 
     if (!OidIsValid(state_type))
         elog(ERROR, "type lstm_state not found in the extension's schema");
-    rb->insert = SPI_prepare(query, 6, argtypes);
-    if (rb->insert == NULL)
-        elog(ERROR, "lstm_stream_rebuild could not prepare \"%s\": %s", query,
+    rb->save = SPI_prepare(save, 6, argtypes);
+    if (rb->save == NULL)
+        elog(ERROR, "lstm_stream_rebuild could not prepare \"%s\": %s", save,
              SPI_result_code_string(SPI_result));
+    rb->forget = SPI_prepare(forget, 3, argtypes);
+    if (rb->forget == NULL)
+        elog(ERROR, "lstm_stream_rebuild could not prepare \"%s\": %s", forget,
+             SPI_result_code_string(SPI_result));
+}
+
+/* Delete the saved state of the series whose key is key, if it has one. */
+static void forget_series(Rebuild *rb, text *key)
+{
+    Datum args[3] = {rb->model_name_text, ObjectIdGetDatum(rb->source), PointerGetDatum(key)};
+    int rc = SPI_execute_plan(rb->forget, args, NULL, false, 0);
+
+    if (rc != SPI_OK_DELETE)
+        elog(ERROR, "lstm_stream_rebuild: deleting a state failed: %s", SPI_result_code_string(rc));
 }
 
 /* ---------- stepping the series ---------- */
 
-/* Save the series being stepped, if any row of it was applied. */
+/*
+ * Replace the saved state of the series being stepped with the one computed,
+ * or delete it when no row of the series had a value.
+ */
 static void save_series(Rebuild *rb)
 {
     const LstmDims *dims = &rb->model->runner.dims;
     Datum args[6];
     int rc;
 
-    if (rb->key == NULL || rb->stream.series.steps == 0)
+    if (rb->key == NULL)
         return;
+    if (rb->stream.series.steps == 0) {
+        forget_series(rb, rb->key);
+        return;
+    }
     args[0] = rb->model_name_text;
     args[1] = ObjectIdGetDatum(rb->source);
     args[2] = PointerGetDatum(rb->key);
     args[3] = PointerGetDatum(lstm_state_make(&rb->stream, dims, rb->model->fingerprint));
     args[4] = PointerGetDatum(lstm_time_encode(&rb->time_codec, rb->last_time));
     args[5] = ObjectIdGetDatum(rb->time_codec.type);
-    rc = SPI_execute_plan(rb->insert, args, NULL, false, 0);
+    rc = SPI_execute_plan(rb->save, args, NULL, false, 0);
     if (rc != SPI_OK_INSERT)
         elog(ERROR, "lstm_stream_rebuild: saving the state failed: %s", SPI_result_code_string(rc));
     rb->saved++;
@@ -366,6 +386,8 @@ static void rebuild_series(Rebuild *rb)
     }
     SPI_cursor_close(portal);
     save_series(rb);
+    if (rb->only_series != NULL && rb->key == NULL)
+        forget_series(rb, rb->only_series); /* the series asked for has no row */
 }
 
 /* lstm_stream_rebuild(model, source, value_column, series_column, time_column [, series]). */
@@ -381,8 +403,7 @@ Datum lstm_stream_rebuild(PG_FUNCTION_ARGS)
     rb.model = read_model(fcinfo, &rb);
     resolve_columns(fcinfo, &rb);
     lock_source(&rb);
-    delete_states(&rb);
-    prepare_insert(&rb);
+    prepare_writes(&rb);
     rebuild_series(&rb);
     SPI_finish();
     MemoryContextSwitchTo(caller);

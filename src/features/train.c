@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #include "access/htup_details.h"
+#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_class.h"
@@ -60,6 +61,7 @@
 #include "utils/memutils.h"
 #include "utils/numeric.h"
 #include "utils/syscache.h"
+#include "utils/timestamp.h"
 #include "utils/typcache.h"
 
 #include "core/normalizer.h"
@@ -1406,30 +1408,33 @@ static Datum train_report(const TrainRun *run)
 }
 
 /*
- * Upsert the model and its report under name in the extension's lstm_models.
- * Every name in the statement is schema-qualified: the caller's search_path
- * cannot change what runs.
+ * Upsert the model and its report (the row's notes) under name in the
+ * extension's lstm_models. Every name in the statement is schema-qualified:
+ * the caller's search_path cannot change what runs. The time is a parameter
+ * (the transaction's start, what now() gives), so the DO UPDATE SET clause
+ * calls no volatile function: Citus runs it on a reference table.
  */
-static void store_model(const char *name, LstmModelDatum *model, Datum info)
+static void store_model(const char *name, LstmModelDatum *model, Datum report)
 {
     Oid schema = lstm_extension_schema();
     Oid model_type = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid, CStringGetDatum("lstm_model"),
                                      ObjectIdGetDatum(schema));
-    Oid argtypes[3] = {TEXTOID, model_type, JSONBOID};
-    Datum args[3];
+    Oid argtypes[4] = {TEXTOID, model_type, JSONBOID, TIMESTAMPTZOID};
+    Datum args[4];
     char *query;
     int rc;
 
     if (!OidIsValid(model_type))
         elog(ERROR, "type lstm_model not found in schema %s", get_namespace_name(schema));
-    query = psprintf("INSERT INTO %s AS m (name, model, info) VALUES ($1, $2, $3) "
+    query = psprintf("INSERT INTO %s AS m (name, model, notes, created_at) VALUES ($1, $2, $3, $4) "
                      "ON CONFLICT (name) DO UPDATE SET model = EXCLUDED.model, "
-                     "info = EXCLUDED.info, created_at = pg_catalog.now()",
+                     "notes = EXCLUDED.notes, created_at = EXCLUDED.created_at",
                      lstm_extension_relation("lstm_models"));
     args[0] = CStringGetTextDatum(name);
     args[1] = PointerGetDatum(model);
-    args[2] = info;
-    rc = SPI_execute_with_args(query, 3, argtypes, args, NULL, false, 0);
+    args[2] = report;
+    args[3] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+    rc = SPI_execute_with_args(query, 4, argtypes, args, NULL, false, 0);
     if (rc != SPI_OK_INSERT)
         elog(ERROR, "storing the model failed: %s", SPI_result_code_string(rc));
 }

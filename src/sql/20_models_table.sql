@@ -6,13 +6,22 @@ CREATE TABLE lstm_models (
     name text PRIMARY KEY,
     model lstm_model NOT NULL,
     created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
-    info jsonb NOT NULL DEFAULT '{}',
+    notes jsonb NOT NULL DEFAULT '{}'
+        CHECK (pg_catalog.jsonb_typeof(notes) OPERATOR(pg_catalog.=) 'object'),
+    info jsonb NOT NULL GENERATED ALWAYS AS
+        (notes OPERATOR(pg_catalog.||) @extschema@.lstm_model_info(model)) STORED,
     owner regrole NOT NULL DEFAULT pg_catalog.to_regrole(pg_catalog.quote_ident(CURRENT_USER)),
     shared_with regrole[] NOT NULL DEFAULT '{}'
 );
 COMMENT ON TABLE lstm_models IS
-    'Trained LSTM models by name; info holds the model''s sizes and fingerprint (kept up to date '
-    'by a trigger) plus anything the writer adds, such as a training report';
+    'Trained LSTM models by name; info holds the writer''s notes and the model''s sizes and '
+    'fingerprint';
+COMMENT ON COLUMN lstm_models.notes IS
+    'The writer''s keys: lstm_train''s report and hyperparameters, or a note of one''s own (a JSON '
+    'object); info shows them with the model''s own keys';
+COMMENT ON COLUMN lstm_models.info IS
+    'Generated from notes and the model: notes || lstm_model_info(model) (the model''s sizes, '
+    'parameter count and fingerprint win over a note of the same key); read-only';
 COMMENT ON COLUMN lstm_models.owner IS
     'The role the model belongs to (the creating role by default): only members of it may '
     'replace, rename, share or delete the model';
@@ -46,19 +55,6 @@ CREATE POLICY lstm_models_change ON lstm_models FOR UPDATE
     WITH CHECK (pg_catalog.pg_has_role(owner, 'USAGE'));
 CREATE POLICY lstm_models_delete ON lstm_models FOR DELETE
     USING (pg_catalog.pg_has_role(owner, 'USAGE'));
-
--- Keep info's size and fingerprint fields in step with the model; other keys
--- (training hyperparameters and report) are the writer's.
-CREATE FUNCTION lstm_models_fill_info() RETURNS trigger
-LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-    NEW.info := COALESCE(NEW.info, '{}'::pg_catalog.jsonb)
-                OPERATOR(pg_catalog.||) @extschema@.lstm_model_info(NEW.model);
-    RETURN NEW;
-END
-$$;
-CREATE TRIGGER lstm_models_fill_info BEFORE INSERT OR UPDATE OF model, info ON lstm_models
-    FOR EACH ROW EXECUTE FUNCTION lstm_models_fill_info();
 
 CREATE FUNCTION lstm_model_by_name(name text) RETURNS lstm_model
     AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;

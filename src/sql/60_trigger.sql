@@ -5,7 +5,7 @@
 -- ---------------------------------------------------------------------------
 
 CREATE TABLE lstm_stream_states (
-    model_name text NOT NULL REFERENCES lstm_models (name) ON UPDATE CASCADE ON DELETE CASCADE,
+    model_name text NOT NULL,
     series text NOT NULL,
     state lstm_state NOT NULL,
     last_time bytea,
@@ -18,6 +18,11 @@ CREATE TABLE lstm_stream_states (
 COMMENT ON TABLE lstm_stream_states IS
     'Saved state of every series scored by lstm_score_trigger: the lstm_state, the newest time '
     'applied (binary form of the time column''s type), and the count of late rows left unscored';
+COMMENT ON COLUMN lstm_stream_states.model_name IS
+    'The model''s name in lstm_models, with no foreign key (lstm_models can be a Citus reference '
+    'table): a renamed or deleted model leaves its states under the old name until '
+    'lstm_stream_reset removes them; a different model stored under that name restarts them, '
+    'with a WARNING, at their next row';
 COMMENT ON COLUMN lstm_stream_states.series IS
     'The series column''s value as lstm_series_key() gives it (the same in every session); '
     ''''' for a single series';
@@ -83,8 +88,10 @@ COMMENT ON FUNCTION lstm_stream_reset(text, text, regclass) IS
     'or of one); returns how many';
 
 -- Recompute saved states from a table's history, in time order: what the
--- trigger would have saved had every row arrived in order. Takes a SHARE lock
--- on the table so that no insert is scored against a state being replaced
+-- trigger would have saved had every row arrived in order. Only the states of
+-- the series recomputed are replaced, so a rebuild of part of a table (a
+-- partition, a Citus shard) keeps the others. Takes a SHARE lock on the table
+-- so that no insert is scored against a state being replaced
 -- (src/features/stream_rebuild.c).
 CREATE FUNCTION lstm_stream_rebuild(model text, source regclass, value_column text,
                                     series_column text, time_column text,
@@ -92,6 +99,6 @@ CREATE FUNCTION lstm_stream_rebuild(model text, source regclass, value_column te
     RETURNS bigint
     AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION lstm_stream_rebuild(text, regclass, text, text, text, text, jsonb) IS
-    'Recompute the saved streaming states of a model (all series, or one) from a table''s rows '
-    'in time order, as lstm_score_trigger would have saved them (with its anomaly settings); '
-    'returns the number of series';
+    'Recompute the saved streaming states of a model from a table''s rows in time order, as '
+    'lstm_score_trigger would have saved them (with its anomaly settings), replacing the states of '
+    'the series recomputed (all in the rows, or one) and no other; returns the number of series';

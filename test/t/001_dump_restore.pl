@@ -41,7 +41,7 @@ CREATE FUNCTION pg_temp.random_model(i int, h int, l int) RETURNS lstm_model LAN
         'input_mean', pg_temp.random_vector(i),
         'input_std', (SELECT jsonb_agg(1 + random()) FROM generate_series(1, i)),
         'output_mean', pg_temp.random_vector(1), 'output_std', '[3.5]'::jsonb)::lstm_model $$;
-INSERT INTO lstm_models (name, model, info) VALUES
+INSERT INTO lstm_models (name, model, notes) VALUES
     ('small', pg_temp.random_model(1, 4, 1), '{"note": "small"}'),
     ('two layers', pg_temp.random_model(3, 16, 2), '{}'),
     ('Mixed "Case"', pg_temp.random_model(1, 64, 1), '{}'),

@@ -1,4 +1,4 @@
-# 004_upgrade.pl - ALTER EXTENSION lstm UPDATE from the released 0.1 keeps everything.
+# 004_upgrade.pl - ALTER EXTENSION lstm UPDATE from the released 0.1 and 0.2 keeps everything.
 #
 # A database is made with the released 0.1 install script (lstm--0.1.sql, as it shipped) and
 # filled the way 0.1 users filled it: models in lstm_models, lstm_state values in a user
@@ -9,8 +9,12 @@
 # - every stored lstm_state reads back bit for bit and predicts the same;
 # - each scored table has its own copy of the state it used, keyed canonically, and the next
 #   insert continues from it; the models belong to the role that ran the update;
-# - the extension's objects are exactly those of a fresh 0.2 install (test/upgrade/describe.sql);
+# - the extension's objects are exactly those of a fresh 0.3 install (test/upgrade/describe.sql);
 # - the upgraded database survives pg_dump and restore with its row-level security.
+# A database made with the released 0.2 script (lstm--0.2.sql) is brought to 0.3 the same way:
+# its models read back with the same info (now generated from notes, which holds what the
+# writers added), the states its trigger saved are kept and continue, lstm_train refuses to run
+# before the update and works after it, and its objects are those of a fresh 0.3 install.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -108,7 +112,7 @@ like($err, qr/needs the extension's version 0.2 objects.*\n.*\n.*ALTER EXTENSION
 
 $node->safe_psql('up_old', 'ALTER EXTENSION lstm UPDATE');
 is($node->safe_psql('up_old', q{SELECT extversion FROM pg_extension WHERE extname = 'lstm'}),
-	'0.2', 'updated to 0.2');
+	'0.3', 'updated from 0.1 to 0.3');
 is($node->safe_psql('up_old', $models_query), $models_before,
 	'models, fingerprints, info and forecasts unchanged');
 is($node->safe_psql('up_old', $states_query), $states_before,
@@ -143,10 +147,12 @@ is( $node->safe_psql('up_old', q{
 	'feed_a:15 feed_b:16 feed_tz:7',
 	'inserts after the update step the table\'s own state');
 
-# The updated extension is exactly a fresh 0.2.
+# The updated extension is exactly a fresh 0.3.
 my $describe = slurp_file('test/upgrade/describe.sql');
 $node->safe_psql('postgres', 'CREATE DATABASE up_new');
 $node->safe_psql('up_new', 'CREATE EXTENSION lstm');
+is($node->safe_psql('up_new', q{SELECT extversion FROM pg_extension WHERE extname = 'lstm'}),
+	'0.3', 'a fresh install is 0.3');
 is($node->safe_psql('up_old', $describe), $node->safe_psql('up_new', $describe),
 	'the updated extension has exactly the objects of a fresh install');
 
@@ -167,6 +173,78 @@ is( $node->safe_psql('up_restored', q{SELECT count(*) FROM pg_policy}),
 	'the policies are the extension\'s, none lost or doubled');
 is($node->safe_psql('up_restored', $describe), $node->safe_psql('up_new', $describe),
 	'the restored extension has exactly the objects of a fresh install');
+
+# ---- From the released 0.2 ----
+$node->safe_psql('postgres', 'CREATE DATABASE up_02');
+$node->safe_psql('up_02', q{
+CREATE EXTENSION lstm VERSION '0.2';
+CREATE FUNCTION pg_temp.model(h int, seed float8) RETURNS lstm_model LANGUAGE sql AS $$
+    SELECT jsonb_build_object('input_size', 1, 'hidden_size', h, 'num_layers', 1, 'output_size', 1,
+        'weights', jsonb_build_object(
+            'weight_ih_l0', (SELECT jsonb_agg(jsonb_build_array(round(sin(seed + r)::numeric, 5)))
+                             FROM generate_series(1, 4 * h) r),
+            'weight_hh_l0', (SELECT jsonb_agg((SELECT jsonb_agg(round(cos(seed * r + c)::numeric, 5) / 2)
+                                               FROM generate_series(1, h) c)) FROM generate_series(1, 4 * h) r),
+            'bias_ih_l0', (SELECT jsonb_agg(0.1) FROM generate_series(1, 4 * h)),
+            'bias_hh_l0', (SELECT jsonb_agg(-0.05) FROM generate_series(1, 4 * h)),
+            'head.weight', jsonb_build_array((SELECT jsonb_agg(round(sin(seed * c)::numeric, 5))
+                                              FROM generate_series(1, h) c)),
+            'head.bias', jsonb_build_array(0.2)))::lstm_model
+$$;
+-- 0.2's trigger fills info with the model's keys; the writer's keys stay beside them.
+INSERT INTO lstm_models (name, model, info) VALUES
+    ('noted', pg_temp.model(4, 1), '{"note": "kept", "hidden_size": 1000}'),
+    ('plain', pg_temp.model(6, 2), '{}');
+CREATE TABLE feed (sensor int, ts int, v float8, forecast float8, score float8);
+CREATE TRIGGER score BEFORE INSERT ON feed FOR EACH ROW
+    EXECUTE FUNCTION lstm_score_trigger('noted', 'v', 'sensor', 'forecast', 'score', 'ts');
+INSERT INTO feed (sensor, ts, v) SELECT 1 + t % 3, t, 5 + sin(t) FROM generate_series(1, 30) t;
+CREATE TABLE saved AS SELECT sensor, lstm_state_agg('plain', v ORDER BY ts) AS state FROM feed GROUP BY sensor;
+});
+my $models_02 = q{
+    SELECT name, md5(lstm_model_send(model)), info::text,
+           (SELECT lstm_forecast(m.model, f.v ORDER BY f.ts)::text FROM feed f WHERE f.sensor = 1)
+    FROM lstm_models m ORDER BY name};
+my $states_02 = q{
+    SELECT 'saved', sensor::text, md5(lstm_state_send(state)), lstm_predict('plain', state)::text
+    FROM saved
+    UNION ALL
+    SELECT model_name, source || ':' || series, md5(lstm_state_send(state)), late_rows::text
+    FROM lstm_stream_states ORDER BY 1, 2};
+my $models_02_before = $node->safe_psql('up_02', $models_02);
+my $states_02_before = $node->safe_psql('up_02', $states_02);
+like($models_02_before, qr/^noted\|[0-9a-f]+\|\{.*"note": "kept".*"hidden_size": 4,/m,
+	'0.2 keeps a note and the model\'s keys in info');
+($ret, $out, $err) = $node->psql('up_02',
+	q{SELECT lstm_train('trained', 'feed', 'v', time_column => 'ts', series => 'sensor', epochs => 1)});
+like($err, qr/needs the extension's version 0.3 objects.*\n.*\n.*ALTER EXTENSION lstm UPDATE/s,
+	'lstm_train before ALTER EXTENSION UPDATE is a clear error');
+
+$node->safe_psql('up_02', 'ALTER EXTENSION lstm UPDATE');
+is($node->safe_psql('up_02', q{SELECT extversion FROM pg_extension WHERE extname = 'lstm'}),
+	'0.3', 'updated from 0.2 to 0.3');
+is($node->safe_psql('up_02', $models_02), $models_02_before,
+	'models, info and forecasts read the same after the update');
+is( $node->safe_psql('up_02', q{SELECT name || ' ' || notes::text FROM lstm_models ORDER BY name}),
+	qq{noted {"note": "kept"}\nplain {}},
+	'notes hold what the writers added to info, less the model\'s keys');
+is($node->safe_psql('up_02', $states_02), $states_02_before,
+	'stored lstm_state values and the trigger\'s saved states unchanged');
+$node->safe_psql('up_02', q{INSERT INTO feed (sensor, ts, v) VALUES (1, 31, 5.5)});
+is( $node->safe_psql('up_02', q{
+        SELECT series || ':' || (lstm_state_info(state) ->> 'steps') FROM lstm_stream_states
+        ORDER BY series}),
+	"1:11\n2:10\n3:10", 'the trigger continues from the saved states');
+is( $node->safe_psql('up_02', q{
+        SET client_min_messages = warning;
+        SELECT lstm_train('trained', 'feed', 'v', time_column => 'ts', series => 'sensor',
+                          epochs => 1) ? 'best_loss';
+        SELECT notes ? 'hyperparameters' AND info ? 'fingerprint' FROM lstm_models
+        WHERE name = 'trained'}),
+	"t\nt", 'lstm_train stores its report in notes after the update');
+$node->safe_psql('up_02', q{DELETE FROM lstm_models WHERE name = 'trained'});
+is($node->safe_psql('up_02', $describe), $node->safe_psql('up_new', $describe),
+	'the extension updated from 0.2 has exactly the objects of a fresh install');
 
 $node->stop;
 done_testing();
