@@ -74,7 +74,8 @@ CREATE OR REPLACE TRIGGER score BEFORE INSERT ON readings FOR EACH ROW
 SELECT * FROM check_readings('sc_m');
 
 -- The model replaced between statements: the next one restarts the series (with a WARNING);
--- the model renamed or deleted: the name no longer resolves.
+-- the model renamed or deleted: the name no longer resolves, and the states stay (a model
+-- stored again under the name restarts them, as a replaced one does).
 UPDATE lstm_models SET model = (SELECT model FROM lstm_models WHERE name = 'sc_other')
 WHERE name = 'sc_m';
 INSERT INTO readings (sensor, ts, v) VALUES (1, 34, 0.1);

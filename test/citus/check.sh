@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# check.sh [CITUS_SRC] - the Citus patterns of README.md ("Scaling out with Citus"), run against
+# check.sh [CITUS_SRC | --clone] - the Citus patterns of README.md ("Scaling out with Citus"), run against
 # a real Citus cluster: a coordinator and two workers, lstm_models a reference table, and the
 # cases of check.sql, whose checks raise an error on a mismatch (this script then exits
 # non-zero): training from the coordinator over a distributed table, the name form of
@@ -9,8 +9,10 @@
 # on the reference table, and row-level security on the workers. Not part of scripts/test.sh.
 #
 # With CITUS_SRC (a Citus source tree, a release that supports PostgreSQL 15: 13.2.x at the
-# newest) it first builds it against the pg_config on PATH and installs it there. Without it,
-# Citus must already be installed for that pg_config. The lstm extension must be installed too
+# newest) it first builds it against the pg_config on PATH and installs it there. With --clone it
+# first clones Citus's public repository (CITUS_REPO, default
+# https://github.com/citusdata/citus.git) at CITUS_TAG (default v13.2.2) into a temporary folder
+# and builds that. Without either, Citus must already be installed for that pg_config. The lstm extension must be installed too
 # (make install).
 #
 # The three servers are throwaway ones in one temporary folder (as root they run as the
@@ -25,6 +27,14 @@ sharedir=$(pg_config --sharedir)
 port=${CITUS_PORT:-9700}
 ports=("$port" "$((port + 1))" "$((port + 2))")
 
+if [ "${1:-}" = --clone ]; then
+    repo=${CITUS_REPO:-https://github.com/citusdata/citus.git}
+    tag=${CITUS_TAG:-v13.2.2}
+    clone=$(mktemp -d /tmp/citus-src.XXXXXX)
+    echo "== cloning $repo at $tag into $clone"
+    git clone -q --depth 1 --branch "$tag" "$repo" "$clone/citus"
+    set -- "$clone/citus"
+fi
 if [ $# -ge 1 ]; then
     src=$(cd "$1" && pwd)
     echo "== building Citus from $src against $(command -v pg_config)"
