@@ -59,12 +59,11 @@ typedef struct ModelsReadTarget {
 } ModelsReadTarget;
 
 static ModelsReadTarget read_target;
-static bool read_target_watched;
 static bool read_target_finding;         /* lstm_models_read_relation is at work */
 static uint64 read_target_invalidations; /* invalidations seen that concern it */
 
 /* Relcache invalidation: forget the target if it concerns either relation. */
-static void read_target_invalidate(Datum arg, Oid relid)
+static void read_target_invalidate(Oid relid)
 {
     if (read_target_finding || !OidIsValid(relid) || relid == read_target.table ||
         relid == read_target.relid) {
@@ -127,10 +126,6 @@ Oid lstm_models_read_relation(void)
 
     if (read_target.valid)
         return read_target.relid;
-    if (!read_target_watched) {
-        CacheRegisterRelcacheCallback(read_target_invalidate, (Datum)0);
-        read_target_watched = true;
-    }
     /* (after an error here it stays set, which only forgets a target not yet kept) */
     read_target_finding = true;
     table = lstm_models_relation();
@@ -261,12 +256,10 @@ typedef struct ModelRowHint {
 
 static ModelRowHint model_row_hints[MODEL_ROW_HINTS];
 static int model_row_hint_next; /* the slot to reuse next */
-static bool model_row_hints_registered;
 
 /* Relcache invalidation: forget the hints of relid's rows (all for InvalidOid). */
-static void model_row_hints_invalidate(Datum arg, Oid relid)
+static void model_row_hints_invalidate(Oid relid)
 {
-    (void)arg;
     for (int i = 0; i < MODEL_ROW_HINTS; i++) {
         if (relid == InvalidOid || model_row_hints[i].relid == relid)
             model_row_hints[i].relid = InvalidOid;
@@ -288,10 +281,6 @@ static void remember_model_row(Oid relid, const char *name, ItemPointer tid)
 {
     ModelRowHint *hint = model_row_hint(relid, name);
 
-    if (!model_row_hints_registered) {
-        CacheRegisterRelcacheCallback(model_row_hints_invalidate, (Datum)0);
-        model_row_hints_registered = true;
-    }
     if (hint == NULL) {
         hint = &model_row_hints[model_row_hint_next];
         model_row_hint_next = (model_row_hint_next + 1) % MODEL_ROW_HINTS;
@@ -476,6 +465,13 @@ void lstm_models_check_writable(const char *name)
                         errdetail("Only members of a model's owner role may replace it."),
                         errhint("Store the model under another name.")));
     table_close(rel, AccessShareLock);
+}
+
+/* lstm_models_invalidate: a relcache invalidation of relid (see models_table.h). */
+void lstm_models_invalidate(Oid relid)
+{
+    read_target_invalidate(relid);
+    model_row_hints_invalidate(relid);
 }
 
 /* lstm_model_by_name(name text): the model stored under name. */

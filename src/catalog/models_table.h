@@ -28,6 +28,14 @@ LstmModelDatum *lstm_models_fetch(const char *name);
 bool lstm_models_read_direct(Oid relid, const char *name, MemoryContext context, Datum *model,
                              bool *found);
 
+/*
+ * lstm_models_invalidate: forget what this backend keeps about lstm_models
+ * (the relation lookups read, where model rows were) when relid, or every
+ * relation (InvalidOid), had a relcache invalidation. Called from the
+ * module's one relcache callback (module.c).
+ */
+void lstm_models_invalidate(Oid relid);
+
 /* lstm_models_relation: OID of lstm_models in the extension's schema. */
 Oid lstm_models_relation(void);
 

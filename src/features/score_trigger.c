@@ -463,12 +463,11 @@ static void setup_release_if_unused(ScoreSetup *setup)
 }
 
 /* Relcache invalidation: setups that depend on relid (every one for InvalidOid) go stale. */
-static void setups_invalidate(Datum arg, Oid relid)
+void lstm_score_trigger_invalidate(Oid relid)
 {
     HASH_SEQ_STATUS status;
     SetupEntry *entry;
 
-    (void)arg;
     setup_invalidations++;
     if (setups == NULL)
         return;
@@ -559,9 +558,6 @@ static ScoreSetup *trigger_setup(FunctionCallInfo fcinfo, TriggerData *td)
         ctl.hcxt = CacheMemoryContext;
         setups = hash_create("lstm_score_trigger setups", 16, &ctl,
                              HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-        CacheRegisterRelcacheCallback(setups_invalidate, (Datum)0);
-        CacheRegisterSyscacheCallback(AUTHOID, setups_forget_rights, (Datum)0);
-        CacheRegisterSyscacheCallback(AUTHMEMROLEMEM, setups_forget_rights, (Datum)0);
     }
     entry = hash_search(setups, &td->tg_trigger->tgoid, HASH_FIND, &found);
     if (entry != NULL && entry->setup->valid &&
@@ -1196,6 +1192,8 @@ static void write_series(LstmCachedSeries *series)
 /* lstm_score_trigger_init: write cached states back when statements end (from _PG_init). */
 void lstm_score_trigger_init(void)
 {
+    CacheRegisterSyscacheCallback(AUTHOID, setups_forget_rights, (Datum)0);
+    CacheRegisterSyscacheCallback(AUTHMEMROLEMEM, setups_forget_rights, (Datum)0);
     lstm_stream_cache_init(write_series);
 }
 

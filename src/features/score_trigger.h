@@ -6,7 +6,17 @@
 
 #include "lstm.h"
 
-/* lstm_score_trigger_init: write cached series states back when statements end (_PG_init). */
+/*
+ * lstm_score_trigger_init: write cached series states back when statements
+ * end, and forget the direct-path decisions when roles change (_PG_init).
+ */
 void lstm_score_trigger_init(void);
+
+/*
+ * lstm_score_trigger_invalidate: the triggers' resolved arguments that
+ * depend on relid (all of them for InvalidOid) go stale. Called from the
+ * module's one relcache callback (module.c).
+ */
+void lstm_score_trigger_invalidate(Oid relid);
 
 #endif /* LSTM_FEATURES_SCORE_TRIGGER_H */

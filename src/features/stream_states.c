@@ -155,7 +155,6 @@ typedef struct KnownRow {
 static HTAB *known_rows;
 static Oid known_rows_relid; /* the lstm_stream_states they are rows of */
 static MemoryContext known_rows_context;
-static bool known_rows_callback_registered;
 static StringInfoData known_key_buffer;
 
 /* Hash of a known row's key bytes. */
@@ -181,9 +180,8 @@ static void known_rows_forget_all(void)
 }
 
 /* Relcache invalidation: forget the rows if lstm_stream_states (or every relation) changed. */
-static void known_rows_invalidate(Datum arg, Oid relid)
+void lstm_state_rows_invalidate(Oid relid)
 {
-    (void)arg;
     if (known_rows != NULL && (relid == InvalidOid || relid == known_rows_relid))
         known_rows_forget_all();
 }
@@ -229,10 +227,6 @@ static void known_row_remember(Oid relid, const Datum key[3], ItemPointer tid, T
     KnownRow *entry;
     bool found;
 
-    if (!known_rows_callback_registered) {
-        CacheRegisterRelcacheCallback(known_rows_invalidate, (Datum)0);
-        known_rows_callback_registered = true;
-    }
     if (known_rows != NULL &&
         (relid != known_rows_relid || hash_get_num_entries(known_rows) >= KNOWN_ROWS_MAX))
         known_rows_forget_all();

@@ -69,4 +69,11 @@ void lstm_state_row_update(const LstmStateTable *table, const Datum key[3], Item
                            const char *series, bool has_state, Datum state, bool has_last_time,
                            Datum last_time, Oid last_time_type, int64 late_added);
 
+/*
+ * lstm_state_rows_invalidate: forget where this backend wrote the rows of
+ * lstm_stream_states when relid is that table, or for InvalidOid (every
+ * relation). Called from the module's one relcache callback (module.c).
+ */
+void lstm_state_rows_invalidate(Oid relid);
+
 #endif /* LSTM_FEATURES_STREAM_STATES_H */
