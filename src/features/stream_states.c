@@ -131,13 +131,16 @@ bool lstm_state_table_direct(LstmStateTable *table, Oid schema, Oid source)
 /* ---------- where this backend last wrote each series' row ---------- */
 
 /*
- * A series' row as this backend last wrote it: the version's TID and the
- * transaction that wrote it. The next statement reaching the series locks
- * that version, following later updates as the primary key path does,
- * instead of searching the index, provided the version is still at that TID
- * (same xmin: TIDs are reused) and committed or this transaction's own. A
- * relcache invalidation of lstm_stream_states (TRUNCATE, VACUUM's relpages,
- * DDL) forgets every entry, so no TID points past the table's end.
+ * Where a series' row is, as this backend last found or wrote it: the root
+ * of its HOT chain (the TID its primary key entry points to, which HOT
+ * updates by any session leave in place) and the version this backend wrote
+ * last, with the writing transaction. The next statement reaching the series
+ * walks that chain as an index fetch would (visible version, snapshot) and
+ * locks it, instead of searching the index; the key of what it finds is
+ * checked first, and anything else (a non-HOT update moved the row, the line
+ * pointer was reused) falls back to the index. A relcache invalidation of
+ * lstm_stream_states (TRUNCATE, VACUUM's relpages, DDL) forgets every entry,
+ * so no TID points past the table's end.
  */
 typedef struct KnownRowKey {
     const char *data; /* states table OID, source OID, model name, NUL, series */
@@ -146,8 +149,9 @@ typedef struct KnownRowKey {
 
 typedef struct KnownRow {
     KnownRowKey key;
-    ItemPointerData tid;
-    TransactionId xmin;
+    ItemPointerData root;       /* the HOT chain's root (invalid: unknown) */
+    ItemPointerData written;    /* the version this backend wrote last (invalid: none) */
+    TransactionId written_xmin; /* and the transaction that wrote it */
 } KnownRow;
 
 #define KNOWN_ROWS_MAX 65536 /* forget them all beyond this many series */
@@ -220,8 +224,8 @@ static KnownRow *known_row_find(Oid relid, const Datum key[3])
     return hash_search(known_rows, &k, HASH_FIND, NULL);
 }
 
-/* Remember the version of key's row this backend just wrote. */
-static void known_row_remember(Oid relid, const Datum key[3], ItemPointer tid, TransactionId xmin)
+/* The entry of key's row, created (nothing known yet) if there is none. */
+static KnownRow *known_row_enter(Oid relid, const Datum key[3])
 {
     KnownRowKey k;
     KnownRow *entry;
@@ -252,46 +256,37 @@ static void known_row_remember(Oid relid, const Datum key[3], ItemPointer tid, T
         memcpy(copy, k.data, k.len);
         entry->key.data = copy;
         entry->key.len = k.len;
+        ItemPointerSetInvalid(&entry->root);
+        ItemPointerSetInvalid(&entry->written);
+        entry->written_xmin = InvalidTransactionId;
     }
-    entry->tid = *tid;
-    entry->xmin = xmin;
-}
-
-/* Forget key's row (its known version is gone or was not the row). */
-static void known_row_forget(Oid relid, const Datum key[3])
-{
-    KnownRow *entry = known_row_find(relid, key);
-
-    /* (the entry's key bytes stay in the context until the next reset) */
-    if (entry != NULL)
-        hash_search(known_rows, &entry->key, HASH_REMOVE, NULL);
+    return entry;
 }
 
 /*
- * Is the tuple at tid on page (share-locked) the version written by xmin,
- * committed or this transaction's?
+ * Remember the version of key's row this backend just wrote; one that is not
+ * heap-only (not HOT) has its own index entry and starts a new chain.
  */
-static bool version_is_known(Page page, ItemPointer tid, TransactionId xmin)
+static void known_row_remember_written(Oid relid, const Datum key[3], ItemPointer tid,
+                                       TransactionId xmin, bool heap_only)
 {
-    OffsetNumber offset = ItemPointerGetOffsetNumber(tid);
-    ItemId item;
-    HeapTupleHeader header;
+    KnownRow *entry = known_row_enter(relid, key);
 
-    if (offset < FirstOffsetNumber || offset > PageGetMaxOffsetNumber(page))
-        return false;
-    item = PageGetItemId(page, offset);
-    if (!ItemIdIsNormal(item))
-        return false;
-    header = (HeapTupleHeader)PageGetItem(page, item);
-    if (HeapTupleHeaderGetRawXmin(header) != xmin || HeapTupleHeaderXminInvalid(header))
-        return false;
-    return HeapTupleHeaderXminCommitted(header) || TransactionIdIsCurrentTransactionId(xmin) ||
-           TransactionIdDidCommit(xmin);
+    entry->written = *tid;
+    entry->written_xmin = xmin;
+    if (!heap_only)
+        entry->root = *tid;
+}
+
+/* Remember the root of key's HOT chain (the TID its index entry points to). */
+static void known_row_remember_root(Oid relid, const Datum key[3], ItemPointer root)
+{
+    known_row_enter(relid, key)->root = *root;
 }
 
 /* Find the row of key visible to snapshot into slot; false if there is none. */
 static bool find_row(const LstmStateTable *table, Relation rel, Relation index, Snapshot snapshot,
-                     const Datum key[3], TupleTableSlot *slot)
+                     const Datum key[3], TupleTableSlot *slot, ItemPointer root)
 {
     static const Oid equal[3] = {F_TEXTEQ, F_OIDEQ, F_TEXTEQ};
     ScanKeyData keys[3]; /* in index column order */
@@ -305,7 +300,17 @@ static bool find_row(const LstmStateTable *table, Relation rel, Relation index, 
     }
     scan = index_beginscan(rel, index, snapshot, 3, 0);
     index_rescan(scan, keys, 3, NULL, 0);
-    found = index_getnext_slot(scan, ForwardScanDirection, slot);
+    /* index_getnext_slot, keeping the TID the index entry holds: the HOT chain's root */
+    found = false;
+    while (!found) {
+        ItemPointer tid = scan->xs_heap_continue ? &scan->xs_heaptid
+                                                 : index_getnext_tid(scan, ForwardScanDirection);
+        if (tid == NULL)
+            break;
+        if (root != NULL && !scan->xs_heap_continue)
+            *root = *tid;
+        found = index_fetch_heap(scan, slot);
+    }
     index_endscan(scan);
     return found;
 }
@@ -363,10 +368,28 @@ static bool lock_found_row(const LstmStateTable *table, Relation rel, Snapshot s
     return false;
 }
 
+/* Does tuple (on a locked page) have key? */
+static bool tuple_has_key(const LstmStateTable *table, TupleDesc desc, HeapTuple tuple,
+                          const Datum key[3])
+{
+    for (int k = 0; k < 3; k++) {
+        bool isnull;
+        Datum value = heap_getattr(tuple, table->key[k], desc, &isnull);
+        bool same = !isnull && (k == 1 ? DatumGetObjectId(value) == DatumGetObjectId(key[k])
+                                       : DatumGetBool(DirectFunctionCall2Coll(
+                                             texteq, C_COLLATION_OID, value, key[k])));
+        if (!same)
+            return false;
+    }
+    return true;
+}
+
 /*
- * Lock key's row starting from the version this backend wrote last, at READ
- * COMMITTED (later updates followed, as lock_found_row does); false if there
- * is no such version or it leads nowhere (then the primary key decides).
+ * Lock key's row through the root of its HOT chain, at READ COMMITTED: the
+ * version visible to snapshot, as an index fetch finds it, then locked and
+ * followed to its newest as lock_found_row does. False if the chain does not
+ * lead to the row (then the primary key decides). *written_here: the version
+ * locked is the one this backend wrote last.
  */
 static bool lock_known_row(const LstmStateTable *table, Relation rel, Snapshot snapshot,
                            const Datum key[3], TupleTableSlot *slot, bool *written_here)
@@ -374,30 +397,36 @@ static bool lock_known_row(const LstmStateTable *table, Relation rel, Snapshot s
     KnownRow *known;
     ItemPointerData tid;
     Buffer buffer;
+    HeapTupleData tuple;
     bool usable;
     TM_Result result = TM_Invisible;
     TM_FailureData failure;
 
-    if (IsolationUsesXactSnapshot() || (known = known_row_find(table->relid, key)) == NULL)
+    if (IsolationUsesXactSnapshot() || (known = known_row_find(table->relid, key)) == NULL ||
+        !ItemPointerIsValid(&known->root))
         return false;
-    tid = known->tid;
+    tid = known->root;
     buffer = ReadBuffer(rel, ItemPointerGetBlockNumber(&tid));
     heap_page_prune_opt(rel, buffer); /* as an index fetch would: keeps updates HOT */
     LockBuffer(buffer, BUFFER_LOCK_SHARE);
-    usable = version_is_known(BufferGetPage(buffer), &tid, known->xmin);
+    usable = heap_hot_search_buffer(&tid, rel, buffer, snapshot, &tuple, NULL, true) &&
+             tuple_has_key(table, RelationGetDescr(rel), &tuple, key);
     LockBuffer(buffer, BUFFER_LOCK_UNLOCK);
-    /* our pin keeps the version from being pruned until it is locked */
     if (usable)
         result = table_tuple_lock(rel, &tid, snapshot, slot, GetCurrentCommandId(false),
                                   LockTupleNoKeyExclusive, LockWaitBlock,
                                   TUPLE_LOCK_FLAG_FIND_LAST_VERSION, &failure);
     ReleaseBuffer(buffer);
-    if (result == TM_Ok && row_has_key(table, slot, key)) {
-        *written_here = !failure.traversed;
-        return true;
+    if (result != TM_Ok || (failure.traversed && !row_has_key(table, slot, key))) {
+        ItemPointerSetInvalid(&known->root);
+        return false;
     }
-    known_row_forget(table->relid, key);
-    return false;
+    if (ItemPointerEquals(&slot->tts_tid, &known->written)) {
+        bool isnull;
+        Datum xmin = slot_getsysattr(slot, MinTransactionIdAttributeNumber, &isnull);
+        *written_here = !isnull && DatumGetTransactionId(xmin) == known->written_xmin;
+    }
+    return true;
 }
 
 /* Lock the row of key and read it (see stream_states.h). */
@@ -417,8 +446,11 @@ bool lstm_state_row_lock(const LstmStateTable *table, const Datum key[3], LstmSa
     found = lock_known_row(table, rel, snapshot, key, slot, &row->written_here);
     if (!found) {
         Relation index = index_open(table->index, AccessShareLock);
-        found = find_row(table, rel, index, snapshot, key, slot) &&
+        ItemPointerData root;
+        found = find_row(table, rel, index, snapshot, key, slot, &root) &&
                 lock_found_row(table, rel, snapshot, slot, key);
+        if (found && !IsolationUsesXactSnapshot())
+            known_row_remember_root(table->relid, key, &root);
         index_close(index, NoLock);
     }
     if (found) {
@@ -481,7 +513,7 @@ void lstm_state_row_update(const LstmStateTable *table, const Datum key[3], Item
      */
     if (!(ItemPointerIsValid(tid) && table_tuple_fetch_row_version(rel, tid, snapshot, slot))) {
         Relation index = index_open(table->index, AccessShareLock);
-        bool found = find_row(table, rel, index, snapshot, key, slot);
+        bool found = find_row(table, rel, index, snapshot, key, slot, NULL);
         index_close(index, NoLock);
         if (!found)
             elog(ERROR, "lstm_score_trigger: saving the state of series \"%s\" found no row",
@@ -504,7 +536,8 @@ void lstm_state_row_update(const LstmStateTable *table, const Datum key[3], Item
     simple_heap_update(rel, &old->t_self, new);
     if (!HeapTupleIsHeapOnly(new))
         insert_index_entry(table, rel, key, &new->t_self); /* not HOT: the page was full */
-    known_row_remember(table->relid, key, &new->t_self, HeapTupleHeaderGetRawXmin(new->t_data));
+    known_row_remember_written(table->relid, key, &new->t_self,
+                               HeapTupleHeaderGetRawXmin(new->t_data), HeapTupleIsHeapOnly(new));
     heap_freetuple(new);
     if (free_old)
         heap_freetuple(old);
