@@ -161,6 +161,32 @@ INSERT INTO readings (sensor, ts, v) VALUES (2, 22, 0.5);
 SELECT source, series, lstm_state_info(state) ->> 'steps' AS steps FROM lstm_stream_states
 WHERE model_name = 'sc_m' AND series = '2' ORDER BY 1::text;
 
+-- Late rows by each time type the trigger compares inline (date, timestamp; int and bigint
+-- above and in the TAP tests, timestamptz in the trigger suite), infinities included: an equal
+-- time is applied, an older one is late.
+CREATE TABLE by_date (sensor int, d date, v float8, forecast float8, score float8);
+CREATE TRIGGER score BEFORE INSERT ON by_date FOR EACH ROW
+    EXECUTE FUNCTION lstm_score_trigger('sc_m', 'v', 'sensor', 'forecast', 'score', 'd');
+CREATE TABLE by_timestamp (sensor int, t timestamp, v float8, forecast float8, score float8);
+CREATE TRIGGER score BEFORE INSERT ON by_timestamp FOR EACH ROW
+    EXECUTE FUNCTION lstm_score_trigger('sc_m', 'v', 'sensor', 'forecast', 'score', 't');
+INSERT INTO by_date (sensor, d, v) VALUES (1, '2026-01-02', 0.1);
+INSERT INTO by_date (sensor, d, v) VALUES (1, '2026-01-02', 0.2);
+INSERT INTO by_date (sensor, d, v) VALUES (1, '2026-01-01', 0.3);
+INSERT INTO by_date (sensor, d, v) VALUES (1, '-infinity', 0.3);
+INSERT INTO by_date (sensor, d, v) VALUES (1, 'infinity', 0.4);
+INSERT INTO by_date (sensor, d, v) VALUES (1, '2027-01-01', 0.5);
+INSERT INTO by_timestamp (sensor, t, v) VALUES (1, '2026-01-02 10:00', 0.1);
+INSERT INTO by_timestamp (sensor, t, v) VALUES (1, '2026-01-02 10:00', 0.2);
+INSERT INTO by_timestamp (sensor, t, v) VALUES (1, '2026-01-02 09:59:59.999999', 0.3);
+INSERT INTO by_timestamp (sensor, t, v) VALUES (1, 'infinity', 0.4);
+INSERT INTO by_timestamp (sensor, t, v) VALUES (1, '2030-01-01', 0.5);
+SELECT source, lstm_state_info(state) -> 'steps' AS steps, late_rows FROM lstm_stream_states
+WHERE source IN ('sc_test.by_date'::regclass, 'sc_test.by_timestamp'::regclass) ORDER BY 1::text;
+SELECT 'date' AS type, d::text AS time, forecast IS NOT NULL AS scored FROM by_date
+UNION ALL
+SELECT 'timestamp', t::text, forecast IS NOT NULL FROM by_timestamp;
+
 DROP SCHEMA sc_test CASCADE;
 REVOKE ALL ON lstm_models, lstm_stream_states FROM regress_lstm_sc_writer;
 DROP ROLE regress_lstm_sc_writer;

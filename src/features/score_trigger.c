@@ -254,6 +254,7 @@ static LstmDecoded *stream_model(const char *name, Datum model)
  */
 typedef struct ScoreSetup {
     Oid trigger;           /* pg_trigger OID: the key */
+    uint64 id;             /* unique in the backend (a series remembers whose settings it took) */
     Oid relid;             /* the trigger's table */
     bool valid;            /* no invalidation since it was resolved */
     bool in_hash;          /* the trigger's entry in setups points to it */
@@ -454,6 +455,7 @@ typedef struct SetupEntry {
 
 static HTAB *setups;               /* SetupEntry by trigger OID */
 static uint64 setup_invalidations; /* relcache invalidations seen so far */
+static uint64 setups_made;         /* setups resolved so far: their ids */
 
 /* Free a setup that no statement uses and the hash no longer holds. */
 static void setup_release_if_unused(ScoreSetup *setup)
@@ -509,6 +511,7 @@ static ScoreSetup *resolve_setup(FunctionCallInfo fcinfo, TriggerData *td)
     {
         check_trigger_arguments(td->tg_trigger);
         setup->trigger = td->tg_trigger->tgoid;
+        setup->id = ++setups_made;
         setup->relid = RelationGetRelid(td->tg_relation);
         setup->valid = true;
         setup->context = context;
@@ -786,11 +789,24 @@ static LstmDecoded *cached_model(ScoreConfig *cfg, const SeriesRow *row,
 /* Is the row older than the newest one applied to its series? */
 static bool row_is_late(ScoreConfig *cfg, const SeriesRow *row, const LstmSeriesVersion *now)
 {
-    return cfg->setup->time.attnum != 0 && now->has_last_time && now->last_time_held &&
-           now->last_time_type == cfg->setup->time_codec.type &&
-           DatumGetInt32(FunctionCall2Coll(cfg->setup->time_codec.cmp,
-                                           cfg->setup->time_codec.collation, row->time,
-                                           now->last_time)) < 0;
+    const LstmTimeCodec *codec = &cfg->setup->time_codec;
+
+    if (cfg->setup->time.attnum == 0 || !now->has_last_time || !now->last_time_held ||
+        now->last_time_type != codec->type)
+        return false;
+    /* The usual time types compare as their btree comparison does, without a call. */
+    switch (codec->type) {
+    case TIMESTAMPTZOID:
+    case TIMESTAMPOID:
+    case INT8OID:
+        return DatumGetInt64(row->time) < DatumGetInt64(now->last_time);
+    case DATEOID:
+    case INT4OID:
+        return DatumGetInt32(row->time) < DatumGetInt32(now->last_time);
+    default:
+        return DatumGetInt32(
+                   FunctionCall2Coll(codec->cmp, codec->collation, row->time, now->last_time)) < 0;
+    }
 }
 
 /*
@@ -895,10 +911,13 @@ static void score_cached_row(ScoreConfig *cfg, LstmCachedSeries *series, const S
     LstmDecoded *model = cached_model(cfg, row, series);
     LstmSeriesVersion *now = &series->now;
 
-    if (!lstm_anomaly_settings_equal(&now->stream.anomaly.settings, &cfg->setup->settings)) {
-        /* another trigger on the same scored table (a partition's) reached the series first */
-        lstm_stream_cache_change(series);
-        lstm_anomaly_settings_use(&now->stream, &cfg->setup->settings, "lstm_score_trigger");
+    if (series->settings_checked != cfg->setup->id) {
+        if (!lstm_anomaly_settings_equal(&now->stream.anomaly.settings, &cfg->setup->settings)) {
+            /* another trigger on the same scored table (a partition's) reached it first */
+            lstm_stream_cache_change(series);
+            lstm_anomaly_settings_use(&now->stream, &cfg->setup->settings, "lstm_score_trigger");
+        }
+        series->settings_checked = cfg->setup->id;
     }
     if (row_is_late(cfg, row, now)) {
         lstm_stream_cache_change(series); /* stored unscored, the state untouched */

@@ -281,6 +281,7 @@ static void undo_subtransaction(SubTransactionId subid)
             continue;
         }
         series->now = series->undo->version;
+        series->settings_checked = 0; /* the version restored is checked again */
         series->subid = series->undo->subid;
         series->undo = series->undo->next;
     }

@@ -45,6 +45,7 @@ typedef struct LstmSeriesVersion {
 /* One series' state held by the statement that locked it. */
 typedef struct LstmCachedSeries {
     dlist_node node;          /* in the list of every cached series */
+    uint64 settings_checked;  /* the trigger setup whose anomaly settings `now` has (0: none) */
     const char *hash_key;     /* model name, source and series key (the hash table's key) */
     Datum key[3];             /* model name (text), source (oid), series key (text) */
     const char *series;       /* the series key, for messages */
