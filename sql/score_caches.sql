@@ -187,6 +187,27 @@ SELECT 'date' AS type, d::text AS time, forecast IS NOT NULL AS scored FROM by_d
 UNION ALL
 SELECT 'timestamp', t::text, forecast IS NOT NULL FROM by_timestamp;
 
+-- A session that creates, scores and drops many tables: the setups of dropped triggers are
+-- freed along the way (every 64 resolutions) and scoring goes on.
+DO $$
+BEGIN
+    FOR i IN 1..150 LOOP
+        EXECUTE 'CREATE TABLE sc_test.tmp (sensor int, ts int, v float8, forecast float8,
+                                            score float8)';
+        EXECUTE 'CREATE TRIGGER score BEFORE INSERT ON sc_test.tmp FOR EACH ROW EXECUTE FUNCTION
+                 lstm_score_trigger(''sc_m'', ''v'', ''sensor'', ''forecast'', ''score'', ''ts'')';
+        INSERT INTO sc_test.tmp (sensor, ts, v) VALUES (1, 1, 0.5), (1, 2, 0.25);
+        DELETE FROM lstm_stream_states WHERE source = 'sc_test.tmp'::regclass;
+        DROP TABLE sc_test.tmp;
+    END LOOP;
+END
+$$;
+SELECT count(*) BETWEEN 1 AND 64 AS setups_kept_bounded FROM pg_backend_memory_contexts
+WHERE name = 'lstm_score_trigger setup';
+INSERT INTO by_date (sensor, d, v) VALUES (1, 'infinity', 0.6);
+SELECT lstm_state_info(state) -> 'steps' AS steps FROM lstm_stream_states
+WHERE source = 'sc_test.by_date'::regclass;
+
 DROP SCHEMA sc_test CASCADE;
 REVOKE ALL ON lstm_models, lstm_stream_states FROM regress_lstm_sc_writer;
 DROP ROLE regress_lstm_sc_writer;

@@ -547,6 +547,30 @@ static ScoreSetup *resolve_setup(FunctionCallInfo fcinfo, TriggerData *td)
     return setup;
 }
 
+/*
+ * Free the stale setups no statement uses (those of dropped or changed
+ * triggers, which no later statement asks for), every SETUP_SWEEP_EVERY
+ * resolutions, so a long session that creates and drops scored tables does
+ * not keep them all.
+ */
+#define SETUP_SWEEP_EVERY 64
+
+static void sweep_stale_setups(void)
+{
+    HASH_SEQ_STATUS status;
+    SetupEntry *entry;
+
+    hash_seq_init(&status, setups);
+    while ((entry = hash_seq_search(&status)) != NULL) {
+        ScoreSetup *setup = entry->setup;
+        if (setup->valid || setup->users > 0)
+            continue;
+        hash_search(setups, &entry->trigger, HASH_REMOVE, NULL);
+        setup->in_hash = false;
+        setup_release_if_unused(setup);
+    }
+}
+
 /* The trigger's valid setup, resolved now if it has none (or a stale one). */
 static ScoreSetup *trigger_setup(FunctionCallInfo fcinfo, TriggerData *td)
 {
@@ -568,6 +592,8 @@ static ScoreSetup *trigger_setup(FunctionCallInfo fcinfo, TriggerData *td)
         return entry->setup;
     {
         ScoreSetup *setup = resolve_setup(fcinfo, td);
+        if (setups_made % SETUP_SWEEP_EVERY == 0)
+            sweep_stale_setups();
         entry = hash_search(setups, &td->tg_trigger->tgoid, HASH_ENTER, &found);
         if (found) {
             entry->setup->in_hash = false;
