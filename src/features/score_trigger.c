@@ -69,6 +69,7 @@
 #include "features/stream_states.h"
 #include "runtime/anomaly_settings.h"
 #include "runtime/arguments.h"
+#include "runtime/bytes_key.h"
 #include "runtime/column_spec.h"
 #include "runtime/model_cache.h"
 #include "types/lstm_state.h"
@@ -76,7 +77,6 @@
 #include <inttypes.h>
 
 #include "access/htup_details.h"
-#include "common/hashfn.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
@@ -374,30 +374,13 @@ static void resolve_columns(ScoreSetup *setup, Relation rel, const Trigger *trig
 /* ---------- the statement's series, by value ---------- */
 
 /* A series value's bytes (a by-value datum's own bytes; none for a single series). */
-typedef struct SeriesBytes {
-    const char *data;
-    int len;
-} SeriesBytes;
+typedef LstmBytesKey SeriesBytes;
 
 /* A memo entry: a series value's bytes and its cached series. */
 typedef struct SeriesMemoEntry {
     SeriesBytes bytes;
     LstmCachedSeries *series;
 } SeriesMemoEntry;
-
-/* Hash of a series value's bytes. */
-static uint32 series_bytes_hash(const void *key, Size keysize)
-{
-    const SeriesBytes *bytes = key;
-    return hash_bytes((const unsigned char *)bytes->data, bytes->len);
-}
-
-/* Are two series values' bytes equal? (0 if so, as dynahash wants) */
-static int series_bytes_match(const void *a, const void *b, Size keysize)
-{
-    const SeriesBytes *x = a, *y = b;
-    return x->len != y->len || memcmp(x->data, y->data, x->len) != 0;
-}
 
 /*
  * Can rows find their series by the series value's bytes? Yes for a single
@@ -435,8 +418,8 @@ static HTAB *series_memo(ScoreConfig *cfg, MemoryContext context)
         memset(&ctl, 0, sizeof(ctl));
         ctl.keysize = sizeof(SeriesBytes);
         ctl.entrysize = sizeof(SeriesMemoEntry);
-        ctl.hash = series_bytes_hash;
-        ctl.match = series_bytes_match;
+        ctl.hash = lstm_bytes_key_hash;
+        ctl.match = lstm_bytes_key_match;
         ctl.hcxt = context;
         cfg->memo = hash_create("lstm_score_trigger series", 256, &ctl,
                                 HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);

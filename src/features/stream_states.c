@@ -6,6 +6,7 @@
 #include "features/stream_states.h"
 
 #include "catalog/extension.h"
+#include "runtime/bytes_key.h"
 
 #include "access/genam.h"
 #include "access/heapam.h"
@@ -20,7 +21,6 @@
 #include "catalog/pg_am.h"
 #include "catalog/pg_collation.h"
 #include "commands/trigger.h"
-#include "common/hashfn.h"
 #include "executor/tuptable.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
@@ -142,10 +142,7 @@ bool lstm_state_table_direct(LstmStateTable *table, Oid schema, Oid source)
  * lstm_stream_states (TRUNCATE, VACUUM's relpages, DDL) forgets every entry,
  * so no TID points past the table's end.
  */
-typedef struct KnownRowKey {
-    const char *data; /* states table OID, source OID, model name, NUL, series */
-    int len;
-} KnownRowKey;
+typedef LstmBytesKey KnownRowKey; /* states table OID, source OID, model name, NUL, series */
 
 typedef struct KnownRow {
     KnownRowKey key;
@@ -160,20 +157,6 @@ static HTAB *known_rows;
 static Oid known_rows_relid; /* the lstm_stream_states they are rows of */
 static MemoryContext known_rows_context;
 static StringInfoData known_key_buffer;
-
-/* Hash of a known row's key bytes. */
-static uint32 known_key_hash(const void *key, Size keysize)
-{
-    const KnownRowKey *k = key;
-    return hash_bytes((const unsigned char *)k->data, k->len);
-}
-
-/* Are two known rows' keys equal? (0 if so, as dynahash wants) */
-static int known_key_match(const void *a, const void *b, Size keysize)
-{
-    const KnownRowKey *x = a, *y = b;
-    return x->len != y->len || memcmp(x->data, y->data, x->len) != 0;
-}
 
 /* Forget every known row. */
 static void known_rows_forget_all(void)
@@ -242,8 +225,8 @@ static KnownRow *known_row_enter(Oid relid, const Datum key[3])
         memset(&ctl, 0, sizeof(ctl));
         ctl.keysize = sizeof(KnownRowKey);
         ctl.entrysize = sizeof(KnownRow);
-        ctl.hash = known_key_hash;
-        ctl.match = known_key_match;
+        ctl.hash = lstm_bytes_key_hash;
+        ctl.match = lstm_bytes_key_match;
         ctl.hcxt = known_rows_context;
         known_rows = hash_create("lstm known state rows", 256, &ctl,
                                  HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
