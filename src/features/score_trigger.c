@@ -288,12 +288,25 @@ typedef struct ScoreSetup {
     LstmStateTable states;
 } ScoreSetup;
 
+/* A series value's bytes (a by-value datum's own bytes; none for a single series). */
+typedef LstmBytesKey SeriesBytes;
+
+/* A memo entry: a series value's bytes and its cached series. */
+typedef struct SeriesMemoEntry {
+    SeriesBytes bytes;
+    LstmCachedSeries *series;
+} SeriesMemoEntry;
+
 /* A statement's use of the trigger: its setup and what the statement keeps, in fn_extra. */
 typedef struct ScoreConfig {
     ScoreSetup *setup;
     /* The series reached by this statement, by the series value's bytes (see series_memo). */
     HTAB *memo;
     uint64 memo_generation;
+    /* Until a statement reaches a second series, its first one alone (no table made). */
+    bool have_first;
+    SeriesMemoEntry first;
+    uint64 first_generation;
     /* The decoded model of the cached series' model datum used last (see cached_model). */
     Datum last_model;
     uint64 last_model_generation;
@@ -372,15 +385,6 @@ static void resolve_columns(ScoreSetup *setup, Relation rel, const Trigger *trig
 }
 
 /* ---------- the statement's series, by value ---------- */
-
-/* A series value's bytes (a by-value datum's own bytes; none for a single series). */
-typedef LstmBytesKey SeriesBytes;
-
-/* A memo entry: a series value's bytes and its cached series. */
-typedef struct SeriesMemoEntry {
-    SeriesBytes bytes;
-    LstmCachedSeries *series;
-} SeriesMemoEntry;
 
 /*
  * Can rows find their series by the series value's bytes? Yes for a single
@@ -1052,6 +1056,14 @@ static LstmCachedSeries *memo_find(ScoreConfig *cfg, const SeriesRow *row)
     if (!cfg->setup->memo_usable)
         return NULL;
     bytes = row_series_bytes(cfg, row);
+    if (cfg->memo == NULL) {
+        /* a single-row statement (or the first series of any) needs no table */
+        if (!cfg->have_first || cfg->first_generation != lstm_stream_cache_generation() ||
+            lstm_bytes_key_match(&bytes, &cfg->first.bytes, sizeof(bytes)) != 0)
+            return NULL;
+        lstm_stream_cache_use(cfg->first.series);
+        return cfg->first.series;
+    }
     entry = hash_search(series_memo(cfg, row->scratch), &bytes, HASH_FIND, NULL);
     if (entry == NULL)
         return NULL;
@@ -1073,6 +1085,19 @@ static void memo_add(ScoreConfig *cfg, const SeriesRow *row, LstmCachedSeries *s
     copy = MemoryContextAlloc(row->scratch, bytes.len + 1);
     memcpy(copy, bytes.data, bytes.len);
     bytes.data = copy;
+    if (cfg->memo == NULL &&
+        (!cfg->have_first || cfg->first_generation != lstm_stream_cache_generation())) {
+        cfg->first.bytes = bytes;
+        cfg->first.series = series;
+        cfg->first_generation = lstm_stream_cache_generation();
+        cfg->have_first = true;
+        return;
+    }
+    if (cfg->memo == NULL) {
+        /* a second series: the table, with the first in it */
+        entry = hash_search(series_memo(cfg, row->scratch), &cfg->first.bytes, HASH_ENTER, &found);
+        *entry = cfg->first;
+    }
     entry = hash_search(series_memo(cfg, row->scratch), &bytes, HASH_ENTER, &found);
     entry->bytes = bytes;
     entry->series = series;
