@@ -15,24 +15,12 @@ set -euo pipefail
 PGBIN=${PGBIN:-$(pg_config --bindir 2>/dev/null || echo /usr/lib/postgresql/15/bin)}
 PORT=${PGTMP_PORT:-54329}
 
-as_server_user() {
-    if [ "$(id -u)" = 0 ]; then
-        runuser -u postgres -- "$@"
-    else
-        "$@"
-    fi
-}
+. "$(dirname "$0")/server_user.sh"
 
 case "${1:-}" in
 start)
-    dir=$(mktemp -d /tmp/lstm-pg.XXXXXX)
-    chmod 755 "$dir"
-    if [ "$(id -u)" = 0 ]; then
-        chown postgres: "$dir"
-        user=postgres
-    else
-        user=$(id -un)
-    fi
+    dir=$(server_tmpdir)
+    user=$(server_user)
     as_server_user "$PGBIN/initdb" -D "$dir/data" -A trust -U "$user" -E UTF8 --no-locale \
         >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; exit 1; }
     as_server_user "$PGBIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w \

@@ -30,7 +30,7 @@ ports=("$port" "$((port + 1))" "$((port + 2))")
 if [ "${1:-}" = --clone ]; then
     repo=${CITUS_REPO:-https://github.com/citusdata/citus.git}
     tag=${CITUS_TAG:-v13.2.2}
-    clone=$(mktemp -d /tmp/citus-src.XXXXXX)
+    clone=$(mktemp -d)
     echo "== cloning $repo at $tag into $clone"
     git clone -q --depth 1 --branch "$tag" "$repo" "$clone/citus"
     set -- "$clone/citus"
@@ -69,22 +69,10 @@ if [ ! -f "$sharedir/extension/lstm.control" ]; then
     exit 2
 fi
 
-as_server_user() {
-    if [ "$(id -u)" = 0 ]; then
-        runuser -u postgres -- "$@"
-    else
-        "$@"
-    fi
-}
+. scripts/server_user.sh
 
-dir=$(mktemp -d /tmp/lstm-citus.XXXXXX)
-chmod 755 "$dir"
-if [ "$(id -u)" = 0 ]; then
-    chown postgres: "$dir"
-    user=postgres
-else
-    user=$(id -un)
-fi
+dir=$(server_tmpdir)
+user=$(server_user)
 stop_all() {
     for node in coordinator worker1 worker2; do
         if [ -f "$dir/$node/postmaster.pid" ]; then

@@ -44,13 +44,7 @@ if [ ! -f "$sharedir/extension/lstm.control" ]; then
     exit 2
 fi
 
-as_server_user() {
-    if [ "$(id -u)" = 0 ]; then
-        runuser -u postgres -- "$@"
-    else
-        "$@"
-    fi
-}
+. scripts/server_user.sh
 
 unset PGHOST PGPORT PGDATABASE
 eval "$(PGBIN=$pgbin scripts/pgtmp.sh start)"
