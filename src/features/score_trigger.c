@@ -52,8 +52,8 @@
  * bytes (the key text is made for a series' first row in a statement only),
  * compares its time with the series' newest as values, steps the cell and
  * forms the stored tuple. Each series reached by a statement costs a lock and
- * a write of its row of lstm_stream_states: through the heap, starting from
- * the version this backend wrote last or else the primary key index
+ * a write of its row of lstm_stream_states: through the heap, reached by the
+ * root of the row's HOT chain or else the primary key index
  * (stream_states.c), when the caller's rights make that equivalent to the
  * SQL, otherwise two SPI executions; the model is read once per statement,
  * through its primary key (or the TID it was last found at) with lstm_models'
@@ -245,7 +245,7 @@ static LstmDecoded *stream_model(const char *name, Datum model)
 
 /*
  * The trigger's arguments resolved against its table, kept per trigger for
- * the life of the backend (see score_setup): resolving them (column lookups,
+ * the life of the backend (see trigger_setup): resolving them (column lookups,
  * the scored table's root in pg_inherits, the extension's schema) cost more
  * than scoring a row. A relcache invalidation of the trigger's table, of the
  * scored table or of lstm_stream_states or lstm_models makes a setup stale
@@ -500,7 +500,6 @@ static ScoreSetup *resolve_setup(FunctionCallInfo fcinfo, TriggerData *td)
         setup->trigger = td->tg_trigger->tgoid;
         setup->id = ++setups_made;
         setup->relid = RelationGetRelid(td->tg_relation);
-        setup->valid = true;
         setup->context = context;
         setup->model_name = pstrdup(td->tg_trigger->tgargs[0]);
         setup->model_name_text = PointerGetDatum(cstring_to_text(setup->model_name));
@@ -807,19 +806,7 @@ static bool row_is_late(ScoreConfig *cfg, const SeriesRow *row, const LstmSeries
     if (cfg->setup->time.attnum == 0 || !now->has_last_time || !now->last_time_held ||
         now->last_time_type != codec->type)
         return false;
-    /* The usual time types compare as their btree comparison does, without a call. */
-    switch (codec->type) {
-    case TIMESTAMPTZOID:
-    case TIMESTAMPOID:
-    case INT8OID:
-        return DatumGetInt64(row->time) < DatumGetInt64(now->last_time);
-    case DATEOID:
-    case INT4OID:
-        return DatumGetInt32(row->time) < DatumGetInt32(now->last_time);
-    default:
-        return DatumGetInt32(
-                   FunctionCall2Coll(codec->cmp, codec->collation, row->time, now->last_time)) < 0;
-    }
+    return lstm_time_compare(codec, row->time, now->last_time) < 0;
 }
 
 /*
@@ -1047,6 +1034,12 @@ static SeriesBytes row_series_bytes(const ScoreConfig *cfg, const SeriesRow *row
     return bytes;
 }
 
+/* Does the statement's first series still stand (kept before any memo table is made)? */
+static bool memo_has_first(const ScoreConfig *cfg)
+{
+    return cfg->have_first && cfg->first_generation == lstm_stream_cache_generation();
+}
+
 /* The cached series this statement already reached with the row's series value, or NULL. */
 static LstmCachedSeries *memo_find(ScoreConfig *cfg, const SeriesRow *row)
 {
@@ -1058,7 +1051,7 @@ static LstmCachedSeries *memo_find(ScoreConfig *cfg, const SeriesRow *row)
     bytes = row_series_bytes(cfg, row);
     if (cfg->memo == NULL) {
         /* a single-row statement (or the first series of any) needs no table */
-        if (!cfg->have_first || cfg->first_generation != lstm_stream_cache_generation() ||
+        if (!memo_has_first(cfg) ||
             lstm_bytes_key_match(&bytes, &cfg->first.bytes, sizeof(bytes)) != 0)
             return NULL;
         lstm_stream_cache_use(cfg->first.series);
@@ -1085,15 +1078,14 @@ static void memo_add(ScoreConfig *cfg, const SeriesRow *row, LstmCachedSeries *s
     copy = MemoryContextAlloc(row->scratch, bytes.len + 1);
     memcpy(copy, bytes.data, bytes.len);
     bytes.data = copy;
-    if (cfg->memo == NULL &&
-        (!cfg->have_first || cfg->first_generation != lstm_stream_cache_generation())) {
-        cfg->first.bytes = bytes;
-        cfg->first.series = series;
-        cfg->first_generation = lstm_stream_cache_generation();
-        cfg->have_first = true;
-        return;
-    }
     if (cfg->memo == NULL) {
+        if (!memo_has_first(cfg)) {
+            cfg->first.bytes = bytes;
+            cfg->first.series = series;
+            cfg->first_generation = lstm_stream_cache_generation();
+            cfg->have_first = true;
+            return;
+        }
         /* a second series: the table, with the first in it */
         entry = hash_search(series_memo(cfg, row->scratch), &cfg->first.bytes, HASH_ENTER, &found);
         *entry = cfg->first;

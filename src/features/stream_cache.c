@@ -45,15 +45,14 @@ typedef struct CacheEntry {
 
 static HTAB *cache;                 /* CacheEntry by hash key */
 static MemoryContext cache_context; /* everything cached; reset when the cache empties */
-static long cached_count;
-static dlist_head all_series =
-    DLIST_STATIC_INIT(all_series); /* every cached series, oldest first */
-static int deepest_level;          /* no cached series has a level deeper than this */
-static uint64 generation;          /* changes whenever a series is forgotten */
-static Datum shared_model;         /* the model datum of the series cached last (cache memory) */
-static int exec_depth;             /* executors and utility commands running, nested */
-static int trigger_depth;          /* lstm_score_trigger calls running, nested */
-static bool writing;               /* a flush is running (its own statements end inside it) */
+/* Every cached series, oldest first (the hash table finds them by key). */
+static dlist_head all_series = DLIST_STATIC_INIT(all_series);
+static int deepest_level;  /* no cached series has a level deeper than this */
+static uint64 generation;  /* changes whenever a series is forgotten */
+static Datum shared_model; /* the model datum of the series cached last (cache memory) */
+static int exec_depth;     /* executors and utility commands running, nested */
+static int trigger_depth;  /* lstm_score_trigger calls running, nested */
+static bool writing;       /* a flush is running (its own statements end inside it) */
 static LstmSeriesWriter write_series;
 
 static ExecutorStart_hook_type prev_executor_start;
@@ -111,7 +110,7 @@ static void forget(LstmCachedSeries *series)
     generation++;
     hash_search(cache, &series->hash_key, HASH_REMOVE, NULL);
     dlist_delete(&series->node);
-    if (--cached_count == 0) {
+    if (dlist_is_empty(&all_series)) {
         MemoryContextReset(cache_context);
         shared_model = (Datum)0;
     }
@@ -122,7 +121,7 @@ static void forget_all(void)
 {
     dlist_mutable_iter iter;
 
-    if (cached_count == 0)
+    if (dlist_is_empty(&all_series))
         return;
     generation++;
     dlist_foreach_modify(iter, &all_series)
@@ -131,7 +130,6 @@ static void forget_all(void)
         hash_search(cache, &series->hash_key, HASH_REMOVE, NULL);
     }
     dlist_init(&all_series);
-    cached_count = 0;
     deepest_level = 0;
     shared_model = (Datum)0;
     MemoryContextReset(cache_context);
@@ -143,7 +141,7 @@ LstmCachedSeries *lstm_stream_cache_find(Datum model_name, Oid source, const cha
     char *key;
     CacheEntry *entry;
 
-    if (cached_count == 0)
+    if (dlist_is_empty(&all_series))
         return NULL;
     key = make_hash_key(model_name, source, series);
     entry = hash_search(cache, &key, HASH_FIND, NULL);
@@ -196,7 +194,6 @@ LstmCachedSeries *lstm_stream_cache_add(Datum model_name, Oid source, const char
     Assert(!found);
     entry->series = cached;
     dlist_push_tail(&all_series, &cached->node);
-    cached_count++;
     return cached;
 }
 
@@ -307,7 +304,7 @@ static void commit_subtransaction(SubTransactionId subid, SubTransactionId paren
 static void cache_subxact_callback(SubXactEvent event, SubTransactionId subid,
                                    SubTransactionId parent, void *arg)
 {
-    if (cached_count == 0)
+    if (dlist_is_empty(&all_series))
         return;
     if (event == SUBXACT_EVENT_ABORT_SUB)
         undo_subtransaction(subid);
@@ -332,7 +329,7 @@ static void flush_deeper_than(int depth)
     int deepest = 0; /* of the series left */
     dlist_mutable_iter iter;
 
-    if (cached_count == 0 || writing || (depth >= 0 && deepest_level <= depth))
+    if (dlist_is_empty(&all_series) || writing || (depth >= 0 && deepest_level <= depth))
         return; /* (the trigger's own statements end here, deeper than every series) */
     writing = true;
     PG_TRY();
@@ -419,7 +416,7 @@ static void cache_xact_callback(XactEvent event, void *arg)
 /* ExecutorStart: a top-level statement starting writes what an unseen one left. */
 static void cache_executor_start(QueryDesc *query, int eflags)
 {
-    if (exec_depth == 0 && trigger_depth == 0 && cached_count > 0)
+    if (exec_depth == 0 && trigger_depth == 0 && !dlist_is_empty(&all_series))
         flush_deeper_than(-1);
     if (prev_executor_start)
         prev_executor_start(query, eflags);
@@ -471,7 +468,7 @@ static void cache_executor_end(QueryDesc *query)
         prev_executor_end(query);
     else
         standard_ExecutorEnd(query);
-    if (cached_count > 0)
+    if (!dlist_is_empty(&all_series))
         statement_boundary(exec_depth);
 }
 
@@ -481,7 +478,7 @@ static void cache_process_utility(PlannedStmt *pstmt, const char *query_string, 
                                   QueryEnvironment *query_env, DestReceiver *dest,
                                   QueryCompletion *qc)
 {
-    if (exec_depth == 0 && trigger_depth == 0 && cached_count > 0)
+    if (exec_depth == 0 && trigger_depth == 0 && !dlist_is_empty(&all_series))
         flush_deeper_than(-1);
     exec_depth++;
     PG_TRY();
@@ -498,7 +495,8 @@ static void cache_process_utility(PlannedStmt *pstmt, const char *query_string, 
         exec_depth--;
     }
     PG_END_TRY();
-    if (cached_count > 0 && IsTransactionState() && !IsA(pstmt->utilityStmt, TransactionStmt))
+    if (!dlist_is_empty(&all_series) && IsTransactionState() &&
+        !IsA(pstmt->utilityStmt, TransactionStmt))
         statement_boundary(exec_depth);
 }
 

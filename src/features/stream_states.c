@@ -128,7 +128,7 @@ bool lstm_state_table_direct(LstmStateTable *table, Oid schema, Oid source)
     return usable;
 }
 
-/* ---------- where this backend last wrote each series' row ---------- */
+/* ---------- where each series' row is, as this backend last saw it ---------- */
 
 /*
  * Where a series' row is, as this backend last found or wrote it: the root
@@ -298,19 +298,27 @@ static bool find_row(const LstmStateTable *table, Relation rel, Relation index, 
     return found;
 }
 
-/* Does the row in slot still have key (after following an update)? */
-static bool row_has_key(const LstmStateTable *table, TupleTableSlot *slot, const Datum key[3])
+/* Does tuple (on a locked page) have key? */
+static bool tuple_has_key(const LstmStateTable *table, TupleDesc desc, HeapTuple tuple,
+                          const Datum key[3])
 {
     for (int k = 0; k < 3; k++) {
         bool isnull;
-        Datum value = slot_getattr(slot, table->key[k], &isnull);
-        bool same =
-            k == 1 ? DatumGetObjectId(value) == DatumGetObjectId(key[k])
-                   : DatumGetBool(DirectFunctionCall2Coll(texteq, C_COLLATION_OID, value, key[k]));
-        if (isnull || !same)
+        Datum value = heap_getattr(tuple, table->key[k], desc, &isnull);
+        bool same = !isnull && (k == 1 ? DatumGetObjectId(value) == DatumGetObjectId(key[k])
+                                       : DatumGetBool(DirectFunctionCall2Coll(
+                                             texteq, C_COLLATION_OID, value, key[k])));
+        if (!same)
             return false;
     }
     return true;
+}
+
+/* Does the row in slot still have key (after following an update)? */
+static bool row_has_key(const LstmStateTable *table, TupleTableSlot *slot, const Datum key[3])
+{
+    return tuple_has_key(table, slot->tts_tupleDescriptor,
+                         ExecFetchSlotHeapTuple(slot, false, NULL), key);
 }
 
 /* A serialization failure, as the executor reports a row changed under REPEATABLE READ. */
@@ -349,22 +357,6 @@ static bool lock_found_row(const LstmStateTable *table, Relation rel, Snapshot s
         elog(ERROR, "lstm_score_trigger: unexpected result %d locking a saved state", (int)result);
     }
     return false;
-}
-
-/* Does tuple (on a locked page) have key? */
-static bool tuple_has_key(const LstmStateTable *table, TupleDesc desc, HeapTuple tuple,
-                          const Datum key[3])
-{
-    for (int k = 0; k < 3; k++) {
-        bool isnull;
-        Datum value = heap_getattr(tuple, table->key[k], desc, &isnull);
-        bool same = !isnull && (k == 1 ? DatumGetObjectId(value) == DatumGetObjectId(key[k])
-                                       : DatumGetBool(DirectFunctionCall2Coll(
-                                             texteq, C_COLLATION_OID, value, key[k])));
-        if (!same)
-            return false;
-    }
-    return true;
 }
 
 /*
@@ -452,7 +444,6 @@ bool lstm_state_row_lock(const LstmStateTable *table, const Datum key[3], LstmSa
     return found;
 }
 
-/* Write a series' state back to its locked row (see stream_states.h). */
 /*
  * Add the primary key entry of a row version that a non-HOT update put at
  * tid (the key columns are never changed, so key gives the entry), as
@@ -472,6 +463,7 @@ static void insert_index_entry(const LstmStateTable *table, Relation rel, const 
     index_close(index, NoLock);
 }
 
+/* Write a series' state back to its locked row (see stream_states.h). */
 void lstm_state_row_update(const LstmStateTable *table, const Datum key[3], ItemPointer tid,
                            const char *series, bool has_state, Datum state, bool has_last_time,
                            Datum last_time, Oid last_time_type, int64 late_added)

@@ -431,6 +431,22 @@ Oid lstm_source_root(Oid relid)
 
 /* ---------- the time's encoding ---------- */
 
+/* Compare two times by the column type's btree ordering (see column_spec.h). */
+int lstm_time_compare(const LstmTimeCodec *codec, Datum a, Datum b)
+{
+    switch (codec->type) {
+    case TIMESTAMPTZOID:
+    case TIMESTAMPOID:
+    case INT8OID:
+        return DatumGetInt64(a) < DatumGetInt64(b) ? -1 : DatumGetInt64(a) > DatumGetInt64(b);
+    case DATEOID:
+    case INT4OID:
+        return DatumGetInt32(a) < DatumGetInt32(b) ? -1 : DatumGetInt32(a) > DatumGetInt32(b);
+    default:
+        return DatumGetInt32(FunctionCall2Coll(codec->cmp, codec->collation, a, b));
+    }
+}
+
 /* Set codec up for a resolved streaming time column. */
 void lstm_time_codec_init(LstmTimeCodec *codec, const LstmColumn *time, MemoryContext context)
 {

@@ -134,6 +134,13 @@ typedef struct LstmTimeCodec {
     FmgrInfo recv; /* binary input */
 } LstmTimeCodec;
 
+/*
+ * lstm_time_compare: the time column's btree comparison of two non-NULL
+ * values (< 0, 0, > 0); the usual time types (timestamptz, timestamp,
+ * bigint, date, integer) compare inline, as that comparison does.
+ */
+int lstm_time_compare(const LstmTimeCodec *codec, Datum a, Datum b);
+
 /* lstm_time_codec_init: set codec up for a resolved streaming time column. */
 void lstm_time_codec_init(LstmTimeCodec *codec, const LstmColumn *time, MemoryContext context);
 
