@@ -243,6 +243,18 @@ static LstmDecoded *stream_model(const char *name, Datum model)
 
 /* ---------- per-statement set-up: the trigger's arguments ---------- */
 
+/* One output column as splice_result writes it. */
+typedef struct SpliceColumn {
+    AttrNumber attnum;
+    int output; /* which of ScoreResult's values: SPLICE_FORECAST, _SCORE or _ALERT */
+    int16 len;  /* attlen: 1, 2, 4 or 8 */
+    char align; /* attalign */
+} SpliceColumn;
+
+#define SPLICE_FORECAST 0
+#define SPLICE_SCORE 1
+#define SPLICE_ALERT 2
+
 /*
  * The trigger's arguments resolved against its table, kept per trigger for
  * the life of the backend (see trigger_setup): resolving them (column lookups,
@@ -286,6 +298,14 @@ typedef struct ScoreSetup {
     bool direct_row_security; /* row_security then */
     bool direct;              /* the direct path applies (stream_states.h) */
     LstmStateTable states;
+    /*
+     * The output columns (forecast, score, alert) in column order, when every
+     * one is of a fixed-length by-value type, so that splice_result can add
+     * their values to the new tuple's bytes; splice_count 0 otherwise.
+     */
+    int splice_count;
+    AttrNumber splice_from; /* the first output column */
+    SpliceColumn splice[3]; /* (splice_count) by attnum */
 } ScoreSetup;
 
 /* A series value's bytes (a by-value datum's own bytes; none for a single series). */
@@ -382,6 +402,42 @@ static void resolve_columns(ScoreSetup *setup, Relation rel, const Trigger *trig
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                         errmsg("lstm_score_trigger alert column must differ from the value, "
                                "forecast and score columns")));
+}
+
+/*
+ * Can splice_result write the output columns of this table? Only when each
+ * is of a fixed-length by-value type (real, double precision, boolean, or a
+ * domain over one): a numeric output is formed with the tuple.
+ */
+static void splice_init(ScoreSetup *setup, TupleDesc desc)
+{
+    const LstmColumn *columns[3] = {&setup->forecast, &setup->score, &setup->alert};
+    const int outputs[3] = {SPLICE_FORECAST, SPLICE_SCORE, SPLICE_ALERT};
+
+    setup->splice_count = 0;
+    for (int i = 0; i < 3; i++) {
+        Form_pg_attribute att;
+        SpliceColumn *column;
+        int at;
+
+        if (columns[i]->attnum == 0)
+            continue;
+        att = TupleDescAttr(desc, columns[i]->attnum - 1);
+        if (!att->attbyval || att->attlen <= 0) {
+            setup->splice_count = 0;
+            return;
+        }
+        /* insertion in attnum order */
+        for (at = setup->splice_count; at > 0 && setup->splice[at - 1].attnum > att->attnum; at--)
+            setup->splice[at] = setup->splice[at - 1];
+        column = &setup->splice[at];
+        column->attnum = att->attnum;
+        column->output = outputs[i];
+        column->len = att->attlen;
+        column->align = att->attalign;
+        setup->splice_count++;
+    }
+    setup->splice_from = setup->splice_count > 0 ? setup->splice[0].attnum : 0;
 }
 
 /* ---------- the statement's series, by value ---------- */
@@ -504,6 +560,7 @@ static ScoreSetup *resolve_setup(FunctionCallInfo fcinfo, TriggerData *td)
         setup->model_name = pstrdup(td->tg_trigger->tgargs[0]);
         setup->model_name_text = PointerGetDatum(cstring_to_text(setup->model_name));
         resolve_columns(setup, td->tg_relation, td->tg_trigger);
+        splice_init(setup, RelationGetDescr(td->tg_relation));
         setup->source = lstm_source_root(setup->relid);
         if (setup->time.attnum != 0)
             get_typlenbyval(setup->time.type, &setup->time_typlen, &setup->time_byval);
@@ -1292,6 +1349,102 @@ static bool series_row(ScoreConfig *cfg, FunctionCallInfo fcinfo, const Datum *v
     return true;
 }
 
+/* The output's value as a datum of its column (only when splice_result writes it). */
+static Datum splice_value(const ScoreConfig *cfg, const SpliceColumn *column,
+                          const ScoreResult *result, bool *present)
+{
+    switch (column->output) {
+    case SPLICE_FORECAST:
+        *present = result->has_forecast;
+        return *present ? lstm_column_output_datum(&cfg->setup->forecast, result->forecast,
+                                                   "lstm_score_trigger")
+                        : (Datum)0;
+    case SPLICE_SCORE:
+        *present = result->has_score;
+        return *present ? lstm_column_output_datum(&cfg->setup->score, result->score,
+                                                   "lstm_score_trigger")
+                        : (Datum)0;
+    default:
+        *present = result->has_score;
+        return BoolGetDatum(result->alert);
+    }
+}
+
+/*
+ * The tuple to store, made from the new tuple's bytes when that is all it
+ * takes: every column from the first output column on is NULL in it (the
+ * inserting statement gave no forecast, score or alert, and the columns
+ * after them are NULL too), so the outputs go after its data, aligned, and
+ * their null bits are set: the bytes heap_form_tuple would give, without
+ * forming the tuple from deformed columns. NULL when the tuple is not of
+ * that form (write_result forms it).
+ */
+static HeapTuple splice_result(const ScoreConfig *cfg, HeapTuple tuple, TupleDesc desc,
+                               const ScoreResult *result)
+{
+    const ScoreSetup *setup = cfg->setup;
+    HeapTupleHeader old = tuple->t_data, td;
+    int natts = desc->natts;
+    bits8 *bits = old->t_bits;
+    Datum values[3];
+    bool present[3];
+    uint32 offsets[3];
+    uint32 data_len = tuple->t_len - old->t_hoff, len;
+    bool nulls_left = false;
+    uint8 hoff;
+    HeapTuple stored;
+
+    if (setup->splice_count == 0 || HeapTupleHeaderGetNatts(old) != natts ||
+        !HeapTupleHasNulls(tuple))
+        return NULL;
+    for (int j = setup->splice_from - 1; j < natts; j++) {
+        if (!att_isnull(j, bits))
+            return NULL;
+    }
+    for (int j = 0; j < setup->splice_from - 1 && !nulls_left; j++)
+        nulls_left = att_isnull(j, bits);
+    /* every column after the first output that is not an output stays NULL */
+    nulls_left |= natts - setup->splice_from + 1 > setup->splice_count;
+    len = data_len;
+    for (int i = 0; i < setup->splice_count; i++) {
+        const SpliceColumn *column = &setup->splice[i];
+        values[i] = splice_value(cfg, column, result, &present[i]);
+        if (!present[i]) {
+            nulls_left = true;
+            continue;
+        }
+        len = att_align_nominal(len, column->align);
+        offsets[i] = len;
+        len += column->len;
+    }
+    if (len == data_len)
+        return tuple; /* no output: the tuple as it came */
+    hoff = nulls_left ? old->t_hoff : MAXALIGN(SizeofHeapTupleHeader);
+    stored = palloc0(HEAPTUPLESIZE + hoff + len);
+    td = (HeapTupleHeader)((char *)stored + HEAPTUPLESIZE);
+    memcpy(td, old, SizeofHeapTupleHeader);
+    td->t_hoff = hoff;
+    if (nulls_left)
+        memcpy(td->t_bits, bits, BITMAPLEN(natts));
+    else
+        td->t_infomask &= ~HEAP_HASNULL;
+    memcpy((char *)td + hoff, (char *)old + old->t_hoff, data_len);
+    for (int i = 0; i < setup->splice_count; i++) {
+        int j = setup->splice[i].attnum - 1;
+        if (!present[i])
+            continue;
+        if (nulls_left)
+            td->t_bits[j >> 3] |= (bits8)(1 << (j & 0x07));
+        store_att_byval((char *)td + hoff + offsets[i], values[i], setup->splice[i].len);
+    }
+    HeapTupleHeaderSetDatumLength(td, hoff + len);
+    stored->t_len = hoff + len;
+    stored->t_self = tuple->t_self;
+    stored->t_tableOid = tuple->t_tableOid;
+    stored->t_data = td;
+    return stored;
+}
+
 /*
  * The tuple to store: the new tuple's columns (deformed; changed here) with
  * the forecast, the score and the alert (or NULLs) written in, or the tuple
@@ -1309,6 +1462,9 @@ static HeapTuple write_result(ScoreConfig *cfg, HeapTuple tuple, TupleDesc desc,
     if (cfg->setup->forecast.attnum == 0 && cfg->setup->score.attnum == 0 &&
         cfg->setup->alert.attnum == 0)
         return tuple;
+    stored = splice_result(cfg, tuple, desc, result);
+    if (stored != NULL)
+        return stored;
     if (cfg->setup->alert.attnum != 0) {
         values[cfg->setup->alert.attnum - 1] = BoolGetDatum(result->alert);
         isnull[cfg->setup->alert.attnum - 1] = !result->has_score;

@@ -1,0 +1,120 @@
+-- The rows lstm_score_trigger stores are byte for byte the tuples PostgreSQL itself forms from
+-- the same column values. The trigger adds its outputs to the new tuple's bytes when every
+-- column from the first output on is NULL (score_trigger.c, splice_result) and forms the tuple
+-- otherwise; each table below is copied into a twin without the trigger through a projection
+-- (so the twin's tuples are formed from values) and the two are compared with pageinspect:
+-- null bitmap, header length, flags and data of every row.
+\i test/sql/helpers.sql
+CREATE EXTENSION IF NOT EXISTS pageinspect;
+CREATE SCHEMA st_test;
+SET search_path = st_test, public;
+SET jit = off;
+
+INSERT INTO lstm_models (name, model) VALUES ('st_m', pg_temp.test_model(1, 4, 1, 1, 0.3));
+-- Scores from a series' second row on, so that most rows get every output.
+\set settings '{"warmup": 1, "long_warmup": 1, "filter": 0}'
+
+-- Rows of scored and of twin (same layout, no trigger) that differ in their stored bytes.
+CREATE FUNCTION st_compare(scored regclass, twin regclass)
+RETURNS TABLE (rows bigint, same_bytes bigint) LANGUAGE sql AS $$
+    SELECT count(*),
+           count(*) FILTER (WHERE a.t_hoff = b.t_hoff AND a.t_bits IS NOT DISTINCT FROM b.t_bits
+                            AND (a.t_infomask & 3) = (b.t_infomask & 3)
+                            AND (a.t_infomask2 & 2047) = (b.t_infomask2 & 2047)
+                            AND a.lp_len = b.lp_len AND a.t_data = b.t_data)
+    FROM heap_page_items(get_raw_page(scored::text, 0)) a
+    FULL JOIN heap_page_items(get_raw_page(twin::text, 0)) b USING (lp)
+$$;
+
+-- Copy scored's rows with id > after into twin in id order, each formed afresh from its values.
+CREATE FUNCTION st_copy(scored regclass, twin regclass, after int DEFAULT 0) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE format('INSERT INTO %s SELECT (r).* FROM (SELECT r FROM %s r WHERE id > %s '
+                   'ORDER BY id OFFSET 0) x', twin, scored, after);
+END
+$$;
+
+-- Outputs last: filled rows have no NULL left (the null bitmap goes); the first row of a
+-- series has no forecast, a NULL value gets a forecast alone, a late row gets nothing, a NULL
+-- series is stored as it came, and a statement that supplies a forecast has it overwritten.
+CREATE TABLE last_cols (id int, sensor int, ts int, v float8, forecast float8, score float8);
+CREATE TABLE last_cols_twin (LIKE last_cols);
+CREATE TRIGGER score BEFORE INSERT ON last_cols FOR EACH ROW
+    EXECUTE FUNCTION lstm_score_trigger('st_m', 'v', 'sensor', 'forecast', 'score', 'ts',
+                                        :'settings');
+INSERT INTO last_cols (id, sensor, ts, v)
+SELECT g, g % 3, g, sin(g / 4.0) FROM generate_series(1, 30) g;
+INSERT INTO last_cols (id, sensor, ts, v) VALUES (31, 1, 40, NULL);
+INSERT INTO last_cols (id, sensor, ts, v) VALUES (32, 1, 2, 0.5);
+INSERT INTO last_cols (id, sensor, ts, v) VALUES (33, NULL, 50, 0.5);
+INSERT INTO last_cols (id, sensor, ts, v, forecast) VALUES (34, 2, 60, 0.25, 99);
+INSERT INTO last_cols (id, sensor, ts, v, score) VALUES (35, 7, 60, 0.25, 99);
+SELECT id, forecast IS NOT NULL AS has_forecast, score IS NOT NULL AS has_score
+FROM last_cols WHERE id IN (1, 4, 7, 31, 32, 33, 34, 35) ORDER BY id;
+SELECT st_copy('last_cols', 'last_cols_twin');
+SELECT * FROM st_compare('last_cols', 'last_cols_twin');
+
+-- More than 8 columns (a two-byte null bitmap), the alert before the other outputs, a real
+-- score, and NULL columns after the outputs (the bitmap stays); a row that fills a column after
+-- the outputs is formed instead.
+CREATE TABLE wide (id int, sensor text, ts int, v float8, alert bool, score real,
+                   forecast float8, note text, a int, b int);
+CREATE TABLE wide_twin (LIKE wide);
+CREATE TRIGGER score BEFORE INSERT ON wide FOR EACH ROW
+    EXECUTE FUNCTION lstm_score_trigger('st_m', 'v', 'sensor', 'forecast', 'score', 'ts',
+                                        '{"warmup": 1, "long_warmup": 1, "filter": 0, "threshold": 0.3}', 'alert');
+INSERT INTO wide (id, sensor, ts, v)
+SELECT g, 's' || g % 2, g, cos(g / 3.0) * 2 FROM generate_series(1, 20) g;
+INSERT INTO wide (id, sensor, ts, v, note) VALUES (21, 's1', 30, 0.1, 'kept');
+INSERT INTO wide (id, sensor, ts, v, b) VALUES (22, 's0', 30, 0.2, 5);
+SELECT count(*) FILTER (WHERE alert) > 0 AS some_alerts, count(*) FILTER (WHERE NOT alert) > 0
+       AS some_quiet, count(*) FILTER (WHERE score IS NOT NULL) AS scored,
+       count(*) FILTER (WHERE note = 'kept' AND score IS NOT NULL) AS note_kept
+FROM wide;
+SELECT st_copy('wide', 'wide_twin');
+SELECT * FROM st_compare('wide', 'wide_twin');
+
+-- An output in the middle (a value column after it), and a numeric output: formed.
+CREATE TABLE middle (id int, sensor int, ts int, forecast numeric, v float8, score float8);
+CREATE TABLE middle_twin (LIKE middle);
+CREATE TRIGGER score BEFORE INSERT ON middle FOR EACH ROW
+    EXECUTE FUNCTION lstm_score_trigger('st_m', 'v', 'sensor', 'forecast', 'score', 'ts',
+                                        :'settings');
+INSERT INTO middle (id, sensor, ts, v) SELECT g, g % 2, g, g / 10.0 FROM generate_series(1, 12) g;
+SELECT count(forecast) AS forecasts, count(score) AS scores FROM middle;
+SELECT st_copy('middle', 'middle_twin');
+SELECT * FROM st_compare('middle', 'middle_twin');
+
+-- A dropped column after the outputs (NULL in every tuple), then a column added with a
+-- default (filled in every new tuple: formed).
+CREATE TABLE dropped (id int, sensor int, ts int, v float8, forecast float8, score float8,
+                      gone int);
+CREATE TABLE dropped_twin (LIKE dropped);
+ALTER TABLE dropped DROP COLUMN gone;
+ALTER TABLE dropped_twin DROP COLUMN gone;
+CREATE TRIGGER score BEFORE INSERT ON dropped FOR EACH ROW
+    EXECUTE FUNCTION lstm_score_trigger('st_m', 'v', 'sensor', 'forecast', 'score', 'ts',
+                                        :'settings');
+INSERT INTO dropped (id, sensor, ts, v) SELECT g, 1, g, g / 7.0 FROM generate_series(1, 8) g;
+SELECT st_copy('dropped', 'dropped_twin');
+ALTER TABLE dropped ADD COLUMN later int DEFAULT 7;
+ALTER TABLE dropped_twin ADD COLUMN later int DEFAULT 7;
+INSERT INTO dropped (id, sensor, ts, v) SELECT g, 1, g, g / 7.0 FROM generate_series(9, 12) g;
+SELECT count(*), count(score), sum(later) FROM dropped;
+SELECT st_copy('dropped', 'dropped_twin', 8);
+SELECT * FROM st_compare('dropped', 'dropped_twin');
+
+-- The same rows, forecasts and states as the window functions and lstm_state_agg.
+SELECT count(*) FILTER (WHERE forecast IS NOT DISTINCT FROM wf) AS same_forecast, count(*)
+FROM (SELECT forecast, lag(running) OVER (PARTITION BY sensor ORDER BY ts) AS wf
+      FROM (SELECT *, lstm_forecast('st_m', v) OVER (PARTITION BY sensor ORDER BY ts) AS running
+            FROM last_cols WHERE sensor IS NOT NULL AND id <> 32) r) a;
+SELECT st.series, st.state::text = (SELECT lstm_state_agg('st_m', v, :'settings' ORDER BY ts)::text
+                                    FROM last_cols WHERE sensor::text = st.series AND id <> 32)
+       AS state_equals_agg
+FROM lstm_stream_states st WHERE st.source = 'last_cols'::regclass ORDER BY 1;
+
+DROP SCHEMA st_test CASCADE;
+DELETE FROM lstm_models WHERE name = 'st_m';
+DELETE FROM lstm_stream_states WHERE model_name = 'st_m';
