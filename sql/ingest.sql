@@ -52,8 +52,9 @@ SELECT count(*) AS series, sum(rows) AS rows, bool_and(steps = rows AND same_for
        AND same_score = rows AND state_equals_agg) AS all_identical
 FROM check_readings('ing_m');
 
--- While a statement runs, lstm_stream_states shows the states as they were before it (for
--- the series it reached); they are written when it ends.
+-- While a statement runs, lstm_stream_states shows, for a series it reached, the state after
+-- its first row there (at READ COMMITTED the first row writes it at once, the update taking the
+-- row lock); the later rows are written when it ends.
 CREATE FUNCTION saved_steps(s int) RETURNS bigint LANGUAGE sql AS $$
     SELECT (lstm_state_info(state) ->> 'steps')::bigint FROM lstm_stream_states
     WHERE model_name = 'ing_m' AND source = 'ing_test.readings'::regclass AND series = s::text

@@ -12,9 +12,12 @@
  * lock its row of lstm_stream_states and read it into memory (creating it
  * on the series' first row); write into the new row the forecast that the
  * state made BEFORE this value and the row's anomaly score (and the alert,
- * score >= threshold, into a boolean alert column); advance the state. The
- * state is written back once, when the statement ends (stream_cache.c), so
- * a load's cost is linear in its rows. The settings (JSON text, as
+ * score >= threshold, into a boolean alert column); advance the state. What
+ * a statement's rows add is written back once, when the statement ends
+ * (stream_cache.c), so a load's cost is linear in its rows. At READ
+ * COMMITTED on the direct path a series' first row in a statement is
+ * written at once instead, over the version it read, and that update takes
+ * the row lock (write_through): one heap operation for a single-row INSERT. The settings (JSON text, as
  * lstm_anomaly_score's jsonb) start every new series' state; a saved state
  * with other settings is an error when the statement first reads it. The
  * arithmetic is
@@ -77,6 +80,7 @@
 #include <inttypes.h>
 
 #include "access/htup_details.h"
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
@@ -1042,14 +1046,80 @@ static bool score_first_row(ScoreConfig *cfg, const SeriesRow *row, ScoreResult 
     return true;
 }
 
+static Datum stored_last_time(const LstmCachedSeries *series);
+
 /*
- * Reach a series this statement has not used yet (SPI connected): lock its
- * saved state and cache it, or create it with this row (result filled, the
- * row done: returns NULL); a lost race to create it is retried against the
- * winner's state.
+ * A series' first row in a statement, on the direct path at READ COMMITTED
+ * with a value to apply: read the row's visible version without locking it,
+ * score the row against it, and write the new state over that version at
+ * once. The update takes the row lock the usual path takes first, so a
+ * single-row INSERT costs one heap operation on the row (and one WAL
+ * record) instead of a lock and an update. The series stays cached, locked
+ * by the update, for the statement's later rows. NULL if the series has no
+ * row yet, or another transaction changed the row since it was read: then
+ * nothing is written or cached, result is cleared, and open_series locks
+ * the row and scores the row again (the step is repeated on the newer
+ * state, as a locked read would have taken it).
  */
-static LstmCachedSeries *open_series(ScoreConfig *cfg, const SeriesRow *row, ScoreResult *result)
+static LstmCachedSeries *write_through(ScoreConfig *cfg, const SeriesRow *row, ScoreResult *result)
 {
+    LstmSavedRow read;
+    SavedState saved;
+    LstmCachedSeries *series;
+    LstmSeriesVersion *now;
+    ItemPointerData written;
+    Datum state = (Datum)0, last_time = (Datum)0;
+
+    memset(&saved, 0, sizeof(saved));
+    saved.model = statement_model(cfg, row);
+    if (!lstm_state_row_read(&cfg->setup->states, row->key, &read))
+        return NULL;
+    saved.state = read.state;
+    saved.has_last_time = read.has_last_time;
+    saved.last_time = read.last_time;
+    saved.last_time_type = read.last_time_type;
+    saved.tid = read.tid;
+    saved.written_here = read.written_here;
+    series = cache_saved_series(cfg, row, &saved);
+    score_cached_row(cfg, series, row, result);
+    now = &series->now;
+    if (now->state_changed) {
+        state = PointerGetDatum(lstm_state_make(&now->stream, &series->dims, series->fingerprint));
+        if (now->has_last_time)
+            last_time = stored_last_time(series);
+    }
+    if ((now->state_changed || now->late_added > 0) &&
+        lstm_state_row_write_over(&series->states, row->key, &read, now->state_changed, state,
+                                  now->has_last_time, last_time, now->last_time_type,
+                                  now->late_added, &written)) {
+        series->tid = written;
+        now->state_changed = false;
+        now->late_added = 0;
+        return series;
+    }
+    lstm_stream_cache_forget(series);
+    memset(result, 0, sizeof(*result));
+    return NULL;
+}
+
+/*
+ * Reach a series this statement has not used yet (SPI connected): write
+ * through it (*scored: the row is scored), or lock its saved state and cache
+ * it, or create it with this row (result filled, the row done: returns
+ * NULL); a lost race to create it is retried against the winner's state.
+ */
+static LstmCachedSeries *open_series(ScoreConfig *cfg, const SeriesRow *row, ScoreResult *result,
+                                     bool *scored)
+{
+    *scored = false;
+    if (cfg->setup->direct && !IsolationUsesXactSnapshot() &&
+        !row->isnull[cfg->setup->value.attnum - 1]) {
+        LstmCachedSeries *series = write_through(cfg, row, result);
+        if (series != NULL) {
+            *scored = true;
+            return series;
+        }
+    }
     for (int attempt = 0; attempt < 3; attempt++) {
         SavedState saved;
         LstmCachedSeries *created;
@@ -1185,6 +1255,7 @@ static void decide_direct_path(ScoreSetup *setup)
 static void score_row(ScoreConfig *cfg, SeriesRow *row, ScoreResult *result)
 {
     LstmCachedSeries *series = memo_find(cfg, row);
+    bool scored;
 
     if (series != NULL) {
         score_cached_row(cfg, series, row, result);
@@ -1192,6 +1263,7 @@ static void score_row(ScoreConfig *cfg, SeriesRow *row, ScoreResult *result)
     }
     row_key(cfg, row);
     series = lstm_stream_cache_find(row->key[0], cfg->setup->source, row->series_name);
+    scored = false;
     if (series == NULL) {
         MemoryContext caller = CurrentMemoryContext;
         if (SPI_connect() != SPI_OK_CONNECT)
@@ -1200,13 +1272,14 @@ static void score_row(ScoreConfig *cfg, SeriesRow *row, ScoreResult *result)
             plans.models != lstm_models_read_relation())
             prepare_plans(cfg->setup->schema, cfg->setup->state_type);
         decide_direct_path(cfg->setup);
-        series = open_series(cfg, row, result);
+        series = open_series(cfg, row, result, &scored);
         SPI_finish();
         MemoryContextSwitchTo(caller);
     }
     if (series != NULL) {
         memo_add(cfg, row, series);
-        score_cached_row(cfg, series, row, result);
+        if (!scored)
+            score_cached_row(cfg, series, row, result);
     }
 }
 

@@ -152,6 +152,12 @@ LstmCachedSeries *lstm_stream_cache_find(Datum model_name, Oid source, const cha
     return entry->series;
 }
 
+/* Forget a series its caller did not keep (nothing of it is written). */
+void lstm_stream_cache_forget(LstmCachedSeries *series)
+{
+    forget(series);
+}
+
 /* The series' current generation (see stream_cache.h). */
 uint64 lstm_stream_cache_generation(void)
 {

@@ -70,6 +70,9 @@ typedef void (*LstmSeriesWriter)(LstmCachedSeries *series);
 /* lstm_stream_cache_init: install the hooks and callbacks (from _PG_init). */
 void lstm_stream_cache_init(LstmSeriesWriter writer);
 
+/* lstm_stream_cache_forget: drop a series just added, unwritten (its caller gave it up). */
+void lstm_stream_cache_forget(LstmCachedSeries *series);
+
 /* lstm_stream_cache_find: the cached state of a series, or NULL. */
 LstmCachedSeries *lstm_stream_cache_find(Datum model_name, Oid source, const char *series);
 

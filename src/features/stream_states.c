@@ -128,6 +128,9 @@ bool lstm_state_table_direct(LstmStateTable *table, Oid schema, Oid source)
     return usable;
 }
 
+/* Columns of lstm_stream_states next_version keeps on the stack (it has 8). */
+#define STATE_COLUMNS_HERE 16
+
 /* ---------- where each series' row is, as this backend last saw it ---------- */
 
 /*
@@ -463,6 +466,53 @@ static void insert_index_entry(const LstmStateTable *table, Relation rel, const 
     index_close(index, NoLock);
 }
 
+/*
+ * The next version of old: state, last_time and last_time_type when
+ * has_state, late_rows increased by late_added, updated_at the
+ * transaction's start (as now()).
+ */
+static HeapTuple next_version(const LstmStateTable *table, TupleDesc desc, HeapTuple old,
+                              bool has_state, Datum state, bool has_last_time, Datum last_time,
+                              Oid last_time_type, int64 late_added)
+{
+    Datum values_here[STATE_COLUMNS_HERE];
+    bool nulls_here[STATE_COLUMNS_HERE], replace_here[STATE_COLUMNS_HERE];
+    bool many = desc->natts > STATE_COLUMNS_HERE;
+    Datum *values = many ? palloc(sizeof(Datum) * desc->natts) : values_here;
+    bool *nulls = many ? palloc0(sizeof(bool) * desc->natts) : nulls_here;
+    bool *replace = many ? palloc0(sizeof(bool) * desc->natts) : replace_here;
+    bool isnull;
+    int64 late_rows;
+
+    if (!many) {
+        memset(nulls_here, 0, sizeof(nulls_here));
+        memset(replace_here, 0, sizeof(replace_here));
+    }
+    late_rows = DatumGetInt64(heap_getattr(old, table->late_rows, desc, &isnull));
+    values[table->late_rows - 1] = Int64GetDatum(late_rows + late_added);
+    values[table->updated_at - 1] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+    replace[table->late_rows - 1] = replace[table->updated_at - 1] = true;
+    if (has_state) {
+        values[table->state - 1] = state;
+        values[table->last_time - 1] = last_time;
+        values[table->last_time_type - 1] = ObjectIdGetDatum(last_time_type);
+        nulls[table->last_time - 1] = nulls[table->last_time_type - 1] = !has_last_time;
+        replace[table->state - 1] = replace[table->last_time - 1] =
+            replace[table->last_time_type - 1] = true;
+    }
+    return heap_modify_tuple(old, desc, values, nulls, replace);
+}
+
+/* After an update put new at new->t_self: its index entry if it is not HOT, and where it is. */
+static void after_update(const LstmStateTable *table, Relation rel, const Datum key[3],
+                         HeapTuple new)
+{
+    if (!HeapTupleIsHeapOnly(new))
+        insert_index_entry(table, rel, key, &new->t_self); /* not HOT: the page was full */
+    known_row_remember_written(table->relid, key, &new->t_self,
+                               HeapTupleHeaderGetRawXmin(new->t_data), HeapTupleIsHeapOnly(new));
+}
+
 /* Write a series' state back to its locked row (see stream_states.h). */
 void lstm_state_row_update(const LstmStateTable *table, const Datum key[3], ItemPointer tid,
                            const char *series, bool has_state, Datum state, bool has_last_time,
@@ -471,13 +521,9 @@ void lstm_state_row_update(const LstmStateTable *table, const Datum key[3], Item
     Relation rel = table_open(table->relid, RowExclusiveLock);
     TupleDesc desc = RelationGetDescr(rel);
     TupleTableSlot *slot = table_slot_create(rel, NULL);
-    Datum *values = palloc0(sizeof(Datum) * desc->natts);
-    bool *nulls = palloc0(sizeof(bool) * desc->natts);
-    bool *replace = palloc0(sizeof(bool) * desc->natts);
     Snapshot snapshot;
     HeapTuple old, new;
-    bool isnull, free_old;
-    int64 late_rows;
+    bool free_old;
 
     CommandCounterIncrement();
     snapshot = RegisterSnapshot(GetLatestSnapshot());
@@ -495,28 +541,122 @@ void lstm_state_row_update(const LstmStateTable *table, const Datum key[3], Item
                  series);
     }
     old = ExecFetchSlotHeapTuple(slot, false, &free_old);
-    late_rows = DatumGetInt64(heap_getattr(old, table->late_rows, desc, &isnull));
-    values[table->late_rows - 1] = Int64GetDatum(late_rows + late_added);
-    values[table->updated_at - 1] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
-    replace[table->late_rows - 1] = replace[table->updated_at - 1] = true;
-    if (has_state) {
-        values[table->state - 1] = state;
-        values[table->last_time - 1] = last_time;
-        values[table->last_time_type - 1] = ObjectIdGetDatum(last_time_type);
-        nulls[table->last_time - 1] = nulls[table->last_time_type - 1] = !has_last_time;
-        replace[table->state - 1] = replace[table->last_time - 1] =
-            replace[table->last_time_type - 1] = true;
-    }
-    new = heap_modify_tuple(old, desc, values, nulls, replace);
+    new = next_version(table, desc, old, has_state, state, has_last_time, last_time, last_time_type,
+                       late_added);
     simple_heap_update(rel, &old->t_self, new);
-    if (!HeapTupleIsHeapOnly(new))
-        insert_index_entry(table, rel, key, &new->t_self); /* not HOT: the page was full */
-    known_row_remember_written(table->relid, key, &new->t_self,
-                               HeapTupleHeaderGetRawXmin(new->t_data), HeapTupleIsHeapOnly(new));
+    after_update(table, rel, key, new);
     heap_freetuple(new);
     if (free_old)
         heap_freetuple(old);
     ExecDropSingleTupleTableSlot(slot);
     UnregisterSnapshot(snapshot);
     table_close(rel, NoLock);
+}
+
+/*
+ * The version of key's row visible to snapshot, reached through the root of
+ * its HOT chain as an index fetch would reach it, copied; NULL if the chain
+ * does not lead to the row (then the primary key decides). *written_here:
+ * it is the version this backend wrote last.
+ */
+static HeapTuple read_known_row(const LstmStateTable *table, Relation rel, Snapshot snapshot,
+                                const Datum key[3], bool *written_here)
+{
+    KnownRow *known = known_row_find(table->relid, key);
+    ItemPointerData tid;
+    Buffer buffer;
+    HeapTupleData tuple;
+    HeapTuple copy = NULL;
+
+    if (known == NULL || !ItemPointerIsValid(&known->root))
+        return NULL;
+    tid = known->root;
+    buffer = ReadBuffer(rel, ItemPointerGetBlockNumber(&tid));
+    heap_page_prune_opt(rel, buffer); /* as an index fetch would: keeps updates HOT */
+    LockBuffer(buffer, BUFFER_LOCK_SHARE);
+    if (heap_hot_search_buffer(&tid, rel, buffer, snapshot, &tuple, NULL, true) &&
+        tuple_has_key(table, RelationGetDescr(rel), &tuple, key)) {
+        copy = heap_copytuple(&tuple);
+        *written_here = ItemPointerEquals(&tid, &known->written) &&
+                        HeapTupleHeaderGetRawXmin(copy->t_data) == known->written_xmin;
+    }
+    LockBuffer(buffer, BUFFER_LOCK_UNLOCK);
+    ReleaseBuffer(buffer);
+    if (copy == NULL)
+        ItemPointerSetInvalid(&known->root);
+    return copy;
+}
+
+/* Read key's row without locking it (see stream_states.h). */
+bool lstm_state_row_read(const LstmStateTable *table, const Datum key[3], LstmSavedRow *row)
+{
+    Relation rel = table_open(table->relid, RowExclusiveLock); /* (it is written next) */
+    TupleDesc desc = RelationGetDescr(rel);
+    Snapshot snapshot;
+    HeapTuple version;
+    bool isnull, time_null, type_null;
+
+    Assert(!IsolationUsesXactSnapshot());
+    /* The snapshot an SPI statement would take: this command's changes visible. */
+    CommandCounterIncrement();
+    snapshot = RegisterSnapshot(GetTransactionSnapshot());
+    row->written_here = false;
+    version = read_known_row(table, rel, snapshot, key, &row->written_here);
+    if (version == NULL) {
+        Relation index = index_open(table->index, AccessShareLock);
+        TupleTableSlot *slot = table_slot_create(rel, NULL);
+        ItemPointerData root;
+        if (find_row(table, rel, index, snapshot, key, slot, &root)) {
+            version = ExecCopySlotHeapTuple(slot);
+            known_row_remember_root(table->relid, key, &root);
+        }
+        ExecDropSingleTupleTableSlot(slot);
+        index_close(index, NoLock);
+    }
+    UnregisterSnapshot(snapshot);
+    table_close(rel, NoLock);
+    row->version = version;
+    if (version == NULL)
+        return false;
+    row->tid = version->t_self;
+    row->state = heap_getattr(version, table->state, desc, &isnull);
+    row->last_time = heap_getattr(version, table->last_time, desc, &time_null);
+    row->last_time_type =
+        DatumGetObjectId(heap_getattr(version, table->last_time_type, desc, &type_null));
+    row->has_last_time = !time_null && !type_null;
+    if (!row->has_last_time)
+        row->last_time = (Datum)0;
+    return true;
+}
+
+/* Write a series' state over the version read (see stream_states.h). */
+bool lstm_state_row_write_over(const LstmStateTable *table, const Datum key[3],
+                               const LstmSavedRow *row, bool has_state, Datum state,
+                               bool has_last_time, Datum last_time, Oid last_time_type,
+                               int64 late_added, ItemPointer written)
+{
+    Relation rel = table_open(table->relid, RowExclusiveLock);
+    HeapTuple new = next_version(table, RelationGetDescr(rel), row->version, has_state, state,
+                                 has_last_time, last_time, last_time_type, late_added);
+    TM_FailureData failure;
+    LockTupleMode lockmode;
+    TM_Result result;
+
+    result = heap_update(rel, (ItemPointer)&row->tid, new, GetCurrentCommandId(true),
+                         InvalidSnapshot, true /* wait */, &failure, &lockmode);
+    switch (result) {
+    case TM_Ok:
+        after_update(table, rel, key, new);
+        *written = new->t_self;
+        break;
+    case TM_SelfModified: /* changed by a later command of this transaction */
+    case TM_Updated:
+    case TM_Deleted:
+        break;
+    default:
+        elog(ERROR, "lstm_score_trigger: unexpected result %d saving a state", (int)result);
+    }
+    heap_freetuple(new);
+    table_close(rel, NoLock);
+    return result == TM_Ok;
 }

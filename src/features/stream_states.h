@@ -20,6 +20,7 @@
 #include "lstm.h"
 
 #include "access/attnum.h"
+#include "access/htup.h"
 #include "storage/itemptr.h"
 
 /* lstm_stream_states as the direct path uses it (resolved once per statement). */
@@ -41,8 +42,9 @@ typedef struct LstmSavedRow {
     bool has_last_time; /* last_time and last_time_type are set */
     Datum last_time;
     Oid last_time_type;
-    ItemPointerData tid; /* the version locked */
+    ItemPointerData tid; /* the version locked (or read: lstm_state_row_read) */
     bool written_here;   /* it is the version this backend wrote last (state already validated) */
+    HeapTuple version;   /* lstm_state_row_read: a copy of the version read (the datums point in) */
 } LstmSavedRow;
 
 /*
@@ -58,6 +60,28 @@ bool lstm_state_table_direct(LstmStateTable *table, Oid schema, Oid source);
  * READ, SERIALIZABLE), and read it into row; false if there is no such row.
  */
 bool lstm_state_row_lock(const LstmStateTable *table, const Datum key[3], LstmSavedRow *row);
+
+/*
+ * lstm_state_row_read: read the version of key's row visible to a new
+ * snapshot, at READ COMMITTED, without locking it; false if there is none.
+ * lstm_state_row_write_over then updates that version, which takes the
+ * row's lock as any UPDATE does: one heap operation (and WAL record) fewer
+ * than a lock followed by an update, for a statement that applies one row.
+ */
+bool lstm_state_row_read(const LstmStateTable *table, const Datum key[3], LstmSavedRow *row);
+
+/*
+ * lstm_state_row_write_over: write a series' state (as lstm_state_row_update
+ * does) over the version lstm_state_row_read gave in row, waiting for a
+ * transaction that is changing it. False, with nothing written, if another
+ * transaction changed or deleted the row since it was read (then lock it and
+ * start again). On success *written is the new version: the row is locked by
+ * this transaction until it ends.
+ */
+bool lstm_state_row_write_over(const LstmStateTable *table, const Datum key[3],
+                               const LstmSavedRow *row, bool has_state, Datum state,
+                               bool has_last_time, Datum last_time, Oid last_time_type,
+                               int64 late_added, ItemPointer written);
 
 /*
  * lstm_state_row_update: write a series' state back to its row (locked by
