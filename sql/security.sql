@@ -210,7 +210,15 @@ SELECT pg_temp.try($$INSERT INTO sec_test.sec_b (sensor, ts, v) VALUES (1, 10, 1
 UPDATE lstm_stream_states SET last_time = '\x0000000000000001ff'::bytea
 WHERE source = 'sec_b'::regclass;
 SELECT pg_temp.try($$INSERT INTO sec_test.sec_b (sensor, ts, v) VALUES (1, 11, 1.0)$$);
-DROP TABLE sec_a, sec_b, sec_keys;
+-- (a timestamptz is read without its receive function, with the same range check)
+CREATE TABLE sec_t (sensor int, ts timestamptz, v float8, forecast float8, score float8);
+CREATE TRIGGER sec_score BEFORE INSERT ON sec_t FOR EACH ROW
+    EXECUTE FUNCTION lstm_score_trigger('sec_shared', 'v', 'sensor', 'forecast', 'score', 'ts');
+INSERT INTO sec_t (sensor, ts, v) VALUES (1, '2024-01-01 00:00+00', 1.0);
+UPDATE lstm_stream_states SET last_time = '\x7ffffffffffffff0'::bytea
+WHERE source = 'sec_t'::regclass;
+SELECT pg_temp.try($$INSERT INTO sec_test.sec_t (sensor, ts, v) VALUES (1, '2024-01-02', 1.0)$$);
+DROP TABLE sec_a, sec_b, sec_t, sec_keys;
 
 -- ---- Nothing the extension runs can be hijacked through search_path ----
 -- A schema ahead of pg_catalog plants functions and operators that raise; plain SQL finds them,

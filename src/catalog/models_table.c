@@ -257,9 +257,46 @@ typedef struct ModelRowHint {
 static ModelRowHint model_row_hints[MODEL_ROW_HINTS];
 static int model_row_hint_next; /* the slot to reuse next */
 
+/* The columns lstm_models_read_direct reads, and the primary key, of one models relation. */
+typedef struct ModelColumns {
+    Oid relid; /* InvalidOid: not known */
+    AttrNumber name, model, owner, shared_with;
+    Oid index;
+} ModelColumns;
+
+static ModelColumns known_columns; /* of the relation read last, until its next invalidation */
+
+/* The columns of rel (looked up when rel is not the relation known, or it changed since). */
+static const ModelColumns *model_columns(Relation rel)
+{
+    TupleDesc desc = RelationGetDescr(rel);
+
+    if (known_columns.relid == RelationGetRelid(rel))
+        return &known_columns;
+    memset(&known_columns, 0, sizeof(known_columns));
+    for (int i = 0; i < desc->natts; i++) {
+        Form_pg_attribute attr = TupleDescAttr(desc, i);
+        if (attr->attisdropped)
+            continue;
+        if (strcmp(NameStr(attr->attname), "name") == 0)
+            known_columns.name = attr->attnum;
+        else if (strcmp(NameStr(attr->attname), "model") == 0)
+            known_columns.model = attr->attnum;
+        else if (strcmp(NameStr(attr->attname), "owner") == 0)
+            known_columns.owner = attr->attnum;
+        else if (strcmp(NameStr(attr->attname), "shared_with") == 0)
+            known_columns.shared_with = attr->attnum;
+    }
+    known_columns.index = RelationGetPrimaryKeyIndex(rel);
+    known_columns.relid = RelationGetRelid(rel);
+    return &known_columns;
+}
+
 /* Relcache invalidation: forget the hints of relid's rows (all for InvalidOid). */
 static void model_row_hints_invalidate(Oid relid)
 {
+    if (relid == InvalidOid || known_columns.relid == relid)
+        known_columns.relid = InvalidOid;
     for (int i = 0; i < MODEL_ROW_HINTS; i++) {
         if (relid == InvalidOid || model_row_hints[i].relid == relid)
             model_row_hints[i].relid = InvalidOid;
@@ -312,10 +349,11 @@ bool lstm_models_read_direct(Oid relid, const char *name, MemoryContext context,
 {
     Relation rel = table_open(relid, AccessShareLock);
     TupleDesc desc = RelationGetDescr(rel);
-    AttrNumber name_att = InvalidAttrNumber, model_att = InvalidAttrNumber,
-               owner_att = InvalidAttrNumber, shared_att = InvalidAttrNumber;
+    const ModelColumns *columns = model_columns(rel);
+    AttrNumber name_att = columns->name, model_att = columns->model, owner_att = columns->owner,
+               shared_att = columns->shared_with;
     bool filtered;
-    Oid index = RelationGetPrimaryKeyIndex(rel);
+    Oid index = columns->index;
     ScanKeyData key;
     SysScanDesc scan = NULL;
     Snapshot snapshot;
@@ -324,23 +362,10 @@ bool lstm_models_read_direct(Oid relid, const char *name, MemoryContext context,
     Buffer buffer = InvalidBuffer;
     ModelRowHint *hint;
 
-    for (int i = 0; i < desc->natts; i++) {
-        Form_pg_attribute attr = TupleDescAttr(desc, i);
-        if (attr->attisdropped)
-            continue;
-        if (strcmp(NameStr(attr->attname), "name") == 0)
-            name_att = attr->attnum;
-        else if (strcmp(NameStr(attr->attname), "model") == 0)
-            model_att = attr->attnum;
-        else if (strcmp(NameStr(attr->attname), "owner") == 0)
-            owner_att = attr->attnum;
-        else if (strcmp(NameStr(attr->attname), "shared_with") == 0)
-            shared_att = attr->attnum;
-    }
     if (name_att == InvalidAttrNumber || model_att == InvalidAttrNumber ||
         owner_att == InvalidAttrNumber || shared_att == InvalidAttrNumber || !OidIsValid(index) ||
         pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK) {
-        table_close(rel, AccessShareLock);
+        table_close(rel, NoLock);
         return false;
     }
     switch (check_enable_rls(relid, InvalidOid, true)) {
@@ -351,7 +376,7 @@ bool lstm_models_read_direct(Oid relid, const char *name, MemoryContext context,
     default:
         if (!row_security ||
             !lstm_policies_are_own(rel, model_policies, lengthof(model_policies))) {
-            table_close(rel, AccessShareLock);
+            table_close(rel, NoLock);
             return false;
         }
         filtered = true;
@@ -399,7 +424,7 @@ bool lstm_models_read_direct(Oid relid, const char *name, MemoryContext context,
     else
         ReleaseBuffer(buffer);
     UnregisterSnapshot(snapshot);
-    table_close(rel, AccessShareLock);
+    table_close(rel, NoLock); /* the lock is held to the transaction's end, as a SELECT's */
     return true;
 }
 

@@ -5,6 +5,7 @@
 #include "stream.h"
 #include "normalizer.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -268,6 +269,53 @@ static LstmError validate_normalizer(const LstmStateHeader *hd, const LstmDims *
 }
 
 /*
+ * Are the n floats at bytes (unaligned) all within [-bound, bound]? NaN is
+ * not. Branch-free: every state read or written is checked.
+ */
+static int floats_bounded(const char *bytes, size_t n, float bound)
+{
+    int bad = 0;
+    for (size_t k = 0; k < n; k++) {
+        float v;
+        memcpy(&v, bytes + k * sizeof(float), sizeof(float));
+        bad |= !(fabsf(v) <= bound);
+    }
+    return bad == 0;
+}
+
+/* The error for the first h value outside [-1, 1] or non-finite c value of a state. */
+static LstmError describe_bad_value(const LstmStateHeader *header, const LstmDims *dims,
+                                    const char *floats, size_t n, size_t per_member, char *errmsg)
+{
+    const LstmStateHeader hd = *header;
+    for (size_t k = 0; k < 2 * n; k++) {
+        float v;
+        const char *name = k < n ? "h" : "c";
+        size_t i = k < n ? k : k - n;
+        char where[64];
+        memcpy(&v, floats + k * sizeof(float), sizeof(float));
+        if (isfinite(v) && !(k < n && fabsf(v) > 1.0f))
+            continue; /* a valid value: name it only when it is wrong */
+        if (dims->members == 1)
+            snprintf(where, sizeof(where), "%s[%zu][%zu]", name, i / (size_t)hd.hidden_size,
+                     i % (size_t)hd.hidden_size);
+        else
+            snprintf(where, sizeof(where), "%s[%zu][%zu][%zu]", name, i / per_member,
+                     i % per_member / (size_t)hd.hidden_size, i % (size_t)hd.hidden_size);
+        if (!isfinite(v)) {
+            snprintf(errmsg, LSTM_ERRMSG_LEN, "%s is not finite", where);
+            return LSTM_ERR_NONFINITE;
+        }
+        if (k < n && fabsf(v) > 1.0f) {
+            snprintf(errmsg, LSTM_ERRMSG_LEN, "%s = %g is outside [-1, 1]", where, (double)v);
+            return LSTM_ERR_FORMAT;
+        }
+    }
+    snprintf(errmsg, LSTM_ERRMSG_LEN, "h or c is out of range");
+    return LSTM_ERR_FORMAT;
+}
+
+/*
  * Validate untrusted state bytes: header, length, every h and c value, the
  * normaliser, the anomaly block.
  */
@@ -291,29 +339,8 @@ LstmError lstm_state_validate(const void *bytes, size_t nbytes, char *errmsg)
     dims = lstm_state_dims(&hd);
     per_member = (size_t)hd.num_layers * (size_t)hd.hidden_size;
     n = (size_t)dims.members * per_member; /* h, then c: (members, L, H) each */
-    for (size_t k = 0; k < 2 * n; k++) {
-        float v;
-        const char *name = k < n ? "h" : "c";
-        size_t i = k < n ? k : k - n;
-        char where[64];
-        memcpy(&v, floats + k * sizeof(float), sizeof(float));
-        if (isfinite(v) && !(k < n && fabsf(v) > 1.0f))
-            continue; /* a valid value: name it only when it is wrong */
-        if (dims.members == 1)
-            snprintf(where, sizeof(where), "%s[%zu][%zu]", name, i / (size_t)hd.hidden_size,
-                     i % (size_t)hd.hidden_size);
-        else
-            snprintf(where, sizeof(where), "%s[%zu][%zu][%zu]", name, i / per_member,
-                     i % per_member / (size_t)hd.hidden_size, i % (size_t)hd.hidden_size);
-        if (!isfinite(v)) {
-            snprintf(errmsg, LSTM_ERRMSG_LEN, "%s is not finite", where);
-            return LSTM_ERR_NONFINITE;
-        }
-        if (k < n && fabsf(v) > 1.0f) {
-            snprintf(errmsg, LSTM_ERRMSG_LEN, "%s = %g is outside [-1, 1]", where, (double)v);
-            return LSTM_ERR_FORMAT;
-        }
-    }
+    if (!floats_bounded(floats, n, 1.0f) || !floats_bounded(floats + n * sizeof(float), n, FLT_MAX))
+        return describe_bad_value(&hd, &dims, floats, n, per_member, errmsg);
     base = lstm_state_nbytes(&dims); /* the anomaly block follows c and the normaliser */
     if (dims.flags & LSTM_FLAG_SERIES_SCALING) {
         err = validate_normalizer(&hd, &dims, floats + 2 * n * sizeof(float), errmsg);

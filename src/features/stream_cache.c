@@ -76,12 +76,33 @@ static int key_match(const void *a, const void *b, Size keysize)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* The hash key of a series: each part with its length, so no two series share one. */
+/*
+ * The hash key of a series, "<name length>:<name>|<source>|<series>": the
+ * name's length first, so no two series share one. Built by hand (it is
+ * made for every series a statement reaches; psprintf cost a tenth of a
+ * single-row INSERT's scoring).
+ */
 static char *make_hash_key(Datum model_name, Oid source, const char *series)
 {
     text *name = DatumGetTextPP(model_name);
-    return psprintf("%d:%.*s|%u|%s", (int)VARSIZE_ANY_EXHDR(name), (int)VARSIZE_ANY_EXHDR(name),
-                    VARDATA_ANY(name), source, series);
+    int name_len = VARSIZE_ANY_EXHDR(name);
+    size_t series_len = strlen(series);
+    char numbers[2][12];
+    int lengths[2] = {pg_ltoa(name_len, numbers[0]), pg_ultoa_n(source, numbers[1])};
+    char *key = palloc(lengths[0] + 1 + name_len + 1 + lengths[1] + 1 + series_len + 1);
+    char *at = key;
+
+    memcpy(at, numbers[0], lengths[0]);
+    at += lengths[0];
+    *at++ = ':';
+    memcpy(at, VARDATA_ANY(name), name_len);
+    at += name_len;
+    *at++ = '|';
+    memcpy(at, numbers[1], lengths[1]);
+    at += lengths[1];
+    *at++ = '|';
+    memcpy(at, series, series_len + 1);
+    return key;
 }
 
 /* The table, created on first use (its memory lives as long as the backend). */

@@ -19,6 +19,7 @@
 #include "utils/fmgroids.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "port/pg_bswap.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
 #include "utils/datetime.h"
@@ -469,6 +470,51 @@ bytea *lstm_time_encode(LstmTimeCodec *codec, Datum time)
     return SendFunctionCall(&codec->send, time);
 }
 
+/*
+ * The binary form of an integer-based time type read as its receive function
+ * reads it (a big-endian integer, the same range checks; no typmod), for the
+ * usual time types; false for any other type, a typmod, or bytes those
+ * checks reject (the receive function then reports them).
+ */
+static bool decode_integer_time(const LstmTimeCodec *codec, const bytea *stored, Datum *time)
+{
+    int len = VARSIZE_ANY_EXHDR(stored);
+    const char *bytes = VARDATA_ANY(stored);
+    uint64 u64;
+    uint32 u32;
+    uint16 u16;
+
+    if (codec->typmod != -1)
+        return false;
+    switch (codec->type) {
+    case TIMESTAMPTZOID:
+    case TIMESTAMPOID:
+    case INT8OID:
+        if (len != 8)
+            return false;
+        memcpy(&u64, bytes, 8);
+        *time = Int64GetDatum((int64)pg_ntoh64(u64));
+        return codec->type == INT8OID || TIMESTAMP_NOT_FINITE(DatumGetInt64(*time)) ||
+               IS_VALID_TIMESTAMP(DatumGetInt64(*time));
+    case INT4OID:
+    case DATEOID:
+        if (len != 4)
+            return false;
+        memcpy(&u32, bytes, 4);
+        *time = Int32GetDatum((int32)pg_ntoh32(u32));
+        return codec->type == INT4OID || DATE_NOT_FINITE(DatumGetInt32(*time)) ||
+               IS_VALID_DATE(DatumGetInt32(*time));
+    case INT2OID:
+        if (len != 2)
+            return false;
+        memcpy(&u16, bytes, 2);
+        *time = Int16GetDatum((int16)pg_ntoh16(u16));
+        return true;
+    default:
+        return false;
+    }
+}
+
 /* Read a stored last_time back (of the codec's type). */
 Datum lstm_time_decode(LstmTimeCodec *codec, Datum last_time)
 {
@@ -476,7 +522,10 @@ Datum lstm_time_decode(LstmTimeCodec *codec, Datum last_time)
     bytea *stored = DatumGetByteaPP(last_time);
     StringInfoData buf;
     volatile Datum previous = (Datum)0;
+    Datum time;
 
+    if (decode_integer_time(codec, stored, &time))
+        return time;
     initStringInfo(&buf);
     appendBinaryStringInfo(&buf, VARDATA_ANY(stored), VARSIZE_ANY_EXHDR(stored));
     /*
