@@ -152,6 +152,7 @@ typedef struct KnownRow {
     ItemPointerData root;       /* the HOT chain's root (invalid: unknown) */
     ItemPointerData written;    /* the version this backend wrote last (invalid: none) */
     TransactionId written_xmin; /* and the transaction that wrote it */
+    uint32 written_len;         /* and its length (0: not known) */
 } KnownRow;
 
 #define KNOWN_ROWS_MAX 65536 /* forget them all beyond this many series */
@@ -245,6 +246,7 @@ static KnownRow *known_row_enter(Oid relid, const Datum key[3])
         ItemPointerSetInvalid(&entry->root);
         ItemPointerSetInvalid(&entry->written);
         entry->written_xmin = InvalidTransactionId;
+        entry->written_len = 0;
     }
     return entry;
 }
@@ -253,13 +255,15 @@ static KnownRow *known_row_enter(Oid relid, const Datum key[3])
  * Remember the version of key's row this backend just wrote; one that is not
  * heap-only (not HOT) has its own index entry and starts a new chain.
  */
-static void known_row_remember_written(Oid relid, const Datum key[3], ItemPointer tid,
-                                       TransactionId xmin, bool heap_only)
+static void known_row_remember_written(Oid relid, const Datum key[3], HeapTuple written)
 {
     KnownRow *entry = known_row_enter(relid, key);
+    bool heap_only = HeapTupleIsHeapOnly(written);
+    ItemPointer tid = &written->t_self;
 
     entry->written = *tid;
-    entry->written_xmin = xmin;
+    entry->written_xmin = HeapTupleHeaderGetRawXmin(written->t_data);
+    entry->written_len = written->t_len;
     if (!heap_only)
         entry->root = *tid;
 }
@@ -268,6 +272,22 @@ static void known_row_remember_written(Oid relid, const Datum key[3], ItemPointe
 static void known_row_remember_root(Oid relid, const Datum key[3], ItemPointer root)
 {
     known_row_enter(relid, key)->root = *root;
+}
+
+/*
+ * Prune the page of a known row (pinned) as an index fetch would, but only
+ * when the row's next version (about as long as its last one) would not fit
+ * on it: pruning examines every item on the page and writes WAL, and on a
+ * page with room left a HOT update needs none. Pages of lstm_stream_states
+ * are filled to half (fillfactor 50), so a page is pruned once every few
+ * updates rather than at every one. (The free space is read without the
+ * content lock, as heap_page_prune_opt itself first reads it.)
+ */
+static void prune_if_full(Relation rel, Buffer buffer, const KnownRow *known)
+{
+    if (known->written_len == 0 ||
+        PageGetHeapFreeSpace(BufferGetPage(buffer)) < MAXALIGN(known->written_len))
+        heap_page_prune_opt(rel, buffer);
 }
 
 /* Find the row of key visible to snapshot into slot; false if there is none. */
@@ -385,7 +405,7 @@ static bool lock_known_row(const LstmStateTable *table, Relation rel, Snapshot s
         return false;
     tid = known->root;
     buffer = ReadBuffer(rel, ItemPointerGetBlockNumber(&tid));
-    heap_page_prune_opt(rel, buffer); /* as an index fetch would: keeps updates HOT */
+    prune_if_full(rel, buffer, known); /* keeps updates HOT */
     LockBuffer(buffer, BUFFER_LOCK_SHARE);
     usable = heap_hot_search_buffer(&tid, rel, buffer, snapshot, &tuple, NULL, true) &&
              tuple_has_key(table, RelationGetDescr(rel), &tuple, key);
@@ -509,8 +529,7 @@ static void after_update(const LstmStateTable *table, Relation rel, const Datum 
 {
     if (!HeapTupleIsHeapOnly(new))
         insert_index_entry(table, rel, key, &new->t_self); /* not HOT: the page was full */
-    known_row_remember_written(table->relid, key, &new->t_self,
-                               HeapTupleHeaderGetRawXmin(new->t_data), HeapTupleIsHeapOnly(new));
+    known_row_remember_written(table->relid, key, new);
 }
 
 /* Write a series' state back to its locked row (see stream_states.h). */
@@ -572,7 +591,7 @@ static HeapTuple read_known_row(const LstmStateTable *table, Relation rel, Snaps
         return NULL;
     tid = known->root;
     buffer = ReadBuffer(rel, ItemPointerGetBlockNumber(&tid));
-    heap_page_prune_opt(rel, buffer); /* as an index fetch would: keeps updates HOT */
+    prune_if_full(rel, buffer, known); /* keeps updates HOT */
     LockBuffer(buffer, BUFFER_LOCK_SHARE);
     if (heap_hot_search_buffer(&tid, rel, buffer, snapshot, &tuple, NULL, true) &&
         tuple_has_key(table, RelationGetDescr(rel), &tuple, key)) {
