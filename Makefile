@@ -10,7 +10,7 @@
 #   make figures          docs/*.png: forecasts and anomaly scores on the bundled series
 
 EXTENSION  = lstm
-EXTVERSION = 0.3
+EXTVERSION = 0.4
 MODULE_big = lstm
 
 # One C file per SQL concept in src/, the math in src/core/.
@@ -21,7 +21,8 @@ OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c src/*/*.c)))
 SQL_FRAGMENTS = $(sort $(wildcard src/sql/*.sql))
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
 # Released install scripts stay as they shipped; one upgrade script per release after them.
-DATA = $(EXTENSION)--0.1.sql $(EXTENSION)--0.2.sql $(wildcard $(EXTENSION)--*--*.sql)
+DATA = $(EXTENSION)--0.1.sql $(EXTENSION)--0.2.sql $(EXTENSION)--0.3.sql \
+       $(wildcard $(EXTENSION)--*--*.sql)
 
 # ---- Tests against a running server (make installcheck; see README "Tests") ----
 # One pg_regress suite per file in sql/ (expected output in expected/).

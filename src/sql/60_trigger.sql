@@ -14,7 +14,10 @@ CREATE TABLE lstm_stream_states (
     updated_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
     source regclass NOT NULL,
     PRIMARY KEY (model_name, source, series)
-);
+)
+-- The trigger updates one row per series per statement (HOT updates): pages
+-- filled to half leave room for several new versions between prunings.
+WITH (fillfactor = 50);
 COMMENT ON TABLE lstm_stream_states IS
     'Saved state of every series scored by lstm_score_trigger: the lstm_state, the newest time '
     'applied (binary form of the time column''s type), and the count of late rows left unscored';

@@ -1,4 +1,4 @@
-# 004_upgrade.pl - ALTER EXTENSION lstm UPDATE from the released 0.1 and 0.2 keeps everything.
+# 004_upgrade.pl - ALTER EXTENSION lstm UPDATE from the released 0.1, 0.2, 0.3 keeps everything.
 #
 # A database is made with the released 0.1 install script (lstm--0.1.sql, as it shipped) and
 # filled the way 0.1 users filled it: models in lstm_models, lstm_state values in a user
@@ -9,12 +9,15 @@
 # - every stored lstm_state reads back bit for bit and predicts the same;
 # - each scored table has its own copy of the state it used, keyed canonically, and the next
 #   insert continues from it; the models belong to the role that ran the update;
-# - the extension's objects are exactly those of a fresh 0.3 install (test/upgrade/describe.sql);
+# - the extension's objects are exactly those of a fresh 0.4 install (test/upgrade/describe.sql);
 # - the upgraded database survives pg_dump and restore with its row-level security.
-# A database made with the released 0.2 script (lstm--0.2.sql) is brought to 0.3 the same way:
+# A database made with the released 0.2 script (lstm--0.2.sql) is brought to 0.4 the same way:
 # its models read back with the same info (now generated from notes, which holds what the
 # writers added), the states its trigger saved are kept and continue, lstm_train refuses to run
-# before the update and works after it, and its objects are those of a fresh 0.3 install.
+# before the update and works after it, and its objects are those of a fresh 0.4 install.
+# A database made with the released 0.3 script (lstm--0.3.sql), whose lstm_stream_states has no
+# storage parameters, is brought to 0.4: the states its trigger saved are kept and continue,
+# lstm_stream_states now has fillfactor=50, and its objects are those of a fresh 0.4 install.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -112,7 +115,7 @@ like($err, qr/needs the extension's version 0.2 objects.*\n.*\n.*ALTER EXTENSION
 
 $node->safe_psql('up_old', 'ALTER EXTENSION lstm UPDATE');
 is($node->safe_psql('up_old', q{SELECT extversion FROM pg_extension WHERE extname = 'lstm'}),
-	'0.3', 'updated from 0.1 to 0.3');
+	'0.4', 'updated from 0.1 to 0.4');
 is($node->safe_psql('up_old', $models_query), $models_before,
 	'models, fingerprints, info and forecasts unchanged');
 is($node->safe_psql('up_old', $states_query), $states_before,
@@ -147,12 +150,12 @@ is( $node->safe_psql('up_old', q{
 	'feed_a:15 feed_b:16 feed_tz:7',
 	'inserts after the update step the table\'s own state');
 
-# The updated extension is exactly a fresh 0.3.
+# The updated extension is exactly a fresh 0.4.
 my $describe = slurp_file('test/upgrade/describe.sql');
 $node->safe_psql('postgres', 'CREATE DATABASE up_new');
 $node->safe_psql('up_new', 'CREATE EXTENSION lstm');
 is($node->safe_psql('up_new', q{SELECT extversion FROM pg_extension WHERE extname = 'lstm'}),
-	'0.3', 'a fresh install is 0.3');
+	'0.4', 'a fresh install is 0.4');
 is($node->safe_psql('up_old', $describe), $node->safe_psql('up_new', $describe),
 	'the updated extension has exactly the objects of a fresh install');
 
@@ -175,9 +178,8 @@ is($node->safe_psql('up_restored', $describe), $node->safe_psql('up_new', $descr
 	'the restored extension has exactly the objects of a fresh install');
 
 # ---- From the released 0.2 ----
-$node->safe_psql('postgres', 'CREATE DATABASE up_02');
-$node->safe_psql('up_02', q{
-CREATE EXTENSION lstm VERSION '0.2';
+# A one-layer model of hidden size h for the 0.2 and 0.3 databases: pg_temp.model(h, seed).
+my $small_model = q{
 CREATE FUNCTION pg_temp.model(h int, seed float8) RETURNS lstm_model LANGUAGE sql AS $$
     SELECT jsonb_build_object('input_size', 1, 'hidden_size', h, 'num_layers', 1, 'output_size', 1,
         'weights', jsonb_build_object(
@@ -191,6 +193,9 @@ CREATE FUNCTION pg_temp.model(h int, seed float8) RETURNS lstm_model LANGUAGE sq
                                               FROM generate_series(1, h) c)),
             'head.bias', jsonb_build_array(0.2)))::lstm_model
 $$;
+};
+$node->safe_psql('postgres', 'CREATE DATABASE up_02');
+$node->safe_psql('up_02', "CREATE EXTENSION lstm VERSION '0.2';" . $small_model . q{
 -- 0.2's trigger fills info with the model's keys; the writer's keys stay beside them.
 INSERT INTO lstm_models (name, model, info) VALUES
     ('noted', pg_temp.model(4, 1), '{"note": "kept", "hidden_size": 1000}'),
@@ -222,7 +227,7 @@ like($err, qr/needs the extension's version 0.3 objects.*\n.*\n.*ALTER EXTENSION
 
 $node->safe_psql('up_02', 'ALTER EXTENSION lstm UPDATE');
 is($node->safe_psql('up_02', q{SELECT extversion FROM pg_extension WHERE extname = 'lstm'}),
-	'0.3', 'updated from 0.2 to 0.3');
+	'0.4', 'updated from 0.2 to 0.4');
 is($node->safe_psql('up_02', $models_02), $models_02_before,
 	'models, info and forecasts read the same after the update');
 is( $node->safe_psql('up_02', q{SELECT name || ' ' || notes::text FROM lstm_models ORDER BY name}),
@@ -245,6 +250,50 @@ is( $node->safe_psql('up_02', q{
 $node->safe_psql('up_02', q{DELETE FROM lstm_models WHERE name = 'trained'});
 is($node->safe_psql('up_02', $describe), $node->safe_psql('up_new', $describe),
 	'the extension updated from 0.2 has exactly the objects of a fresh install');
+
+# ---- From the released 0.3 ----
+$node->safe_psql('postgres', 'CREATE DATABASE up_03');
+$node->safe_psql('up_03', "CREATE EXTENSION lstm VERSION '0.3';" . $small_model . q{
+INSERT INTO lstm_models (name, model, notes)
+    VALUES ('scorer', pg_temp.model(5, 3), '{"note": "kept"}');
+CREATE TABLE feed (sensor int, ts int, v float8, forecast float8, score float8);
+CREATE TRIGGER score BEFORE INSERT ON feed FOR EACH ROW
+    EXECUTE FUNCTION lstm_score_trigger('scorer', 'v', 'sensor', 'forecast', 'score', 'ts');
+INSERT INTO feed (sensor, ts, v) SELECT 1 + t % 3, t, 5 + sin(t) FROM generate_series(1, 12) t;
+});
+my $states_03 = q{
+    SELECT model_name, source || ':' || series, md5(lstm_state_send(state)),
+           md5(last_time), last_time_type, late_rows, updated_at
+    FROM lstm_stream_states ORDER BY 1, 2};
+my $reloptions_03 = q{SELECT coalesce(reloptions::text, '-') FROM pg_class
+                       WHERE oid = 'lstm_stream_states'::regclass};
+my $states_03_before = $node->safe_psql('up_03', $states_03);
+like($states_03_before, qr/\Ascorer\|feed:1\|.*\nscorer\|feed:2\|.*\nscorer\|feed:3\|[^\n]*\z/,
+	'0.3\'s trigger saved a state for each of the three series');
+is($node->safe_psql('up_03', $reloptions_03), '-',
+	'0.3 creates lstm_stream_states without storage parameters');
+
+$node->safe_psql('up_03', 'ALTER EXTENSION lstm UPDATE');
+is($node->safe_psql('up_03', q{SELECT extversion FROM pg_extension WHERE extname = 'lstm'}),
+	'0.4', 'updated from 0.3 to 0.4');
+is($node->safe_psql('up_03', $states_03), $states_03_before,
+	'the trigger\'s saved states unchanged by the update');
+like($node->safe_psql('up_03', $reloptions_03), qr/\bfillfactor=50\b/,
+	'lstm_stream_states has fillfactor=50 after the update');
+$node->safe_psql('up_03', q{INSERT INTO feed (sensor, ts, v) VALUES (1, 13, 5.5)});
+is( $node->safe_psql('up_03', q{
+        SELECT series || ':' || (lstm_state_info(state) ->> 'steps') FROM lstm_stream_states
+        ORDER BY series}),
+	"1:5\n2:4\n3:4", 'the trigger continues from the saved states');
+is( $node->safe_psql('up_03', q{
+        SELECT bool_and(md5(lstm_state_send(st.state)) = md5(lstm_state_send(a.agg)))
+               AND count(*) = 3
+        FROM lstm_stream_states st
+        JOIN (SELECT sensor, lstm_state_agg('scorer', v ORDER BY ts) AS agg FROM feed
+              GROUP BY sensor) a ON st.series = a.sensor::text}),
+	't', 'each continued state equals lstm_state_agg over the series\' rows');
+is($node->safe_psql('up_03', $describe), $node->safe_psql('up_new', $describe),
+	'the extension updated from 0.3 has exactly the objects of a fresh install');
 
 $node->stop;
 done_testing();

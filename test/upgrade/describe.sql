@@ -1,6 +1,6 @@
 -- describe.sql - a text description of everything the lstm extension owns, for comparing a
 -- fresh install of the current version with an older version brought up by ALTER EXTENSION
--- UPDATE (test/t/upgrade.pl). One line per object or property, sorted.
+-- UPDATE (test/t/004_upgrade.pl). One line per object or property, sorted.
 WITH ext AS (SELECT oid, extnamespace FROM pg_catalog.pg_extension WHERE extname = 'lstm'),
 members AS (
     SELECT d.classid, d.objid FROM pg_catalog.pg_depend d, ext
@@ -39,7 +39,8 @@ SELECT line FROM (
     FROM pg_catalog.pg_cast c
     JOIN members m ON m.classid = 'pg_catalog.pg_cast'::pg_catalog.regclass AND m.objid = c.oid
     UNION ALL
-    -- tables: columns with defaults, constraints, indexes, triggers, policies, RLS, comments
+    -- tables: columns with defaults, constraints, indexes, triggers, policies, RLS, storage
+    -- parameters (reloptions, such as fillfactor), comments
     SELECT 'column ' || a.attrelid::regclass::text || '.' || a.attname || ' ' ||
            pg_catalog.format_type(a.atttypid, a.atttypmod) || CASE WHEN a.attnotnull THEN
            ' not null' ELSE '' END || COALESCE(' default ' ||
@@ -66,7 +67,8 @@ SELECT line FROM (
     FROM pg_catalog.pg_policy p JOIN tables t ON t.oid = p.polrelid
     UNION ALL
     SELECT 'table ' || c.oid::regclass::text || ' rls=' || c.relrowsecurity::text ||
-           ' force=' || c.relforcerowsecurity::text || ' comment=' ||
+           ' force=' || c.relforcerowsecurity::text || ' options=' ||
+           COALESCE(c.reloptions::text, '-') || ' comment=' ||
            COALESCE(pg_catalog.obj_description(c.oid, 'pg_class'), '-') || ' dumped=' ||
            (c.oid = ANY (e.extconfig))::text
     FROM pg_catalog.pg_class c JOIN tables t ON t.oid = c.oid, pg_catalog.pg_extension e
