@@ -403,13 +403,17 @@ bool lstm_models_read_direct(Oid relid, const char *name, MemoryContext context,
             remember_model_row(relid, name, &tuple->t_self);
     }
     if (HeapTupleIsValid(tuple)) {
-        bool owner_null, shared_null, model_null;
-        Datum owner = heap_getattr(tuple, owner_att, desc, &owner_null);
-        Datum shared = heap_getattr(tuple, shared_att, desc, &shared_null);
+        bool model_null;
         Datum value = heap_getattr(tuple, model_att, desc, &model_null);
 
-        *found = !filtered || (!owner_null && !shared_null &&
-                               model_visible(DatumGetObjectId(owner), DatumGetArrayTypeP(shared)));
+        *found = true;
+        if (filtered) {
+            bool owner_null, shared_null;
+            Datum owner = heap_getattr(tuple, owner_att, desc, &owner_null);
+            Datum shared = heap_getattr(tuple, shared_att, desc, &shared_null);
+            *found = !owner_null && !shared_null &&
+                     model_visible(DatumGetObjectId(owner), DatumGetArrayTypeP(shared));
+        }
         if (*found && model_null)
             ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
                             errmsg("model \"%s\" is NULL", name)));

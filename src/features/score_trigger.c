@@ -17,13 +17,11 @@
  * (stream_cache.c), so a load's cost is linear in its rows. At READ
  * COMMITTED on the direct path a series' first row in a statement is
  * written at once instead, over the version it read, and that update takes
- * the row lock (write_through): one heap operation for a single-row INSERT. The settings (JSON text, as
- * lstm_anomaly_score's jsonb) start every new series' state; a saved state
- * with other settings is an error when the statement first reads it. The
- * arithmetic is
- * the core step lstm_state_agg and lstm_anomaly_score run, so a series
- * inserted in time order gets exactly the state and scores those give over
- * the same rows.
+ * the row lock (write_through): one heap operation for a single-row INSERT. The settings (JSON
+ * text, as lstm_anomaly_score's jsonb) start every new series' state; a saved state with other
+ * settings is an error when the statement first reads it. The arithmetic is the core step
+ * lstm_state_agg and lstm_anomaly_score run, so a series inserted in time order gets exactly the
+ * state and scores those give over the same rows.
  *
  * Rules (the README's "Streaming" section says the same):
  * - NULL value: the forecast column gets the current forecast, the score
@@ -1097,6 +1095,7 @@ static LstmCachedSeries *write_through(ScoreConfig *cfg, const SeriesRow *row, S
         now->late_added = 0;
         return series;
     }
+    lstm_state_row_release(&read);
     lstm_stream_cache_forget(series);
     memset(result, 0, sizeof(*result));
     return NULL;

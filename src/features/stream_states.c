@@ -487,40 +487,34 @@ static void insert_index_entry(const LstmStateTable *table, Relation rel, const 
 }
 
 /*
- * The next version of old: state, last_time and last_time_type when
- * has_state, late_rows increased by late_added, updated_at the
- * transaction's start (as now()).
+ * The next version of a row whose columns are old_values and old_isnull
+ * (natts each): state, last_time and last_time_type when has_state,
+ * late_rows increased by late_added, updated_at the transaction's start (as
+ * now()); the other columns as they were.
  */
-static HeapTuple next_version(const LstmStateTable *table, TupleDesc desc, HeapTuple old,
-                              bool has_state, Datum state, bool has_last_time, Datum last_time,
-                              Oid last_time_type, int64 late_added)
+static HeapTuple next_version(const LstmStateTable *table, TupleDesc desc, const Datum *old_values,
+                              const bool *old_isnull, bool has_state, Datum state,
+                              bool has_last_time, Datum last_time, Oid last_time_type,
+                              int64 late_added)
 {
     Datum values_here[STATE_COLUMNS_HERE];
-    bool nulls_here[STATE_COLUMNS_HERE], replace_here[STATE_COLUMNS_HERE];
+    bool nulls_here[STATE_COLUMNS_HERE];
     bool many = desc->natts > STATE_COLUMNS_HERE;
     Datum *values = many ? palloc(sizeof(Datum) * desc->natts) : values_here;
-    bool *nulls = many ? palloc0(sizeof(bool) * desc->natts) : nulls_here;
-    bool *replace = many ? palloc0(sizeof(bool) * desc->natts) : replace_here;
-    bool isnull;
-    int64 late_rows;
+    bool *nulls = many ? palloc(sizeof(bool) * desc->natts) : nulls_here;
 
-    if (!many) {
-        memset(nulls_here, 0, sizeof(nulls_here));
-        memset(replace_here, 0, sizeof(replace_here));
-    }
-    late_rows = DatumGetInt64(heap_getattr(old, table->late_rows, desc, &isnull));
-    values[table->late_rows - 1] = Int64GetDatum(late_rows + late_added);
+    memcpy(values, old_values, sizeof(Datum) * desc->natts);
+    memcpy(nulls, old_isnull, sizeof(bool) * desc->natts);
+    values[table->late_rows - 1] =
+        Int64GetDatum(DatumGetInt64(old_values[table->late_rows - 1]) + late_added);
     values[table->updated_at - 1] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
-    replace[table->late_rows - 1] = replace[table->updated_at - 1] = true;
     if (has_state) {
         values[table->state - 1] = state;
         values[table->last_time - 1] = last_time;
         values[table->last_time_type - 1] = ObjectIdGetDatum(last_time_type);
         nulls[table->last_time - 1] = nulls[table->last_time_type - 1] = !has_last_time;
-        replace[table->state - 1] = replace[table->last_time - 1] =
-            replace[table->last_time_type - 1] = true;
     }
-    return heap_modify_tuple(old, desc, values, nulls, replace);
+    return heap_form_tuple(desc, values, nulls);
 }
 
 /* After an update put new at new->t_self: its index entry if it is not HOT, and where it is. */
@@ -559,9 +553,10 @@ void lstm_state_row_update(const LstmStateTable *table, const Datum key[3], Item
             elog(ERROR, "lstm_score_trigger: saving the state of series \"%s\" found no row",
                  series);
     }
+    slot_getallattrs(slot);
+    new = next_version(table, desc, slot->tts_values, slot->tts_isnull, has_state, state,
+                       has_last_time, last_time, last_time_type, late_added);
     old = ExecFetchSlotHeapTuple(slot, false, &free_old);
-    new = next_version(table, desc, old, has_state, state, has_last_time, last_time, last_time_type,
-                       late_added);
     simple_heap_update(rel, &old->t_self, new);
     after_update(table, rel, key, new);
     heap_freetuple(new);
@@ -593,8 +588,7 @@ static HeapTuple read_known_row(const LstmStateTable *table, Relation rel, Snaps
     buffer = ReadBuffer(rel, ItemPointerGetBlockNumber(&tid));
     prune_if_full(rel, buffer, known); /* keeps updates HOT */
     LockBuffer(buffer, BUFFER_LOCK_SHARE);
-    if (heap_hot_search_buffer(&tid, rel, buffer, snapshot, &tuple, NULL, true) &&
-        tuple_has_key(table, RelationGetDescr(rel), &tuple, key)) {
+    if (heap_hot_search_buffer(&tid, rel, buffer, snapshot, &tuple, NULL, true)) {
         copy = heap_copytuple(&tuple);
         *written_here = ItemPointerEquals(&tid, &known->written) &&
                         HeapTupleHeaderGetRawXmin(copy->t_data) == known->written_xmin;
@@ -602,8 +596,29 @@ static HeapTuple read_known_row(const LstmStateTable *table, Relation rel, Snaps
     LockBuffer(buffer, BUFFER_LOCK_UNLOCK);
     ReleaseBuffer(buffer);
     if (copy == NULL)
-        ItemPointerSetInvalid(&known->root);
+        ItemPointerSetInvalid(&known->root); /* (the caller checks the key of a copy) */
     return copy;
+}
+
+/* Are two text datums the same bytes (texteq under a deterministic collation)? */
+static bool same_text(Datum a, Datum b)
+{
+    text *ta = DatumGetTextPP(a), *tb = DatumGetTextPP(b);
+    return VARSIZE_ANY_EXHDR(ta) == VARSIZE_ANY_EXHDR(tb) &&
+           memcmp(VARDATA_ANY(ta), VARDATA_ANY(tb), VARSIZE_ANY_EXHDR(ta)) == 0;
+}
+
+/* Do deformed columns have key? */
+static bool values_have_key(const LstmStateTable *table, const Datum *values, const bool *isnull,
+                            const Datum key[3])
+{
+    for (int k = 0; k < 3; k++) {
+        int at = table->key[k] - 1;
+        if (isnull[at] || !(k == 1 ? DatumGetObjectId(values[at]) == DatumGetObjectId(key[k])
+                                   : same_text(values[at], key[k])))
+            return false;
+    }
+    return true;
 }
 
 /* Read key's row without locking it (see stream_states.h). */
@@ -613,14 +628,27 @@ bool lstm_state_row_read(const LstmStateTable *table, const Datum key[3], LstmSa
     TupleDesc desc = RelationGetDescr(rel);
     Snapshot snapshot;
     HeapTuple version;
-    bool isnull, time_null, type_null;
 
     Assert(!IsolationUsesXactSnapshot());
+    row->values = NULL;
+    row->isnull = NULL;
     /* The snapshot an SPI statement would take: this command's changes visible. */
     CommandCounterIncrement();
     snapshot = RegisterSnapshot(GetTransactionSnapshot());
     row->written_here = false;
     version = read_known_row(table, rel, snapshot, key, &row->written_here);
+    if (version != NULL) {
+        row->values = palloc(sizeof(Datum) * desc->natts);
+        row->isnull = palloc(sizeof(bool) * desc->natts);
+        heap_deform_tuple(version, desc, row->values, row->isnull);
+        if (!values_have_key(table, row->values, row->isnull, key)) {
+            /* the line pointer was reused: the primary key decides */
+            ItemPointerSetInvalid(&known_row_find(table->relid, key)->root);
+            heap_freetuple(version);
+            version = NULL;
+            row->written_here = false;
+        }
+    }
     if (version == NULL) {
         Relation index = index_open(table->index, AccessShareLock);
         TupleTableSlot *slot = table_slot_create(rel, NULL);
@@ -628,35 +656,47 @@ bool lstm_state_row_read(const LstmStateTable *table, const Datum key[3], LstmSa
         if (find_row(table, rel, index, snapshot, key, slot, &root)) {
             version = ExecCopySlotHeapTuple(slot);
             known_row_remember_root(table->relid, key, &root);
+            if (row->values == NULL) {
+                row->values = palloc(sizeof(Datum) * desc->natts);
+                row->isnull = palloc(sizeof(bool) * desc->natts);
+            }
+            heap_deform_tuple(version, desc, row->values, row->isnull);
         }
         ExecDropSingleTupleTableSlot(slot);
         index_close(index, NoLock);
     }
     UnregisterSnapshot(snapshot);
-    table_close(rel, NoLock);
     row->version = version;
-    if (version == NULL)
+    row->rel = rel;
+    if (version == NULL) {
+        lstm_state_row_release(row);
         return false;
+    }
     row->tid = version->t_self;
-    row->state = heap_getattr(version, table->state, desc, &isnull);
-    row->last_time = heap_getattr(version, table->last_time, desc, &time_null);
-    row->last_time_type =
-        DatumGetObjectId(heap_getattr(version, table->last_time_type, desc, &type_null));
-    row->has_last_time = !time_null && !type_null;
-    if (!row->has_last_time)
-        row->last_time = (Datum)0;
+    row->state = row->values[table->state - 1];
+    row->has_last_time =
+        !row->isnull[table->last_time - 1] && !row->isnull[table->last_time_type - 1];
+    row->last_time = row->has_last_time ? row->values[table->last_time - 1] : (Datum)0;
+    row->last_time_type = DatumGetObjectId(row->values[table->last_time_type - 1]);
     return true;
 }
 
-/* Write a series' state over the version read (see stream_states.h). */
-bool lstm_state_row_write_over(const LstmStateTable *table, const Datum key[3],
-                               const LstmSavedRow *row, bool has_state, Datum state,
-                               bool has_last_time, Datum last_time, Oid last_time_type,
-                               int64 late_added, ItemPointer written)
+/* Close the table a read left open (its lock stays to the transaction's end). */
+void lstm_state_row_release(LstmSavedRow *row)
 {
-    Relation rel = table_open(table->relid, RowExclusiveLock);
-    HeapTuple new = next_version(table, RelationGetDescr(rel), row->version, has_state, state,
-                                 has_last_time, last_time, last_time_type, late_added);
+    if (row->rel != NULL)
+        table_close(row->rel, NoLock);
+    row->rel = NULL;
+}
+
+/* Write a series' state over the version read (see stream_states.h). */
+bool lstm_state_row_write_over(const LstmStateTable *table, const Datum key[3], LstmSavedRow *row,
+                               bool has_state, Datum state, bool has_last_time, Datum last_time,
+                               Oid last_time_type, int64 late_added, ItemPointer written)
+{
+    Relation rel = row->rel; /* (open since the read: one open and close for both) */
+    HeapTuple new = next_version(table, RelationGetDescr(rel), row->values, row->isnull, has_state,
+                                 state, has_last_time, last_time, last_time_type, late_added);
     TM_FailureData failure;
     LockTupleMode lockmode;
     TM_Result result;
@@ -676,6 +716,6 @@ bool lstm_state_row_write_over(const LstmStateTable *table, const Datum key[3],
         elog(ERROR, "lstm_score_trigger: unexpected result %d saving a state", (int)result);
     }
     heap_freetuple(new);
-    table_close(rel, NoLock);
+    lstm_state_row_release(row);
     return result == TM_Ok;
 }

@@ -21,6 +21,7 @@
 
 #include "access/attnum.h"
 #include "access/htup.h"
+#include "utils/relcache.h"
 #include "storage/itemptr.h"
 
 /* lstm_stream_states as the direct path uses it (resolved once per statement). */
@@ -45,6 +46,9 @@ typedef struct LstmSavedRow {
     ItemPointerData tid; /* the version locked (or read: lstm_state_row_read) */
     bool written_here;   /* it is the version this backend wrote last (state already validated) */
     HeapTuple version;   /* lstm_state_row_read: a copy of the version read (the datums point in) */
+    Datum *values;       /* and its columns, deformed (natts) */
+    bool *isnull;
+    Relation rel; /* lstm_state_row_read: the table, open until written over or released */
 } LstmSavedRow;
 
 /*
@@ -70,6 +74,9 @@ bool lstm_state_row_lock(const LstmStateTable *table, const Datum key[3], LstmSa
  */
 bool lstm_state_row_read(const LstmStateTable *table, const Datum key[3], LstmSavedRow *row);
 
+/* lstm_state_row_release: close what lstm_state_row_read left open, without writing. */
+void lstm_state_row_release(LstmSavedRow *row);
+
 /*
  * lstm_state_row_write_over: write a series' state (as lstm_state_row_update
  * does) over the version lstm_state_row_read gave in row, waiting for a
@@ -78,10 +85,9 @@ bool lstm_state_row_read(const LstmStateTable *table, const Datum key[3], LstmSa
  * start again). On success *written is the new version: the row is locked by
  * this transaction until it ends.
  */
-bool lstm_state_row_write_over(const LstmStateTable *table, const Datum key[3],
-                               const LstmSavedRow *row, bool has_state, Datum state,
-                               bool has_last_time, Datum last_time, Oid last_time_type,
-                               int64 late_added, ItemPointer written);
+bool lstm_state_row_write_over(const LstmStateTable *table, const Datum key[3], LstmSavedRow *row,
+                               bool has_state, Datum state, bool has_last_time, Datum last_time,
+                               Oid last_time_type, int64 late_added, ItemPointer written);
 
 /*
  * lstm_state_row_update: write a series' state back to its row (locked by
