@@ -1,4 +1,4 @@
--- lstm 0.2 install script, assembled from src/sql/*.sql by the Makefile.
+-- lstm install script of the version in lstm.control, assembled from src/sql/*.sql by the Makefile.
 
 -- complain if script is sourced in psql, rather than via CREATE EXTENSION
 \echo Use "CREATE EXTENSION lstm" to load this file. \quit
