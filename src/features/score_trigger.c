@@ -736,28 +736,38 @@ static void model_missing(const ScoreConfig *cfg)
 
 /*
  * The model for the direct path, read once per statement (a statement uses
- * one model): through the primary key with lstm_models' row-level security
- * applied in C when its policies are the extension's own, else through SPI.
+ * one model) into cfg->model: through the primary key with lstm_models'
+ * row-level security applied in C when its policies are the extension's own;
+ * false, with nothing read, when that is not possible (statement_model then
+ * reads it through SPI).
  */
-static Datum statement_model(ScoreConfig *cfg, const SeriesRow *row)
+static bool statement_model_direct(ScoreConfig *cfg, const SeriesRow *row)
 {
     bool found;
 
     if (cfg->have_model)
-        return cfg->model;
+        return true;
     if (!OidIsValid(cfg->setup->models_relid))
         model_missing(cfg);
-    if (lstm_models_read_direct(cfg->setup->models_relid, cfg->setup->model_name, row->scratch,
-                                &cfg->model, &found)) {
-        if (!found)
-            model_missing(cfg);
-    } else {
+    if (!lstm_models_read_direct(cfg->setup->models_relid, cfg->setup->model_name, row->scratch,
+                                 &cfg->model, &found))
+        return false;
+    if (!found)
+        model_missing(cfg);
+    cfg->have_model = true;
+    return true;
+}
+
+/* The statement's model (SPI connected: read through SQL when it cannot be read directly). */
+static Datum statement_model(ScoreConfig *cfg, const SeriesRow *row)
+{
+    if (!statement_model_direct(cfg, row)) {
         Datum model = read_model(cfg, row);
         MemoryContext old = MemoryContextSwitchTo(row->scratch);
         cfg->model = datumCopy(model, false, -1);
         MemoryContextSwitchTo(old);
+        cfg->have_model = true;
     }
-    cfg->have_model = true;
     return cfg->model;
 }
 
@@ -1069,7 +1079,9 @@ static LstmCachedSeries *write_through(ScoreConfig *cfg, const SeriesRow *row, S
     Datum state = (Datum)0, last_time = (Datum)0;
 
     memset(&saved, 0, sizeof(saved));
-    saved.model = statement_model(cfg, row);
+    if (!statement_model_direct(cfg, row))
+        return NULL; /* (SPI is not connected here) */
+    saved.model = cfg->model;
     if (!lstm_state_row_read(&cfg->setup->states, row->key, &read))
         return NULL;
     saved.state = read.state;
@@ -1102,23 +1114,13 @@ static LstmCachedSeries *write_through(ScoreConfig *cfg, const SeriesRow *row, S
 }
 
 /*
- * Reach a series this statement has not used yet (SPI connected): write
- * through it (*scored: the row is scored), or lock its saved state and cache
- * it, or create it with this row (result filled, the row done: returns
- * NULL); a lost race to create it is retried against the winner's state.
+ * Reach a series this statement has not used yet (SPI connected): lock its
+ * saved state and cache it, or create it with this row (result filled, the
+ * row done: returns NULL); a lost race to create it is retried against the
+ * winner's state.
  */
-static LstmCachedSeries *open_series(ScoreConfig *cfg, const SeriesRow *row, ScoreResult *result,
-                                     bool *scored)
+static LstmCachedSeries *open_series(ScoreConfig *cfg, const SeriesRow *row, ScoreResult *result)
 {
-    *scored = false;
-    if (cfg->setup->direct && !IsolationUsesXactSnapshot() &&
-        !row->isnull[cfg->setup->value.attnum - 1]) {
-        LstmCachedSeries *series = write_through(cfg, row, result);
-        if (series != NULL) {
-            *scored = true;
-            return series;
-        }
-    }
     for (int attempt = 0; attempt < 3; attempt++) {
         SavedState saved;
         LstmCachedSeries *created;
@@ -1264,14 +1266,21 @@ static void score_row(ScoreConfig *cfg, SeriesRow *row, ScoreResult *result)
     series = lstm_stream_cache_find(row->key[0], cfg->setup->source, row->series_name);
     scored = false;
     if (series == NULL) {
+        decide_direct_path(cfg->setup);
+        /* the first row of a series in a statement: written through if it can be, without SPI */
+        if (cfg->setup->direct && !IsolationUsesXactSnapshot() &&
+            !row->isnull[cfg->setup->value.attnum - 1])
+            series = write_through(cfg, row, result);
+        scored = series != NULL;
+    }
+    if (series == NULL && !scored) {
         MemoryContext caller = CurrentMemoryContext;
         if (SPI_connect() != SPI_OK_CONNECT)
             elog(ERROR, "lstm_score_trigger: SPI_connect failed");
         if (plans.schema != cfg->setup->schema || plans.state_type != cfg->setup->state_type ||
             plans.models != lstm_models_read_relation())
             prepare_plans(cfg->setup->schema, cfg->setup->state_type);
-        decide_direct_path(cfg->setup);
-        series = open_series(cfg, row, result, &scored);
+        series = open_series(cfg, row, result);
         SPI_finish();
         MemoryContextSwitchTo(caller);
     }
@@ -1303,13 +1312,10 @@ static pg_noinline void score_row_counted(ScoreConfig *cfg, SeriesRow *row, Scor
 static Datum stored_last_time(const LstmCachedSeries *series)
 {
     const LstmSeriesVersion *now = &series->now;
-    Oid send;
-    bool varlena;
 
     if (!now->last_time_held)
         elog(ERROR, "lstm_score_trigger: series \"%s\" has no time to save", series->series);
-    getTypeBinaryOutputInfo(now->last_time_type, &send, &varlena);
-    return PointerGetDatum(OidSendFunctionCall(send, now->last_time));
+    return PointerGetDatum(lstm_time_send(now->last_time_type, now->last_time));
 }
 
 /*

@@ -464,10 +464,62 @@ void lstm_time_codec_init(LstmTimeCodec *codec, const LstmColumn *time, MemoryCo
     fmgr_info_cxt(recv, &codec->recv, context);
 }
 
+/*
+ * The binary (send) form of an integer-based time type, as its send function
+ * writes it (a big-endian integer); NULL for any other type.
+ */
+static bytea *encode_integer_time(Oid type, Datum time)
+{
+    bytea *stored;
+    uint64 u64;
+    uint32 u32;
+    uint16 u16;
+
+    switch (type) {
+    case TIMESTAMPTZOID:
+    case TIMESTAMPOID:
+    case INT8OID:
+        stored = palloc(VARHDRSZ + 8);
+        SET_VARSIZE(stored, VARHDRSZ + 8);
+        u64 = pg_hton64((uint64)DatumGetInt64(time));
+        memcpy(VARDATA(stored), &u64, 8);
+        return stored;
+    case INT4OID:
+    case DATEOID:
+        stored = palloc(VARHDRSZ + 4);
+        SET_VARSIZE(stored, VARHDRSZ + 4);
+        u32 = pg_hton32((uint32)DatumGetInt32(time));
+        memcpy(VARDATA(stored), &u32, 4);
+        return stored;
+    case INT2OID:
+        stored = palloc(VARHDRSZ + 2);
+        SET_VARSIZE(stored, VARHDRSZ + 2);
+        u16 = pg_hton16((uint16)DatumGetInt16(time));
+        memcpy(VARDATA(stored), &u16, 2);
+        return stored;
+    default:
+        return NULL;
+    }
+}
+
 /* A time in its binary (send) form, as last_time stores it. */
 bytea *lstm_time_encode(LstmTimeCodec *codec, Datum time)
 {
-    return SendFunctionCall(&codec->send, time);
+    bytea *stored = encode_integer_time(codec->type, time);
+    return stored != NULL ? stored : SendFunctionCall(&codec->send, time);
+}
+
+/* lstm_time_send: the binary form of a time of any type (see column_spec.h). */
+bytea *lstm_time_send(Oid type, Datum time)
+{
+    bytea *stored = encode_integer_time(type, time);
+    Oid send;
+    bool varlena;
+
+    if (stored != NULL)
+        return stored;
+    getTypeBinaryOutputInfo(type, &send, &varlena);
+    return OidSendFunctionCall(send, time);
 }
 
 /*

@@ -147,6 +147,9 @@ void lstm_time_codec_init(LstmTimeCodec *codec, const LstmColumn *time, MemoryCo
 /* lstm_time_encode: a time as stored in lstm_stream_states.last_time. */
 bytea *lstm_time_encode(LstmTimeCodec *codec, Datum time);
 
+/* lstm_time_send: the same for a time of any type (its send function, or the integer form). */
+bytea *lstm_time_send(Oid type, Datum time);
+
 /*
  * lstm_time_decode: a stored last_time (bytea, of the codec's type) as a value
  * of the type; bytes that do not read back are an error (XX001).
