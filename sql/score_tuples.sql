@@ -115,6 +115,42 @@ SELECT st.series, st.state::text = (SELECT lstm_state_agg('st_m', v, :'settings'
        AS state_equals_agg
 FROM lstm_stream_states st WHERE st.source = 'last_cols'::regclass ORDER BY 1;
 
+-- last_time is the newest applied time in its type's binary (send) form, whether the trigger
+-- writes it directly (the integer-based time types) or through the send function (numeric):
+-- a table per type, six rows in time order, then the saved last_time against the type's send
+-- function of the newest time, and a late row (older than it) counted as late.
+CREATE FUNCTION st_last_time(typ regtype, send text, first text, step text)
+RETURNS TABLE (same_bytes boolean, steps text, late bigint) LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE format('CREATE TABLE st_test.t_%s (sensor int, t %s, v float8)', send, typ);
+    EXECUTE format('CREATE TRIGGER score BEFORE INSERT ON st_test.t_%s FOR EACH ROW '
+                   'EXECUTE FUNCTION lstm_score_trigger(''st_m'', ''v'', ''sensor'', NULL, '
+                   'NULL, ''t'')', send);
+    FOR g IN 1..6 LOOP
+        EXECUTE format('INSERT INTO st_test.t_%s VALUES (1, %L::%s + %s * %L::%s, sin(%s))',
+                       send, first, typ, g, step,
+                       CASE WHEN typ = 'date'::regtype THEN 'integer'
+                            WHEN typ IN ('smallint'::regtype, 'integer', 'bigint', 'numeric')
+                            THEN typ::text ELSE 'interval' END, g);
+    END LOOP;
+    EXECUTE format('INSERT INTO st_test.t_%s VALUES (1, %L::%s, 0.5)', send, first, typ);
+    RETURN QUERY EXECUTE format(
+        'SELECT last_time = (SELECT %s(max(t)) FROM st_test.t_%s), '
+        '       lstm_state_info(state) ->> ''steps'', late_rows '
+        'FROM lstm_stream_states WHERE source = %L::regclass',
+        send, send, 'st_test.t_' || send);
+END
+$$;
+SELECT 'int4' AS type, * FROM st_last_time('integer', 'int4send', '100', '3')
+UNION ALL SELECT 'int8', * FROM st_last_time('bigint', 'int8send', '10000000000', '7')
+UNION ALL SELECT 'int2', * FROM st_last_time('smallint', 'int2send', '-20', '5')
+UNION ALL SELECT 'date', * FROM st_last_time('date', 'date_send', '2024-02-27', '1')
+UNION ALL SELECT 'timestamptz', * FROM st_last_time('timestamptz', 'timestamptz_send',
+                                                    '2024-02-27 10:00+00', '1 hour 1 second')
+UNION ALL SELECT 'timestamp', * FROM st_last_time('timestamp', 'timestamp_send',
+                                                  '1999-12-31 23:00', '17 minutes')
+UNION ALL SELECT 'numeric', * FROM st_last_time('numeric', 'numeric_send', '1.25', '0.5');
+
 DROP SCHEMA st_test CASCADE;
 DELETE FROM lstm_models WHERE name = 'st_m';
 DELETE FROM lstm_stream_states WHERE model_name = 'st_m';

@@ -470,36 +470,37 @@ void lstm_time_codec_init(LstmTimeCodec *codec, const LstmColumn *time, MemoryCo
  */
 static bytea *encode_integer_time(Oid type, Datum time)
 {
+    union {
+        uint64 u64;
+        uint32 u32;
+        uint16 u16;
+    } big_endian;
+    int len;
     bytea *stored;
-    uint64 u64;
-    uint32 u32;
-    uint16 u16;
 
     switch (type) {
     case TIMESTAMPTZOID:
     case TIMESTAMPOID:
     case INT8OID:
-        stored = palloc(VARHDRSZ + 8);
-        SET_VARSIZE(stored, VARHDRSZ + 8);
-        u64 = pg_hton64((uint64)DatumGetInt64(time));
-        memcpy(VARDATA(stored), &u64, 8);
-        return stored;
+        big_endian.u64 = pg_hton64((uint64)DatumGetInt64(time));
+        len = 8;
+        break;
     case INT4OID:
     case DATEOID:
-        stored = palloc(VARHDRSZ + 4);
-        SET_VARSIZE(stored, VARHDRSZ + 4);
-        u32 = pg_hton32((uint32)DatumGetInt32(time));
-        memcpy(VARDATA(stored), &u32, 4);
-        return stored;
+        big_endian.u32 = pg_hton32((uint32)DatumGetInt32(time));
+        len = 4;
+        break;
     case INT2OID:
-        stored = palloc(VARHDRSZ + 2);
-        SET_VARSIZE(stored, VARHDRSZ + 2);
-        u16 = pg_hton16((uint16)DatumGetInt16(time));
-        memcpy(VARDATA(stored), &u16, 2);
-        return stored;
+        big_endian.u16 = pg_hton16((uint16)DatumGetInt16(time));
+        len = 2;
+        break;
     default:
         return NULL;
     }
+    stored = palloc(VARHDRSZ + len);
+    SET_VARSIZE(stored, VARHDRSZ + len);
+    memcpy(VARDATA(stored), &big_endian, len);
+    return stored;
 }
 
 /* A time in its binary (send) form, as last_time stores it. */
