@@ -357,11 +357,16 @@ static void test_validation(uint64_t *rng)
     /* h out of [-1, 1], non-finite h and c. */
     {
         unsigned char *copy = malloc(nbytes);
-        float bad[3] = {1.5f, NAN, INFINITY};
-        size_t offsets[3] = {96 + 3 * sizeof(float), 96 + 7 * sizeof(float),
-                             96 + (10 + 9) * sizeof(float)};
-        LstmError expected[3] = {LSTM_ERR_FORMAT, LSTM_ERR_NONFINITE, LSTM_ERR_NONFINITE};
-        for (int i = 0; i < 3; i++) {
+        /* (the first 8 values of h and of c are checked eight at a time, the rest one by one) */
+        float bad[7] = {1.5f, NAN, INFINITY, -1.5f, -NAN, -INFINITY, NAN};
+        size_t offsets[7] = {96 + 3 * sizeof(float),        96 + 7 * sizeof(float),
+                             96 + (10 + 9) * sizeof(float), 96 + 0 * sizeof(float),
+                             96 + 9 * sizeof(float),        96 + (10 + 2) * sizeof(float),
+                             96 + (10 + 7) * sizeof(float)};
+        LstmError expected[7] = {LSTM_ERR_FORMAT,   LSTM_ERR_NONFINITE, LSTM_ERR_NONFINITE,
+                                 LSTM_ERR_FORMAT,   LSTM_ERR_NONFINITE, LSTM_ERR_NONFINITE,
+                                 LSTM_ERR_NONFINITE};
+        for (int i = 0; i < 7; i++) {
             memcpy(copy, bytes, nbytes);
             memcpy(copy + offsets[i], &bad[i], sizeof(float));
             CHECK(lstm_state_validate(copy, nbytes, msg) == expected[i],
