@@ -452,29 +452,6 @@ LstmError lstm_runner_feed(const LstmRunner *runner, LstmSeries *series, const d
 }
 
 /*
- * bias + w . h (H each) in eight independent partial sums (term j goes to sum
- * j mod 8), added in a fixed tree: one chain of H dependent additions was the
- * longest latency of a streaming row. Every path (aggregates, window
- * functions, the trigger, rebuild) forecasts through here, so they agree bit
- * for bit.
- */
-static inline __attribute__((always_inline)) float head_dot(float bias, const float *w,
-                                                            const float *h, int H)
-{
-    float sum[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
-    int j = 0;
-
-    for (; j + 8 <= H; j += 8) {
-        for (int k = 0; k < 8; k++)
-            sum[k] += w[j + k] * h[j + k];
-    }
-    for (int k = 0; j < H; j++, k++)
-        sum[k] += w[j] * h[j];
-    return bias +
-           (((sum[0] + sum[1]) + (sum[2] + sum[3])) + ((sum[4] + sum[5]) + (sum[6] + sum[7])));
-}
-
-/*
  * One member's raw outputs (O) from its top layer's h (H): the head,
  * unscaled, then undifferenced (output 0) or turned into raw forecasts by the
  * normaliser.
@@ -488,8 +465,10 @@ static inline __attribute__((always_inline)) void member_predict(const LstmRunne
     int H = d->hidden_size;
     for (int o = 0; o < d->output_size; o++) {
         const float *w = net->head_weight + (size_t)o * H;
-        outputs[o] = (double)head_dot(net->head_bias[o], w, h, H) * runner->output_std[o] +
-                     runner->output_mean[o];
+        float y = net->head_bias[o];
+        for (int j = 0; j < H; j++)
+            y += w[j] * h[j];
+        outputs[o] = (double)y * runner->output_std[o] + runner->output_mean[o];
     }
     if (d->flags & LSTM_FLAG_DIFFERENCE)
         outputs[0] += series->last_value;
