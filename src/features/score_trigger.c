@@ -1273,7 +1273,7 @@ static void score_row(ScoreConfig *cfg, SeriesRow *row, ScoreResult *result)
             series = write_through(cfg, row, result);
         scored = series != NULL;
     }
-    if (series == NULL && !scored) {
+    if (series == NULL) {
         MemoryContext caller = CurrentMemoryContext;
         if (SPI_connect() != SPI_OK_CONNECT)
             elog(ERROR, "lstm_score_trigger: SPI_connect failed");
