@@ -476,15 +476,8 @@ static HTAB *series_memo(ScoreConfig *cfg, MemoryContext context)
         cfg->memo = NULL;
     }
     if (cfg->memo == NULL) {
-        HASHCTL ctl;
-        memset(&ctl, 0, sizeof(ctl));
-        ctl.keysize = sizeof(SeriesBytes);
-        ctl.entrysize = sizeof(SeriesMemoEntry);
-        ctl.hash = lstm_bytes_key_hash;
-        ctl.match = lstm_bytes_key_match;
-        ctl.hcxt = context;
-        cfg->memo = hash_create("lstm_score_trigger series", 256, &ctl,
-                                HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+        cfg->memo =
+            lstm_bytes_key_table("lstm_score_trigger series", sizeof(SeriesMemoEntry), context);
         cfg->memo_generation = now;
     }
     return cfg->memo;

@@ -128,9 +128,6 @@ bool lstm_state_table_direct(LstmStateTable *table, Oid schema, Oid source)
     return usable;
 }
 
-/* Columns of lstm_stream_states next_version keeps on the stack (it has 8). */
-#define STATE_COLUMNS_HERE 16
-
 /* ---------- where each series' row is, as this backend last saw it ---------- */
 
 /*
@@ -222,18 +219,11 @@ static KnownRow *known_row_enter(Oid relid, const Datum key[3])
         (relid != known_rows_relid || hash_get_num_entries(known_rows) >= KNOWN_ROWS_MAX))
         known_rows_forget_all();
     if (known_rows == NULL) {
-        HASHCTL ctl;
         if (known_rows_context == NULL)
             known_rows_context = AllocSetContextCreate(TopMemoryContext, "lstm known state rows",
                                                        ALLOCSET_DEFAULT_SIZES);
-        memset(&ctl, 0, sizeof(ctl));
-        ctl.keysize = sizeof(KnownRowKey);
-        ctl.entrysize = sizeof(KnownRow);
-        ctl.hash = lstm_bytes_key_hash;
-        ctl.match = lstm_bytes_key_match;
-        ctl.hcxt = known_rows_context;
-        known_rows = hash_create("lstm known state rows", 256, &ctl,
-                                 HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+        known_rows =
+            lstm_bytes_key_table("lstm known state rows", sizeof(KnownRow), known_rows_context);
         known_rows_relid = relid;
     }
     k = known_row_key(relid, key);
@@ -321,6 +311,21 @@ static bool find_row(const LstmStateTable *table, Relation rel, Relation index, 
     return found;
 }
 
+/* Are two text datums the same bytes (texteq under a deterministic collation)? */
+static bool same_text(Datum a, Datum b)
+{
+    text *ta = DatumGetTextPP(a), *tb = DatumGetTextPP(b);
+    return VARSIZE_ANY_EXHDR(ta) == VARSIZE_ANY_EXHDR(tb) &&
+           memcmp(VARDATA_ANY(ta), VARDATA_ANY(tb), VARSIZE_ANY_EXHDR(ta)) == 0;
+}
+
+/* Is a stored value of key part k (model name, source, series) that part of key? */
+static bool is_key_part(int k, Datum value, bool isnull, const Datum key[3])
+{
+    return !isnull && (k == 1 ? DatumGetObjectId(value) == DatumGetObjectId(key[k])
+                              : same_text(value, key[k]));
+}
+
 /* Does tuple (on a locked page) have key? */
 static bool tuple_has_key(const LstmStateTable *table, TupleDesc desc, HeapTuple tuple,
                           const Datum key[3])
@@ -328,10 +333,7 @@ static bool tuple_has_key(const LstmStateTable *table, TupleDesc desc, HeapTuple
     for (int k = 0; k < 3; k++) {
         bool isnull;
         Datum value = heap_getattr(tuple, table->key[k], desc, &isnull);
-        bool same = !isnull && (k == 1 ? DatumGetObjectId(value) == DatumGetObjectId(key[k])
-                                       : DatumGetBool(DirectFunctionCall2Coll(
-                                             texteq, C_COLLATION_OID, value, key[k])));
-        if (!same)
+        if (!is_key_part(k, value, isnull, key))
             return false;
     }
     return true;
@@ -497,11 +499,8 @@ static HeapTuple next_version(const LstmStateTable *table, TupleDesc desc, const
                               bool has_last_time, Datum last_time, Oid last_time_type,
                               int64 late_added)
 {
-    Datum values_here[STATE_COLUMNS_HERE];
-    bool nulls_here[STATE_COLUMNS_HERE];
-    bool many = desc->natts > STATE_COLUMNS_HERE;
-    Datum *values = many ? palloc(sizeof(Datum) * desc->natts) : values_here;
-    bool *nulls = many ? palloc(sizeof(bool) * desc->natts) : nulls_here;
+    Datum *values = palloc(sizeof(Datum) * desc->natts);
+    bool *nulls = palloc(sizeof(bool) * desc->natts);
 
     memcpy(values, old_values, sizeof(Datum) * desc->natts);
     memcpy(nulls, old_isnull, sizeof(bool) * desc->natts);
@@ -600,22 +599,13 @@ static HeapTuple read_known_row(const LstmStateTable *table, Relation rel, Snaps
     return copy;
 }
 
-/* Are two text datums the same bytes (texteq under a deterministic collation)? */
-static bool same_text(Datum a, Datum b)
-{
-    text *ta = DatumGetTextPP(a), *tb = DatumGetTextPP(b);
-    return VARSIZE_ANY_EXHDR(ta) == VARSIZE_ANY_EXHDR(tb) &&
-           memcmp(VARDATA_ANY(ta), VARDATA_ANY(tb), VARSIZE_ANY_EXHDR(ta)) == 0;
-}
-
 /* Do deformed columns have key? */
 static bool values_have_key(const LstmStateTable *table, const Datum *values, const bool *isnull,
                             const Datum key[3])
 {
     for (int k = 0; k < 3; k++) {
         int at = table->key[k] - 1;
-        if (isnull[at] || !(k == 1 ? DatumGetObjectId(values[at]) == DatumGetObjectId(key[k])
-                                   : same_text(values[at], key[k])))
+        if (!is_key_part(k, values[at], isnull[at], key))
             return false;
     }
     return true;

@@ -20,4 +20,10 @@ uint32 lstm_bytes_key_hash(const void *key, Size keysize);
 /* lstm_bytes_key_match: dynahash's match function (0 if the bytes are equal). */
 int lstm_bytes_key_match(const void *a, const void *b, Size keysize);
 
+/*
+ * lstm_bytes_key_table: a hash table in context whose entries (entrysize
+ * bytes each) start with an LstmBytesKey.
+ */
+struct HTAB *lstm_bytes_key_table(const char *name, Size entrysize, MemoryContext context);
+
 #endif /* LSTM_RUNTIME_BYTES_KEY_H */
