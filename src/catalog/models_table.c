@@ -344,8 +344,8 @@ static bool row_has_name(HeapTuple tuple, TupleDesc desc, AttrNumber name_att, c
 }
 
 /* Read the model named name as the current statement and role see it (see models_table.h). */
-bool lstm_models_read_direct(Oid relid, const char *name, MemoryContext context, Datum *model,
-                             bool *found)
+bool lstm_models_read_direct(Oid relid, const char *name, Snapshot snapshot, MemoryContext context,
+                             Datum *model, bool *found)
 {
     Relation rel = table_open(relid, AccessShareLock);
     TupleDesc desc = RelationGetDescr(rel);
@@ -356,7 +356,7 @@ bool lstm_models_read_direct(Oid relid, const char *name, MemoryContext context,
     Oid index = columns->index;
     ScanKeyData key;
     SysScanDesc scan = NULL;
-    Snapshot snapshot;
+    bool own_snapshot = snapshot == InvalidSnapshot;
     HeapTuple tuple = NULL;
     HeapTupleData fetched;
     Buffer buffer = InvalidBuffer;
@@ -382,9 +382,11 @@ bool lstm_models_read_direct(Oid relid, const char *name, MemoryContext context,
         filtered = true;
     }
 
-    /* The snapshot an SPI statement would take: this command's changes visible. */
-    CommandCounterIncrement();
-    snapshot = RegisterSnapshot(GetTransactionSnapshot());
+    if (own_snapshot) {
+        /* The snapshot an SPI statement would take: this command's changes visible. */
+        CommandCounterIncrement();
+        snapshot = RegisterSnapshot(GetTransactionSnapshot());
+    }
     *found = false;
     hint = model_row_hint(relid, name);
     if (hint != NULL) {
@@ -427,7 +429,8 @@ bool lstm_models_read_direct(Oid relid, const char *name, MemoryContext context,
         systable_endscan(scan);
     else
         ReleaseBuffer(buffer);
-    UnregisterSnapshot(snapshot);
+    if (own_snapshot)
+        UnregisterSnapshot(snapshot);
     table_close(rel, NoLock); /* the lock is held to the transaction's end, as a SELECT's */
     return true;
 }

@@ -7,6 +7,7 @@
 #include "types/lstm_model.h"
 
 #include "utils/palloc.h"
+#include "utils/snapshot.h"
 
 /*
  * lstm_models_fetch: read the model stored under name from lstm_models
@@ -23,10 +24,12 @@ LstmModelDatum *lstm_models_fetch(const char *name);
  * that shortcut assumes (no SELECT privilege, policies other than the
  * extension's own, row_security off, an older version's table): the caller
  * then reads through SQL, which applies whatever the catalog says. *found is
- * false when no row the role may see has that name.
+ * false when no row the role may see has that name. snapshot is the one to
+ * read with; InvalidSnapshot takes the one an SPI statement would (this
+ * command's changes visible).
  */
-bool lstm_models_read_direct(Oid relid, const char *name, MemoryContext context, Datum *model,
-                             bool *found);
+bool lstm_models_read_direct(Oid relid, const char *name, Snapshot snapshot, MemoryContext context,
+                             Datum *model, bool *found);
 
 /*
  * lstm_models_invalidate: forget what this backend keeps about lstm_models

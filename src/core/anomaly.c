@@ -320,12 +320,9 @@ static void unpack_settings(const void *bytes, LstmAnomalySettings *set)
 /* Fill anomaly from a checked block; the residual statistics stay. */
 void lstm_anomaly_unpack(const void *bytes, LstmAnomaly *anomaly)
 {
-    LstmRunningStats residuals = anomaly->residuals;
     uint32_t flags;
     double doubles[6];
 
-    memset(anomaly, 0, sizeof(*anomaly));
-    anomaly->residuals = residuals;
     unpack_settings(bytes, &anomaly->settings);
     get(bytes, AT_FLAGS, &flags, sizeof(flags));
     anomaly->flags = flags;
@@ -341,6 +338,9 @@ void lstm_anomaly_unpack(const void *bytes, LstmAnomaly *anomaly)
     anomaly->hi = doubles[4];
     anomaly->last_residual = doubles[5];
     get(bytes, AT_RING, anomaly->ring, (size_t)anomaly->settings.short_window * sizeof(double));
+    /* (every field is set: the ring's unused end is zeroed, not the whole struct first) */
+    memset(anomaly->ring + anomaly->settings.short_window, 0,
+           (LSTM_ANOMALY_MAX_SHORT_WINDOW - anomaly->settings.short_window) * sizeof(double));
 }
 
 /* The fields of an unpacked block against each other and the settings. */
@@ -398,11 +398,14 @@ static LstmError check_fields(const LstmAnomaly *a, char *errmsg)
     return LSTM_OK;
 }
 
-/* Check an untrusted block: its settings first (they give its size), then its fields. */
+/*
+ * Check an untrusted block: its settings first (they give its size), then its
+ * fields, unpacked into *unpacked (a local copy when NULL).
+ */
 LstmError lstm_anomaly_block_check(const void *bytes, size_t available, size_t *nbytes,
-                                   char *errmsg)
+                                   LstmAnomaly *unpacked, char *errmsg)
 {
-    LstmAnomaly anomaly;
+    LstmAnomaly local, *anomaly = unpacked != NULL ? unpacked : &local;
     LstmError err;
 
     if (available < LSTM_ANOMALY_BLOCK_FIXED) {
@@ -411,18 +414,18 @@ LstmError lstm_anomaly_block_check(const void *bytes, size_t available, size_t *
                  LSTM_ANOMALY_BLOCK_FIXED);
         return LSTM_ERR_FORMAT;
     }
-    unpack_settings(bytes, &anomaly.settings);
-    err = lstm_anomaly_settings_check(&anomaly.settings, errmsg);
+    unpack_settings(bytes, &anomaly->settings);
+    err = lstm_anomaly_settings_check(&anomaly->settings, errmsg);
     if (err != LSTM_OK)
         return LSTM_ERR_FORMAT;
-    *nbytes = lstm_anomaly_block_nbytes(anomaly.settings.short_window);
+    *nbytes = lstm_anomaly_block_nbytes(anomaly->settings.short_window);
     if (available < *nbytes) {
         snprintf(errmsg, LSTM_ERRMSG_LEN,
                  "the anomaly block is %zu bytes but short_window %d needs %zu", available,
-                 (int)anomaly.settings.short_window, *nbytes);
+                 (int)anomaly->settings.short_window, *nbytes);
         return LSTM_ERR_FORMAT;
     }
-    memset(&anomaly.residuals, 0, sizeof(anomaly.residuals));
-    lstm_anomaly_unpack(bytes, &anomaly);
-    return check_fields(&anomaly, errmsg);
+    memset(&anomaly->residuals, 0, sizeof(anomaly->residuals));
+    lstm_anomaly_unpack(bytes, anomaly);
+    return check_fields(anomaly, errmsg);
 }

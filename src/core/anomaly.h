@@ -176,10 +176,12 @@ void lstm_anomaly_pack(const LstmAnomaly *anomaly, void *bytes);
  * lstm_anomaly_block_check: do the available bytes start with a valid
  * block? Checks the settings, then that the block fits, then its fields
  * (finite, counts and positions in range, ring values in [0, cap], unused
- * ring entries 0, lo <= hi). On success *nbytes is the block's size.
+ * ring entries 0, lo <= hi). On success *nbytes is the block's size and, when
+ * unpacked is not NULL, *unpacked the block's fields (as lstm_anomaly_unpack
+ * gives them, the residual statistics zero); on failure *unpacked is undefined.
  */
 LstmError lstm_anomaly_block_check(const void *bytes, size_t available, size_t *nbytes,
-                                   char *errmsg);
+                                   LstmAnomaly *unpacked, char *errmsg);
 
 /*
  * lstm_anomaly_unpack: fill anomaly (all but the residual statistics, which

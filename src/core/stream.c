@@ -178,7 +178,7 @@ static LstmError validate_block(const LstmStateHeader *hd, const void *block, si
 {
     LstmAnomaly anomaly;
     size_t nbytes;
-    LstmError err = lstm_anomaly_block_check(block, available, &nbytes, errmsg);
+    LstmError err = lstm_anomaly_block_check(block, available, &nbytes, &anomaly, errmsg);
 
     if (err != LSTM_OK)
         return err;
@@ -187,8 +187,6 @@ static LstmError validate_block(const LstmStateHeader *hd, const void *block, si
                  available - nbytes);
         return LSTM_ERR_FORMAT;
     }
-    memset(&anomaly, 0, sizeof(anomaly));
-    lstm_anomaly_unpack(block, &anomaly);
     if (anomaly.averages.count > hd->residual_count || anomaly.ring_fill > hd->residual_count ||
         ((anomaly.flags & LSTM_ANOMALY_HAS_RANGE) && hd->steps == 0) ||
         (!(hd->flags & LSTM_STATE_HAS_FORECAST) && anomaly.last_residual != 0.0)) {

@@ -92,6 +92,7 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/rls.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
 PG_FUNCTION_INFO_V1(lstm_score_trigger);
@@ -732,9 +733,9 @@ static void model_missing(const ScoreConfig *cfg)
  * one model) into cfg->model: through the primary key with lstm_models'
  * row-level security applied in C when its policies are the extension's own;
  * false, with nothing read, when that is not possible (statement_model then
- * reads it through SPI).
+ * reads it through SPI). snapshot as lstm_models_read_direct's.
  */
-static bool statement_model_direct(ScoreConfig *cfg, const SeriesRow *row)
+static bool statement_model_direct(ScoreConfig *cfg, const SeriesRow *row, Snapshot snapshot)
 {
     bool found;
 
@@ -742,8 +743,8 @@ static bool statement_model_direct(ScoreConfig *cfg, const SeriesRow *row)
         return true;
     if (!OidIsValid(cfg->setup->models_relid))
         model_missing(cfg);
-    if (!lstm_models_read_direct(cfg->setup->models_relid, cfg->setup->model_name, row->scratch,
-                                 &cfg->model, &found))
+    if (!lstm_models_read_direct(cfg->setup->models_relid, cfg->setup->model_name, snapshot,
+                                 row->scratch, &cfg->model, &found))
         return false;
     if (!found)
         model_missing(cfg);
@@ -754,7 +755,7 @@ static bool statement_model_direct(ScoreConfig *cfg, const SeriesRow *row)
 /* The statement's model (SPI connected: read through SQL when it cannot be read directly). */
 static Datum statement_model(ScoreConfig *cfg, const SeriesRow *row)
 {
-    if (!statement_model_direct(cfg, row)) {
+    if (!statement_model_direct(cfg, row, InvalidSnapshot)) {
         Datum model = read_model(cfg, row);
         MemoryContext old = MemoryContextSwitchTo(row->scratch);
         cfg->model = datumCopy(model, false, -1);
@@ -897,6 +898,7 @@ static LstmCachedSeries *cache_saved_series(ScoreConfig *cfg, const SeriesRow *r
         series->now.restart_pending = true;
     /* the trigger's settings: a restarted or older state takes them, any other must have them */
     lstm_anomaly_settings_use(&series->now.stream, &cfg->setup->settings, "lstm_score_trigger");
+    series->settings_checked = cfg->setup->id; /* (they are the trigger's now) */
     series->saved_fingerprint = header.model_fingerprint;
     if (saved->has_last_time) {
         /* Decoded once here; a time of another type is never compared (nor written). */
@@ -1041,6 +1043,7 @@ static bool score_first_row(ScoreConfig *cfg, const SeriesRow *row, ScoreResult 
                                      dims, model->fingerprint);
     use_direct_path(cfg, *created);
     lstm_state_load(VARDATA(DatumGetPointer(args[3])), &(*created)->now.stream);
+    (*created)->settings_checked = cfg->setup->id; /* (made with the trigger's settings) */
     if (cfg->setup->time.attnum != 0)
         lstm_stream_cache_set_last_time(*created, true, row->time, cfg->setup->time_codec.type,
                                         cfg->setup->time_typlen, cfg->setup->time_byval);
@@ -1070,13 +1073,19 @@ static LstmCachedSeries *write_through(ScoreConfig *cfg, const SeriesRow *row, S
     LstmSeriesVersion *now;
     ItemPointerData written;
     Datum state = (Datum)0, last_time = (Datum)0;
+    Snapshot snapshot;
+    bool found;
 
     memset(&saved, 0, sizeof(saved));
-    if (!statement_model_direct(cfg, row))
-        return NULL; /* (SPI is not connected here) */
-    saved.model = cfg->model;
-    if (!lstm_state_row_read(&cfg->setup->states, row->key, &read))
+    /* One snapshot for the model and the state, as one SPI statement joining them would take. */
+    CommandCounterIncrement();
+    snapshot = RegisterSnapshot(GetTransactionSnapshot());
+    found = statement_model_direct(cfg, row, snapshot) && /* (else SPI, not connected here) */
+            lstm_state_row_read(&cfg->setup->states, row->key, snapshot, &read);
+    UnregisterSnapshot(snapshot);
+    if (!found)
         return NULL;
+    saved.model = cfg->model;
     saved.state = read.state;
     saved.has_last_time = read.has_last_time;
     saved.last_time = read.last_time;

@@ -612,19 +612,16 @@ static bool values_have_key(const LstmStateTable *table, const Datum *values, co
 }
 
 /* Read key's row without locking it (see stream_states.h). */
-bool lstm_state_row_read(const LstmStateTable *table, const Datum key[3], LstmSavedRow *row)
+bool lstm_state_row_read(const LstmStateTable *table, const Datum key[3], Snapshot snapshot,
+                         LstmSavedRow *row)
 {
     Relation rel = table_open(table->relid, RowExclusiveLock); /* (it is written next) */
     TupleDesc desc = RelationGetDescr(rel);
-    Snapshot snapshot;
     HeapTuple version;
 
     Assert(!IsolationUsesXactSnapshot());
     row->values = NULL;
     row->isnull = NULL;
-    /* The snapshot an SPI statement would take: this command's changes visible. */
-    CommandCounterIncrement();
-    snapshot = RegisterSnapshot(GetTransactionSnapshot());
     row->written_here = false;
     version = read_known_row(table, rel, snapshot, key, &row->written_here);
     if (version != NULL) {
@@ -655,7 +652,6 @@ bool lstm_state_row_read(const LstmStateTable *table, const Datum key[3], LstmSa
         ExecDropSingleTupleTableSlot(slot);
         index_close(index, NoLock);
     }
-    UnregisterSnapshot(snapshot);
     row->version = version;
     row->rel = rel;
     if (version == NULL) {

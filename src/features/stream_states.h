@@ -23,6 +23,7 @@
 #include "access/htup.h"
 #include "utils/relcache.h"
 #include "storage/itemptr.h"
+#include "utils/snapshot.h"
 
 /* lstm_stream_states as the direct path uses it (resolved once per statement). */
 typedef struct LstmStateTable {
@@ -71,8 +72,11 @@ bool lstm_state_row_lock(const LstmStateTable *table, const Datum key[3], LstmSa
  * lstm_state_row_write_over then updates that version, which takes the
  * row's lock as any UPDATE does: one heap operation (and WAL record) fewer
  * than a lock followed by an update, for a statement that applies one row.
+ * snapshot is the caller's (registered, taken after CommandCounterIncrement:
+ * this command's changes visible, as to an SPI statement).
  */
-bool lstm_state_row_read(const LstmStateTable *table, const Datum key[3], LstmSavedRow *row);
+bool lstm_state_row_read(const LstmStateTable *table, const Datum key[3], Snapshot snapshot,
+                         LstmSavedRow *row);
 
 /* lstm_state_row_release: close what lstm_state_row_read left open, without writing. */
 void lstm_state_row_release(LstmSavedRow *row);

@@ -115,7 +115,8 @@ static void test_split(void)
         for (int t = 0; t < k; t++)
             feed(a, t, &ra);
         lstm_anomaly_pack(a, split);
-        bad += lstm_anomaly_block_check(split, nbytes, &used, msg) != LSTM_OK || used != nbytes;
+        bad +=
+            lstm_anomaly_block_check(split, nbytes, &used, NULL, msg) != LSTM_OK || used != nbytes;
         memset(b, 0xAB, sizeof(*b));
         b->residuals = a->residuals; /* the residual statistics live in the state's header */
         lstm_anomaly_unpack(split, b);
@@ -219,27 +220,44 @@ static void test_block_checks(void)
     for (int t = 0; t < 300; t++)
         feed(a, t, &row);
     lstm_anomaly_pack(a, good);
-    CHECK(lstm_anomaly_block_check(good, nbytes, &used, msg) == LSTM_OK && used == nbytes,
+    CHECK(lstm_anomaly_block_check(good, nbytes, &used, NULL, msg) == LSTM_OK && used == nbytes,
           "a valid block: %s", msg);
-    CHECK(lstm_anomaly_block_check(good, nbytes - 1, &used, msg) != LSTM_OK, "a truncated block");
-    CHECK(lstm_anomaly_block_check(good, 50, &used, msg) != LSTM_OK, "a block cut in its fields");
+    {
+        /* the fields the check unpacks are the block's: packed again, the same bytes */
+        LstmAnomaly *checked = malloc(sizeof(LstmAnomaly));
+        memset(checked, 0xa5, sizeof(LstmAnomaly));
+        CHECK(lstm_anomaly_block_check(good, nbytes, &used, checked, msg) == LSTM_OK,
+              "a valid block, unpacked: %s", msg);
+        memset(bad, 0, nbytes);
+        lstm_anomaly_pack(checked, bad);
+        CHECK(memcmp(bad, good, nbytes) == 0 && checked->ring[set.short_window] == 0.0 &&
+                  checked->ring[LSTM_ANOMALY_MAX_SHORT_WINDOW - 1] == 0.0,
+              "the checked block unpacks to other fields");
+        free(checked);
+    }
+    CHECK(lstm_anomaly_block_check(good, nbytes - 1, &used, NULL, msg) != LSTM_OK,
+          "a truncated block");
+    CHECK(lstm_anomaly_block_check(good, 50, &used, NULL, msg) != LSTM_OK,
+          "a block cut in its fields");
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         memcpy(bad, good, nbytes);
         if (cases[i].is_real)
             memcpy(bad + cases[i].offset, &cases[i].real_value, sizeof(double));
         else
             memcpy(bad + cases[i].offset, &cases[i].int_value, sizeof(int32_t));
-        CHECK(lstm_anomaly_block_check(bad, nbytes, &used, msg) != LSTM_OK,
+        CHECK(lstm_anomaly_block_check(bad, nbytes, &used, NULL, msg) != LSTM_OK,
               "damage at offset %zu passed", cases[i].offset);
     }
     /* A fresh block: an unused ring entry must be zero. */
     lstm_anomaly_init(a, &set);
     lstm_anomaly_first(a, 1.0);
     lstm_anomaly_pack(a, good);
-    CHECK(lstm_anomaly_block_check(good, nbytes, &used, msg) == LSTM_OK, "a fresh block: %s", msg);
+    CHECK(lstm_anomaly_block_check(good, nbytes, &used, NULL, msg) == LSTM_OK, "a fresh block: %s",
+          msg);
     memcpy(bad, good, nbytes);
     memcpy(bad + 120 + 8 * 3, &(double){1.0}, sizeof(double));
-    CHECK(lstm_anomaly_block_check(bad, nbytes, &used, msg) != LSTM_OK, "an unused entry set");
+    CHECK(lstm_anomaly_block_check(bad, nbytes, &used, NULL, msg) != LSTM_OK,
+          "an unused entry set");
     free(a);
     free(good);
     free(bad);
