@@ -13,21 +13,22 @@
 # load's time and rows/s, scored / plain, and how the time grows from the smallest to the
 # largest size (linear: the size ratio).
 #
-# PostgreSQL's own floor is measured beside them: a third identical table, readings_floor, whose
-# BEFORE INSERT FOR EACH ROW trigger does nothing (PL/pgSQL, RETURN NEW). Any row trigger costs
-# at least that much: PostgreSQL forms a heap tuple for it and calls it per row, and COPY into a
-# table with one inserts row by row instead of in batches (heap_multi_insert).
-# Each bulk load runs TRIGGER_BENCH_BULK_REPEAT times (default 3; plain, floor and scored in
-# turn) and the median time counts.
+# PostgreSQL's own floor is measured beside them, with two more identical tables whose BEFORE
+# INSERT FOR EACH ROW trigger does nothing: readings_cfloor's is written in C (pass_row.c, built
+# here with cc and loaded by its path), readings_floor's in PL/pgSQL (RETURN NEW). Any row trigger
+# costs at least the C one: PostgreSQL forms a heap tuple for it and calls it per row, and COPY
+# into a table with one inserts row by row instead of in batches (heap_multi_insert).
+# Each bulk load runs TRIGGER_BENCH_BULK_REPEAT times (default 3; plain, C floor, floor and
+# scored in turn) and the median time counts.
 #
 # Two identical tables, readings_plain and readings_scored (sensor, ts, v, forecast, score);
 # the second has the scoring trigger with a hidden-TRIGGER_BENCH_HIDDEN (default 32), one-layer
 # model, series column and time column. pgbench runs TRIGGER_BENCH_CLIENTS clients (default 4,
 # 2 threads) for TRIGGER_BENCH_SECONDS (default 10) per run, each transaction one INSERT of one
 # row into a random one of TRIGGER_BENCH_SERIES series (default 100) with prepared statements;
-# plain and scored runs alternate TRIGGER_BENCH_REPEAT times (default 2) and the best rate of
-# each counts (each run's own ratio is printed too: the machine's background load changes
-# between runs). Every series already has a saved state before timing starts. Prints both
+# plain, C floor, floor and scored runs take turns TRIGGER_BENCH_REPEAT times (default 2) and
+# the best rate of plain and scored counts (each run's own ratio is printed too, and the medians
+# of the runs' ratios: the machine's background load changes between runs). Every series already has a saved state before timing starts. Prints both
 # rates and their ratio (target: scored >= 70 % of plain at hidden 32); never fails on a time.
 #
 # Uses the server in the PG* environment variables when PGHOST or PGPORT is set (it creates
@@ -54,9 +55,13 @@ dropdb --if-exists "$db" >/dev/null 2>&1 || true
 createdb "$db"
 work=$(mktemp -d)
 trap 'rm -rf "$work"; dropdb --if-exists "$db" >/dev/null 2>&1 || true' EXIT
+# The C floor trigger, readable by the server's user (the directory is mktemp's, 0700).
+chmod 755 "$work"
+cc -O2 -fPIC -shared -I"$(pg_config --includedir-server)" -o "$work/pass_row.so" "$here/pass_row.c"
 
 # A model with PyTorch's default initialisation scale (uniform in +-1/sqrt(H)).
-psql -X -q -v ON_ERROR_STOP=1 -v hidden="$hidden" -v series="$series" -d "$db" <<'SQL'
+psql -X -q -v ON_ERROR_STOP=1 -v hidden="$hidden" -v series="$series" -v pass_row_so="$work/pass_row.so" \
+    -d "$db" <<'SQL'
 CREATE EXTENSION lstm;
 SELECT setseed(0.42) \gset
 INSERT INTO lstm_models (name, model)
@@ -79,7 +84,10 @@ CREATE TABLE readings_plain (sensor int, ts timestamptz, v float8, forecast floa
 CREATE TABLE readings_scored (LIKE readings_plain);
 CREATE TRIGGER score BEFORE INSERT ON readings_scored FOR EACH ROW
     EXECUTE FUNCTION lstm_score_trigger('bench', 'v', 'sensor', 'forecast', 'score', 'ts');
--- PostgreSQL's floor for a row trigger: one that does nothing.
+-- PostgreSQL's floor for a row trigger: one that does nothing, in C and in PL/pgSQL.
+CREATE FUNCTION pass_row_c() RETURNS trigger LANGUAGE c AS :'pass_row_so', 'bench_pass_row';
+CREATE TABLE readings_cfloor (LIKE readings_plain);
+CREATE TRIGGER pass BEFORE INSERT ON readings_cfloor FOR EACH ROW EXECUTE FUNCTION pass_row_c();
 CREATE TABLE readings_floor (LIKE readings_plain);
 CREATE FUNCTION pass_row() RETURNS trigger LANGUAGE plpgsql SET search_path = pg_catalog
     AS $$BEGIN RETURN NEW; END$$;
@@ -102,7 +110,8 @@ seconds_of() {
 
 # Empty the tables and forget the saved states (a load starts from no state).
 reset_tables() {
-    psql -X -q -v ON_ERROR_STOP=1 -d "$db" -c "TRUNCATE readings_plain, readings_scored, readings_floor" \
+    psql -X -q -v ON_ERROR_STOP=1 -d "$db" \
+        -c "TRUNCATE readings_plain, readings_scored, readings_cfloor, readings_floor" \
         -c "DELETE FROM lstm_stream_states" -c "VACUUM lstm_stream_states" >/dev/null
 }
 
@@ -117,7 +126,7 @@ bulk_size() {
     for how in COPY "INSERT ... SELECT"; do
         local times="" t
         for i in $(seq "$bulk_repeat"); do
-            for table in plain floor scored; do
+            for table in plain cfloor floor scored; do
                 reset_tables
                 if [ "$how" = COPY ]; then
                     t=$(seconds_of "\\copy readings_$table (sensor, ts, v) FROM '$work/bulk.tsv'")
@@ -128,7 +137,7 @@ bulk_size() {
             done
         done
         # the median of each table's times
-        echo "$how|$rows|$(for table in plain floor scored; do
+        echo "$how|$rows|$(for table in plain cfloor floor scored; do
             tr ' ' '\n' <<<"$times" | sed -n "s/^$table=//p" | sort -g |
                 awk '{ v[NR] = $1 } END { printf "%s", (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'
             echo -n '|'
@@ -146,13 +155,16 @@ bulk_report() {
     echo
     echo "== bulk loads: hidden $hidden, 1 layer, $bulk_series series, rows in time order," \
          "one statement, $(nproc) cores"
-    echo "(median of $bulk_repeat runs each; floor: a BEFORE ROW trigger that does nothing)"
-    printf "%-18s %8s %9s %9s %9s %9s %9s %7s %7s\n" method rows "plain s" "floor s" \
-        "scored s" "plain r/s" "scored r/s" "floor" "scored"
-    awk -F'|' '{ printf "%-18s %8d %9.3f %9.3f %9.3f %9.0f %10.0f %6.1f%% %6.1f%%\n", $1, $2, $3,
-                        $4, $5, $2 / $3, $2 / $5, 100 * $3 / $4, 100 * $3 / $5 }' "$work/bulk.txt"
-    echo "(floor, scored: rows per second as a percentage of plain's; target for scored >= 50 %)"
-    awk -F'|' '{ if (!($1 in small)) { small[$1] = $2; ts[$1] = $5 } big[$1] = $2; tb[$1] = $5 }
+    echo "(median of $bulk_repeat runs each; C floor, floor: a BEFORE ROW trigger in C, in PL/pgSQL," \
+         "that does nothing)"
+    printf "%-18s %8s %8s %8s %8s %8s %10s %10s %7s %7s %7s\n" method rows "plain s" "C flr s" \
+        "floor s" "scored s" "plain r/s" "scored r/s" "C floor" "floor" "scored"
+    awk -F'|' '{ printf "%-18s %8d %8.3f %8.3f %8.3f %8.3f %10.0f %10.0f %6.1f%% %6.1f%% %6.1f%%\n",
+                        $1, $2, $3, $4, $5, $6, $2 / $3, $2 / $6, 100 * $3 / $4, 100 * $3 / $5,
+                        100 * $3 / $6 }' "$work/bulk.txt"
+    echo "(C floor, floor, scored: rows per second as a percentage of plain's; target for scored" \
+         ">= 50 %)"
+    awk -F'|' '{ if (!($1 in small)) { small[$1] = $2; ts[$1] = $6 } big[$1] = $2; tb[$1] = $6 }
         END { for (m in small) if (big[m] > small[m])
             printf "%-18s scored time x%.1f for x%.0f rows\n", m, tb[m] / ts[m], big[m] / small[m] }' \
         "$work/bulk.txt"
@@ -169,11 +181,12 @@ if [ "$mode" != single ]; then
         SELECT s, now() - (20 - t) * interval '1 second', random() FROM generate_series(1, $series) s,
                generate_series(1, 20) t ORDER BY t, s;
         INSERT INTO readings_plain SELECT * FROM readings_scored;
+        INSERT INTO readings_cfloor SELECT * FROM readings_scored;
         INSERT INTO readings_floor SELECT * FROM readings_scored;" >/dev/null
 fi
 [ "$mode" != bulk ] || exit 0
 
-for table in plain floor scored; do
+for table in plain cfloor floor scored; do
     cat >"$work/$table.sql" <<SQL
 \\set s random(1, $series)
 INSERT INTO readings_$table (sensor, ts, v) VALUES (:s, clock_timestamp(), random());
@@ -191,11 +204,13 @@ best_scored=0
 : >"$work/ratios.txt"
 for i in $(seq "$repeat"); do
     p=$(rate plain)
+    c=$(rate cfloor)
     f=$(rate floor)
     s=$(rate scored)
-    printf "run %d: plain %8.0f rows/s   floor %8.0f rows/s   scored %8.0f rows/s   ratio %5.1f %%\n" \
-        "$i" "$p" "$f" "$s" "$(awk -v p="$p" -v s="$s" 'BEGIN { print 100 * s / p }')"
-    awk -v p="$p" -v f="$f" -v s="$s" 'BEGIN { print 100 * s / p, 100 * f / p }' >>"$work/ratios.txt"
+    printf "run %d: plain %6.0f   C floor %6.0f   floor %6.0f   scored %6.0f rows/s   ratio %5.1f %%\n" \
+        "$i" "$p" "$c" "$f" "$s" "$(awk -v p="$p" -v s="$s" 'BEGIN { print 100 * s / p }')"
+    awk -v p="$p" -v c="$c" -v f="$f" -v s="$s" 'BEGIN { print 100 * s / p, 100 * f / p, 100 * c / p }' \
+        >>"$work/ratios.txt"
     best_plain=$(awk -v a="$best_plain" -v b="$p" 'BEGIN { print (b > a ? b : a) }')
     best_scored=$(awk -v a="$best_scored" -v b="$s" 'BEGIN { print (b > a ? b : a) }')
 done
@@ -206,6 +221,7 @@ median_of_column() {
 }
 median_ratio=$(median_of_column 1)
 median_floor=$(median_of_column 2)
+median_cfloor=$(median_of_column 3)
 
 stats=$(psql -X -q -At -d "$db" -c "
     SELECT count(*), count(forecast), count(score),
@@ -219,9 +235,11 @@ echo "== lstm_score_trigger insert rate: hidden $hidden, 1 layer, $clients clien
      "${seconds}s per run, best of $repeat, $(nproc) cores"
 printf "%-34s %12.0f rows/s\n" "INSERT, no trigger" "$best_plain"
 printf "%-34s %12.0f rows/s\n" "INSERT with lstm_score_trigger" "$best_scored"
-awk -v p="$best_plain" -v s="$best_scored" -v m="$median_ratio" -v f="$median_floor" 'BEGIN {
+awk -v p="$best_plain" -v s="$best_scored" -v m="$median_ratio" -v f="$median_floor" \
+    -v c="$median_cfloor" 'BEGIN {
     printf "%-34s %11.1f %%   (best runs)\n", "scored / plain", 100 * s / p;
     printf "%-34s %11.1f %%   (target >= 70 %%)\n", "scored / plain, median of runs", m;
+    printf "%-34s %11.1f %%\n", "C floor / plain, median of runs", c;
     printf "%-34s %11.1f %%\n", "floor / plain, median of runs", f;
     printf "%-34s %12.1f us\n", "added wall time per row", 1e6 / s - 1e6 / p }'
 echo "scored table: $rows rows, $forecasts with a forecast, $scores with a score, $late late" \
