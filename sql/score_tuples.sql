@@ -151,6 +151,41 @@ UNION ALL SELECT 'timestamp', * FROM st_last_time('timestamp', 'timestamp_send',
                                                   '1999-12-31 23:00', '17 minutes')
 UNION ALL SELECT 'numeric', * FROM st_last_time('numeric', 'numeric_send', '1.25', '0.5');
 
+-- The saved states too are the tuples PostgreSQL forms from their values, whether a new version
+-- was written over the old one's bytes (stream_states.c, version_written_over: the state and the
+-- time keep their sizes) or formed (a numeric time whose stored size changes: 9.75 to 10.25).
+CREATE TABLE t_sizes (sensor int, t numeric, v float8);
+CREATE TRIGGER score BEFORE INSERT ON t_sizes FOR EACH ROW
+    EXECUTE FUNCTION lstm_score_trigger('st_m', 'v', 'sensor', NULL, NULL, 't');
+INSERT INTO t_sizes VALUES (1, 9.25, 0.1);
+INSERT INTO t_sizes VALUES (1, 9.75, 0.2);
+INSERT INTO t_sizes VALUES (1, 10.25, 0.3), (2, 1, 0.4);
+BEGIN;
+INSERT INTO t_sizes VALUES (1, 10.75, 0.5);
+INSERT INTO t_sizes VALUES (1, 10.5, 0.6); -- late: counted, not applied
+SELECT series, updated_at = now() AS updated_now, late_rows,
+       lstm_state_info(state) ->> 'steps' AS steps
+FROM lstm_stream_states WHERE source = 't_sizes'::regclass ORDER BY series;
+COMMIT;
+CREATE TABLE st_states_twin (LIKE lstm_stream_states);
+INSERT INTO st_states_twin
+SELECT (r).* FROM (SELECT r FROM lstm_stream_states r WHERE model_name = 'st_m'
+                   ORDER BY source, series OFFSET 0) x;
+SELECT count(*) AS states,
+       count(*) FILTER (WHERE a.t_hoff = b.t_hoff AND a.t_bits IS NOT DISTINCT FROM b.t_bits
+                        AND (a.t_infomask & 7) = (b.t_infomask & 7)
+                        AND (a.t_infomask2 & 2047) = (b.t_infomask2 & 2047)
+                        AND a.lp_len = b.lp_len AND a.t_data = b.t_data) AS same_bytes,
+       sum((lstm_state_info(p.state) ->> 'steps')::int) AS steps
+FROM (SELECT s.ctid AS sc, t.ctid AS tc, s.state FROM lstm_stream_states s
+      JOIN st_states_twin t USING (model_name, source, series)) p,
+     LATERAL (SELECT * FROM heap_page_items(get_raw_page('lstm_stream_states',
+                                                         (p.sc::text::point)[0]::int))
+              WHERE lp = (p.sc::text::point)[1]::int) a,
+     LATERAL (SELECT * FROM heap_page_items(get_raw_page('st_states_twin',
+                                                         (p.tc::text::point)[0]::int))
+              WHERE lp = (p.tc::text::point)[1]::int) b;
+
 DROP SCHEMA st_test CASCADE;
 DELETE FROM lstm_models WHERE name = 'st_m';
 DELETE FROM lstm_stream_states WHERE model_name = 'st_m';

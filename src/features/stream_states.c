@@ -489,31 +489,133 @@ static void insert_index_entry(const LstmStateTable *table, Relation rel, const 
 }
 
 /*
- * The next version of a row whose columns are old_values and old_isnull
- * (natts each): state, last_time and last_time_type when has_state,
+ * Write a varlena value over the one stored at `at`, as heap_fill_tuple would
+ * store it (a short header where the column's storage is not plain and the
+ * value fits),
+ * when that takes exactly the bytes already there in the same form; false,
+ * writing nothing, otherwise.
+ */
+static bool write_varlena_over(char *at, Form_pg_attribute att, Datum value)
+{
+    struct varlena *v = (struct varlena *)DatumGetPointer(value);
+
+    if (VARATT_IS_EXTERNAL(v) || VARATT_IS_COMPRESSED(v) || VARATT_IS_EXTERNAL(at) ||
+        VARATT_IS_COMPRESSED(at))
+        return false;
+    if (VARATT_IS_SHORT(v)) {
+        if (!VARATT_IS_SHORT(at) || VARSIZE_SHORT(at) != VARSIZE_SHORT(v))
+            return false;
+        memcpy(at, v, VARSIZE_SHORT(v));
+    } else if (att->attstorage != TYPSTORAGE_PLAIN && VARATT_CAN_MAKE_SHORT(v)) {
+        Size len = VARATT_CONVERTED_SHORT_SIZE(v);
+        if (!VARATT_IS_SHORT(at) || VARSIZE_SHORT(at) != len)
+            return false;
+        SET_VARSIZE_SHORT(at, len);
+        memcpy(at + 1, VARDATA(v), len - 1);
+    } else {
+        if (VARATT_IS_SHORT(at) || VARSIZE(at) != VARSIZE(v))
+            return false;
+        memcpy(at, v, VARSIZE(v));
+    }
+    return true;
+}
+
+/*
+ * The next version made from the old one's bytes, its changed columns
+ * (values[i] for i with changed[i]; natts each) written over theirs, when
+ * every changed column keeps its null-ness and its stored size: the usual
+ * case, a model's states being all of one size and a time type's too. The
+ * bytes are those heap_form_tuple gives for the same values (the header as
+ * it leaves it), without deforming and forming the row. NULL otherwise.
+ */
+static HeapTuple version_written_over(TupleDesc desc, HeapTuple old, const Datum *values,
+                                      const bool *nulls, const bool *changed)
+{
+    HeapTupleHeader header = old->t_data;
+    bool has_nulls = HeapTupleHasNulls(old);
+    HeapTuple new;
+    char *data;
+    uint32 off = 0;
+
+    if (HeapTupleHeaderGetNatts(header) != desc->natts)
+        return NULL;
+    new = palloc(HEAPTUPLESIZE + old->t_len);
+    new->t_data = (HeapTupleHeader)((char *)new + HEAPTUPLESIZE);
+    memcpy(new->t_data, header, old->t_len);
+    data = (char *)new->t_data + header->t_hoff;
+    for (int i = 0; i < desc->natts; i++) {
+        Form_pg_attribute att = TupleDescAttr(desc, i);
+        bool was_null = has_nulls && att_isnull(i, header->t_bits);
+
+        if (was_null != (changed[i] ? nulls[i] : was_null)) {
+            pfree(new);
+            return NULL;
+        }
+        if (was_null)
+            continue;
+        off = att_align_pointer(off, att->attalign, att->attlen, data + off);
+        if (changed[i]) {
+            if (att->attbyval)
+                store_att_byval(data + off, values[i], att->attlen);
+            else if (att->attlen == -1) {
+                if (!write_varlena_over(data + off, att, values[i])) {
+                    pfree(new);
+                    return NULL;
+                }
+            } else if (att->attlen > 0)
+                memcpy(data + off, DatumGetPointer(values[i]), att->attlen);
+            else {
+                pfree(new);
+                return NULL;
+            }
+        }
+        off = att_addlength_pointer(off, att->attlen, data + off);
+    }
+    /* the header as heap_form_tuple leaves it: the data's flags, no transaction's */
+    new->t_data->t_infomask &= HEAP_HASNULL | HEAP_HASVARWIDTH | HEAP_HASEXTERNAL;
+    new->t_data->t_infomask2 &= HEAP_NATTS_MASK;
+    HeapTupleHeaderSetDatumLength(new->t_data, old->t_len);
+    HeapTupleHeaderSetTypeId(new->t_data, desc->tdtypeid);
+    HeapTupleHeaderSetTypMod(new->t_data, desc->tdtypmod);
+    ItemPointerSetInvalid(&new->t_data->t_ctid);
+    new->t_len = old->t_len;
+    ItemPointerSetInvalid(&new->t_self);
+    new->t_tableOid = InvalidOid;
+    return new;
+}
+
+/*
+ * The next version of a row, old (deformed into old_values and old_isnull,
+ * natts each): state, last_time and last_time_type when has_state,
  * late_rows increased by late_added, updated_at the transaction's start (as
  * now()); the other columns as they were.
  */
-static HeapTuple next_version(const LstmStateTable *table, TupleDesc desc, const Datum *old_values,
-                              const bool *old_isnull, bool has_state, Datum state,
-                              bool has_last_time, Datum last_time, Oid last_time_type,
+static HeapTuple next_version(const LstmStateTable *table, TupleDesc desc, HeapTuple old,
+                              const Datum *old_values, const bool *old_isnull, bool has_state,
+                              Datum state, bool has_last_time, Datum last_time, Oid last_time_type,
                               int64 late_added)
 {
     Datum *values = palloc(sizeof(Datum) * desc->natts);
     bool *nulls = palloc(sizeof(bool) * desc->natts);
+    bool *changed = palloc0(sizeof(bool) * desc->natts);
+    HeapTuple new;
 
     memcpy(values, old_values, sizeof(Datum) * desc->natts);
     memcpy(nulls, old_isnull, sizeof(bool) * desc->natts);
     values[table->late_rows - 1] =
         Int64GetDatum(DatumGetInt64(old_values[table->late_rows - 1]) + late_added);
     values[table->updated_at - 1] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+    changed[table->late_rows - 1] = changed[table->updated_at - 1] = true;
     if (has_state) {
         values[table->state - 1] = state;
         values[table->last_time - 1] = last_time;
         values[table->last_time_type - 1] = ObjectIdGetDatum(last_time_type);
         nulls[table->last_time - 1] = nulls[table->last_time_type - 1] = !has_last_time;
+        changed[table->state - 1] = changed[table->last_time - 1] =
+            changed[table->last_time_type - 1] = true;
     }
-    return heap_form_tuple(desc, values, nulls);
+    new = version_written_over(desc, old, values, nulls, changed);
+    return new != NULL ? new : heap_form_tuple(desc, values, nulls);
 }
 
 /* After an update put new at new->t_self: its index entry if it is not HOT, and where it is. */
@@ -553,9 +655,9 @@ void lstm_state_row_update(const LstmStateTable *table, const Datum key[3], Item
                  series);
     }
     slot_getallattrs(slot);
-    new = next_version(table, desc, slot->tts_values, slot->tts_isnull, has_state, state,
-                       has_last_time, last_time, last_time_type, late_added);
     old = ExecFetchSlotHeapTuple(slot, false, &free_old);
+    new = next_version(table, desc, old, slot->tts_values, slot->tts_isnull, has_state, state,
+                       has_last_time, last_time, last_time_type, late_added);
     simple_heap_update(rel, &old->t_self, new);
     after_update(table, rel, key, new);
     heap_freetuple(new);
@@ -681,8 +783,9 @@ bool lstm_state_row_write_over(const LstmStateTable *table, const Datum key[3], 
                                Oid last_time_type, int64 late_added, ItemPointer written)
 {
     Relation rel = row->rel; /* (open since the read: one open and close for both) */
-    HeapTuple new = next_version(table, RelationGetDescr(rel), row->values, row->isnull, has_state,
-                                 state, has_last_time, last_time, last_time_type, late_added);
+    HeapTuple new =
+        next_version(table, RelationGetDescr(rel), row->version, row->values, row->isnull,
+                     has_state, state, has_last_time, last_time, last_time_type, late_added);
     TM_FailureData failure;
     LockTupleMode lockmode;
     TM_Result result;
