@@ -17,11 +17,13 @@
  * (stream_cache.c), so a load's cost is linear in its rows. At READ
  * COMMITTED on the direct path a series' first row in a statement is
  * written at once instead, over the version it read, and that update takes
- * the row lock (write_through): one heap operation for a single-row INSERT. The settings (JSON
- * text, as lstm_anomaly_score's jsonb) start every new series' state; a saved state with other
- * settings is an error when the statement first reads it. The arithmetic is the core step
- * lstm_state_agg and lstm_anomaly_score run, so a series inserted in time order gets exactly the
- * state and scores those give over the same rows.
+ * the row lock (write_through): one heap operation for a single-row INSERT,
+ * whose series is then not cached either (no later row of the statement can
+ * reach it). The settings (JSON text, as lstm_anomaly_score's jsonb) start
+ * every new series' state; a saved state with other settings is an error
+ * when the statement first reads it. The arithmetic is the core step
+ * lstm_state_agg and lstm_anomaly_score run, so a series inserted in time
+ * order gets exactly the state and scores those give over the same rows.
  *
  * Rules (the README's "Streaming" section says the same):
  * - NULL value: the forecast column gets the current forecast, the score
@@ -873,19 +875,23 @@ static bool row_is_late(ScoreConfig *cfg, const SeriesRow *row, const LstmSeries
 }
 
 /*
- * Cache a series whose saved state was just locked: its stream if the model
- * made it, otherwise a fresh stream that restarts (with a warning) at the
- * series' next applied row.
+ * Cache a series whose saved state was just locked or read: its stream if the
+ * model made it, otherwise a fresh stream that restarts (with a warning) at
+ * the series' next applied row. lone: the statement's only row, written
+ * through; the series is not cached but made in the statement's memory.
  */
 static LstmCachedSeries *cache_saved_series(ScoreConfig *cfg, const SeriesRow *row,
-                                            const SavedState *saved)
+                                            const SavedState *saved, bool lone)
 {
     LstmDecoded *model = use_model(cfg, row, saved->model);
     struct varlena *state = saved->written_here ? (struct varlena *)PG_DETOAST_DATUM(saved->state)
                                                 : lstm_state_from_datum(saved->state);
     LstmCachedSeries *series =
-        lstm_stream_cache_add(row->key[0], cfg->setup->source, row->series_name, saved->model,
-                              &model->runner.dims, model->fingerprint);
+        lone ? lstm_stream_cache_lone(row->scratch, row->key[0], cfg->setup->source,
+                                      row->series_name, saved->model, &model->runner.dims,
+                                      model->fingerprint)
+             : lstm_stream_cache_add(row->key[0], cfg->setup->source, row->series_name,
+                                     saved->model, &model->runner.dims, model->fingerprint);
     LstmStateHeader header;
     char message[LSTM_ERRMSG_LEN];
 
@@ -1092,7 +1098,8 @@ static LstmCachedSeries *write_through(ScoreConfig *cfg, const SeriesRow *row, S
     saved.last_time_type = read.last_time_type;
     saved.tid = read.tid;
     saved.written_here = read.written_here;
-    series = cache_saved_series(cfg, row, &saved);
+    /* a statement's only row: its series need not be kept for the statement's later rows */
+    series = cache_saved_series(cfg, row, &saved, lstm_stream_cache_one_row());
     score_cached_row(cfg, series, row, result);
     now = &series->now;
     if (now->state_changed) {
@@ -1110,7 +1117,8 @@ static LstmCachedSeries *write_through(ScoreConfig *cfg, const SeriesRow *row, S
         return series;
     }
     lstm_state_row_release(&read);
-    lstm_stream_cache_forget(series);
+    if (!series->lone)
+        lstm_stream_cache_forget(series);
     memset(result, 0, sizeof(*result));
     return NULL;
 }
@@ -1129,7 +1137,7 @@ static LstmCachedSeries *open_series(ScoreConfig *cfg, const SeriesRow *row, Sco
 
         memset(&saved, 0, sizeof(saved)); /* (the SPI path leaves tid invalid) */
         if (lock_saved_state(cfg, row, &saved))
-            return cache_saved_series(cfg, row, &saved);
+            return cache_saved_series(cfg, row, &saved, false);
         if (score_first_row(cfg, row, result, &created))
             return NULL;
         memset(result, 0, sizeof(*result));
@@ -1286,7 +1294,7 @@ static void score_row(ScoreConfig *cfg, SeriesRow *row, ScoreResult *result)
         SPI_finish();
         MemoryContextSwitchTo(caller);
     }
-    if (series != NULL) {
+    if (series != NULL && !series->lone) {
         memo_add(cfg, row, series);
         if (!scored)
             score_cached_row(cfg, series, row, result);

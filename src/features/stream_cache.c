@@ -51,6 +51,7 @@ static int deepest_level;  /* no cached series has a level deeper than this */
 static uint64 generation;  /* changes whenever a series is forgotten */
 static Datum shared_model; /* the model datum of the series cached last (cache memory) */
 static int exec_depth;     /* executors and utility commands running, nested */
+static bool one_row;       /* the innermost of them is an INSERT of one row */
 static int trigger_depth;  /* lstm_score_trigger calls running, nested */
 static bool writing;       /* a flush is running (its own statements end inside it) */
 static LstmSeriesWriter write_series;
@@ -212,6 +213,7 @@ LstmCachedSeries *lstm_stream_cache_add(Datum model_name, Oid source, const char
     cached->dims = *dims;
     cached->fingerprint = fingerprint;
     lstm_stream_init(&cached->now.stream, dims, palloc(sizeof(float) * lstm_series_nfloats(dims)));
+    cached->memory = cache_context;
     cached->level = exec_depth;
     deepest_level = Max(deepest_level, exec_depth);
     cached->subid = GetCurrentSubTransactionId();
@@ -222,6 +224,35 @@ LstmCachedSeries *lstm_stream_cache_add(Datum model_name, Oid source, const char
     entry->series = cached;
     dlist_push_tail(&all_series, &cached->node);
     return cached;
+}
+
+/* Does the statement running now insert one row? (see stream_cache.h) */
+bool lstm_stream_cache_one_row(void)
+{
+    return one_row;
+}
+
+/* A series for a single-row statement, not cached (see stream_cache.h). */
+LstmCachedSeries *lstm_stream_cache_lone(MemoryContext context, Datum model_name, Oid source,
+                                         const char *series, Datum model, const LstmDims *dims,
+                                         uint64 fingerprint)
+{
+    MemoryContext old = MemoryContextSwitchTo(context);
+    LstmCachedSeries *lone = palloc0(sizeof(LstmCachedSeries));
+
+    lone->key[0] = model_name;
+    lone->key[1] = ObjectIdGetDatum(source);
+    lone->series = series;
+    lone->model = model;
+    lone->dims = *dims;
+    lone->fingerprint = fingerprint;
+    lstm_stream_init(&lone->now.stream, dims, palloc(sizeof(float) * lstm_series_nfloats(dims)));
+    lone->memory = context;
+    lone->lone = true;
+    lone->level = exec_depth;
+    lone->subid = GetCurrentSubTransactionId();
+    MemoryContextSwitchTo(old);
+    return lone;
 }
 
 /* ---------- versions and subtransactions ---------- */
@@ -280,7 +311,7 @@ void lstm_stream_cache_set_last_time(LstmCachedSeries *series, bool held, Datum 
     {
         Size size = datumGetSize(time, false, typlen);
         if (now->last_time_space < size) {
-            now->last_time = PointerGetDatum(MemoryContextAlloc(cache_context, size));
+            now->last_time = PointerGetDatum(MemoryContextAlloc(series->memory, size));
             now->last_time_space = size;
         }
         memcpy(DatumGetPointer(now->last_time), DatumGetPointer(time), size);
@@ -451,11 +482,27 @@ static void cache_executor_start(QueryDesc *query, int eflags)
         standard_ExecutorStart(query, eflags);
 }
 
-/* ExecutorRun: one level deeper while it runs. */
+/* Does the plan insert one row? (see lstm_stream_cache_one_row) */
+static bool inserts_one_row(const PlannedStmt *stmt)
+{
+    const Plan *source;
+
+    if (stmt->commandType != CMD_INSERT || stmt->subplans != NIL || stmt->planTree == NULL ||
+        !IsA(stmt->planTree, ModifyTable) || list_length(stmt->resultRelations) != 1)
+        return false;
+    source = outerPlan(stmt->planTree);
+    return source != NULL && IsA(source, Result) && outerPlan(source) == NULL &&
+           innerPlan(source) == NULL && source->initPlan == NIL;
+}
+
+/* ExecutorRun: one level deeper while it runs (and whether it inserts one row). */
 static void cache_executor_run(QueryDesc *query, ScanDirection direction, uint64 count,
                                bool execute_once)
 {
+    bool outer_one_row = one_row;
+
     exec_depth++;
+    one_row = inserts_one_row(query->plannedstmt);
     PG_TRY();
     {
         if (prev_executor_run)
@@ -466,6 +513,7 @@ static void cache_executor_run(QueryDesc *query, ScanDirection direction, uint64
     PG_FINALLY();
     {
         exec_depth--;
+        one_row = outer_one_row;
     }
     PG_END_TRY();
 }
@@ -473,7 +521,10 @@ static void cache_executor_run(QueryDesc *query, ScanDirection direction, uint64
 /* ExecutorFinish (AFTER triggers): one level deeper while it runs. */
 static void cache_executor_finish(QueryDesc *query)
 {
+    bool outer_one_row = one_row;
+
     exec_depth++;
+    one_row = false;
     PG_TRY();
     {
         if (prev_executor_finish)
@@ -484,6 +535,7 @@ static void cache_executor_finish(QueryDesc *query)
     PG_FINALLY();
     {
         exec_depth--;
+        one_row = outer_one_row;
     }
     PG_END_TRY();
 }
@@ -505,9 +557,12 @@ static void cache_process_utility(PlannedStmt *pstmt, const char *query_string, 
                                   QueryEnvironment *query_env, DestReceiver *dest,
                                   QueryCompletion *qc)
 {
+    bool outer_one_row = one_row;
+
     if (exec_depth == 0 && trigger_depth == 0 && !dlist_is_empty(&all_series))
         flush_deeper_than(-1);
     exec_depth++;
+    one_row = false; /* (COPY, and the statements of utility commands) */
     PG_TRY();
     {
         if (prev_process_utility)
@@ -520,6 +575,7 @@ static void cache_process_utility(PlannedStmt *pstmt, const char *query_string, 
     PG_FINALLY();
     {
         exec_depth--;
+        one_row = outer_one_row;
     }
     PG_END_TRY();
     if (!dlist_is_empty(&all_series) && IsTransactionState() &&

@@ -62,6 +62,8 @@ typedef struct LstmCachedSeries {
     bool direct;             /* locked, and written, through the access methods */
     LstmStateTable states;   /* then: lstm_stream_states as that statement resolved it */
     ItemPointerData tid;     /* and the version of its row it locked (invalid: find by key) */
+    MemoryContext memory;    /* where its versions' memory is (the cache's, or a lone one's) */
+    bool lone;               /* made by lstm_stream_cache_lone: not cached */
 } LstmCachedSeries;
 
 /* Writes one series' state back to lstm_stream_states (SPI not connected). */
@@ -95,6 +97,24 @@ void lstm_stream_cache_use(LstmCachedSeries *series);
  */
 LstmCachedSeries *lstm_stream_cache_add(Datum model_name, Oid source, const char *series,
                                         Datum model, const LstmDims *dims, uint64 fingerprint);
+
+/*
+ * lstm_stream_cache_one_row: does the statement running now insert a single
+ * row? (An INSERT whose rows come from a Result node: VALUES with one row, or
+ * a SELECT without FROM; no other plan in it, such as a data-modifying WITH.)
+ * Its trigger calls score that row only.
+ */
+bool lstm_stream_cache_one_row(void);
+
+/*
+ * lstm_stream_cache_lone: a series as lstm_stream_cache_add makes it, in
+ * context's memory, but not cached: for the row of a statement that inserts
+ * one row (lstm_stream_cache_one_row), whose state is written through at
+ * once. No other row reaches it, so nothing keeps, finds or writes it.
+ */
+LstmCachedSeries *lstm_stream_cache_lone(MemoryContext context, Datum model_name, Oid source,
+                                         const char *series, Datum model, const LstmDims *dims,
+                                         uint64 fingerprint);
 
 /*
  * lstm_stream_cache_change: call before changing series->now: remembers the
