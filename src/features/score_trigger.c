@@ -887,9 +887,8 @@ static LstmCachedSeries *cache_saved_series(ScoreConfig *cfg, const SeriesRow *r
     struct varlena *state = saved->written_here ? (struct varlena *)PG_DETOAST_DATUM(saved->state)
                                                 : lstm_state_from_datum(saved->state);
     LstmCachedSeries *series =
-        lone ? lstm_stream_cache_lone(row->scratch, row->key[0], cfg->setup->source,
-                                      row->series_name, saved->model, &model->runner.dims,
-                                      model->fingerprint)
+        lone ? lstm_stream_cache_lone(row->scratch, row->key, row->series_name, saved->model,
+                                      &model->runner.dims, model->fingerprint)
              : lstm_stream_cache_add(row->key[0], cfg->setup->source, row->series_name,
                                      saved->model, &model->runner.dims, model->fingerprint);
     LstmStateHeader header;

@@ -192,12 +192,30 @@ void lstm_stream_cache_use(LstmCachedSeries *series)
     series->level = Min(series->level, exec_depth);
 }
 
+/*
+ * A new series (in the current memory context, which its versions use too):
+ * a fresh stream for the model's sizes, made by the current subtransaction
+ * at the current depth.
+ */
+static LstmCachedSeries *new_series(const LstmDims *dims, uint64 fingerprint)
+{
+    LstmCachedSeries *series = palloc0(sizeof(LstmCachedSeries));
+
+    series->dims = *dims;
+    series->fingerprint = fingerprint;
+    lstm_stream_init(&series->now.stream, dims, palloc(sizeof(float) * lstm_series_nfloats(dims)));
+    series->memory = CurrentMemoryContext;
+    series->level = exec_depth;
+    series->subid = GetCurrentSubTransactionId();
+    return series;
+}
+
 /* Cache a series just locked or created, with a fresh stream for the model's sizes. */
 LstmCachedSeries *lstm_stream_cache_add(Datum model_name, Oid source, const char *series,
                                         Datum model, const LstmDims *dims, uint64 fingerprint)
 {
     MemoryContext old = MemoryContextSwitchTo((cache_table(), cache_context));
-    LstmCachedSeries *cached = palloc0(sizeof(LstmCachedSeries));
+    LstmCachedSeries *cached = new_series(dims, fingerprint);
     CacheEntry *entry;
     bool found;
 
@@ -210,13 +228,7 @@ LstmCachedSeries *lstm_stream_cache_add(Datum model_name, Oid source, const char
     if (shared_model == (Datum)0 || !datumIsEqual(shared_model, model, false, -1))
         shared_model = datumCopy(model, false, -1);
     cached->model = shared_model;
-    cached->dims = *dims;
-    cached->fingerprint = fingerprint;
-    lstm_stream_init(&cached->now.stream, dims, palloc(sizeof(float) * lstm_series_nfloats(dims)));
-    cached->memory = cache_context;
-    cached->level = exec_depth;
     deepest_level = Max(deepest_level, exec_depth);
-    cached->subid = GetCurrentSubTransactionId();
     MemoryContextSwitchTo(old);
 
     entry = hash_search(cache, &cached->hash_key, HASH_ENTER, &found);
@@ -233,24 +245,17 @@ bool lstm_stream_cache_one_row(void)
 }
 
 /* A series for a single-row statement, not cached (see stream_cache.h). */
-LstmCachedSeries *lstm_stream_cache_lone(MemoryContext context, Datum model_name, Oid source,
+LstmCachedSeries *lstm_stream_cache_lone(MemoryContext context, const Datum key[3],
                                          const char *series, Datum model, const LstmDims *dims,
                                          uint64 fingerprint)
 {
     MemoryContext old = MemoryContextSwitchTo(context);
-    LstmCachedSeries *lone = palloc0(sizeof(LstmCachedSeries));
+    LstmCachedSeries *lone = new_series(dims, fingerprint);
 
-    lone->key[0] = model_name;
-    lone->key[1] = ObjectIdGetDatum(source);
+    memcpy(lone->key, key, sizeof(lone->key)); /* (the caller's: they outlive the series) */
     lone->series = series;
     lone->model = model;
-    lone->dims = *dims;
-    lone->fingerprint = fingerprint;
-    lstm_stream_init(&lone->now.stream, dims, palloc(sizeof(float) * lstm_series_nfloats(dims)));
-    lone->memory = context;
     lone->lone = true;
-    lone->level = exec_depth;
-    lone->subid = GetCurrentSubTransactionId();
     MemoryContextSwitchTo(old);
     return lone;
 }

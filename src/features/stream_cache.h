@@ -110,9 +110,11 @@ bool lstm_stream_cache_one_row(void);
  * lstm_stream_cache_lone: a series as lstm_stream_cache_add makes it, in
  * context's memory, but not cached: for the row of a statement that inserts
  * one row (lstm_stream_cache_one_row), whose state is written through at
- * once. No other row reaches it, so nothing keeps, finds or writes it.
+ * once. No other row reaches it, so nothing keeps, finds or writes it. key
+ * (model name text, source oid, series text), series and model are the
+ * caller's, not copied: they must last as long as the series.
  */
-LstmCachedSeries *lstm_stream_cache_lone(MemoryContext context, Datum model_name, Oid source,
+LstmCachedSeries *lstm_stream_cache_lone(MemoryContext context, const Datum key[3],
                                          const char *series, Datum model, const LstmDims *dims,
                                          uint64 fingerprint);
 
