@@ -282,6 +282,48 @@ SELECT name, info ->> 'a' AS a, owner FROM lstm_models WHERE name LIKE 'sec\_h%'
 DROP SCHEMA sec_evil CASCADE;
 DROP TABLE sec_h;
 
+-- ---- The trigger's way of reading the model follows rights changed in the session ----
+-- The trigger decides once per role how it may read lstm_models (directly, applying the
+-- extension's policies in C, or through SQL), and decides again after a GRANT or REVOKE, a
+-- membership change or a role attribute change: each step below runs in this one session.
+SET ROLE regress_lstm_sec_bob;
+INSERT INTO lstm_models (name, model) VALUES ('sec_bobs', :'tiny');
+RESET ROLE;
+CREATE TABLE sec_c (sensor int, ts int, v float8, forecast float8);
+CREATE TRIGGER sec_score BEFORE INSERT ON sec_c FOR EACH ROW
+    EXECUTE FUNCTION lstm_score_trigger('sec_team', 'v', 'sensor', 'forecast', NULL, 'ts');
+CREATE TABLE sec_d (LIKE sec_c);
+CREATE TRIGGER sec_score BEFORE INSERT ON sec_d FOR EACH ROW
+    EXECUTE FUNCTION lstm_score_trigger('sec_bobs', 'v', 'sensor', 'forecast', NULL, 'ts');
+GRANT SELECT, INSERT ON sec_c, sec_d TO regress_lstm_sec_alice;
+SET ROLE regress_lstm_sec_alice;
+SELECT pg_temp.try($$INSERT INTO sec_test.sec_c VALUES (1, 1, 1.0)$$) AS team_member,
+       pg_temp.try($$INSERT INTO sec_test.sec_d VALUES (1, 1, 1.0)$$) AS bobs_model;
+RESET ROLE;
+REVOKE regress_lstm_sec_team FROM regress_lstm_sec_alice;
+SET ROLE regress_lstm_sec_alice;
+SELECT pg_temp.try($$INSERT INTO sec_test.sec_c VALUES (1, 2, 2.0)$$) AS no_longer_member;
+RESET ROLE;
+GRANT regress_lstm_sec_team TO regress_lstm_sec_alice;
+REVOKE SELECT ON lstm_models FROM regress_lstm_sec_alice;
+SET ROLE regress_lstm_sec_alice;
+SELECT pg_temp.try($$INSERT INTO sec_test.sec_c VALUES (1, 3, 3.0)$$) AS select_revoked;
+RESET ROLE;
+GRANT SELECT ON lstm_models TO regress_lstm_sec_alice;
+ALTER ROLE regress_lstm_sec_alice BYPASSRLS;
+SET ROLE regress_lstm_sec_alice;
+SELECT pg_temp.try($$INSERT INTO sec_test.sec_c VALUES (1, 4, 4.0)$$) AS granted_again,
+       pg_temp.try($$INSERT INTO sec_test.sec_d VALUES (1, 2, 2.0)$$) AS bypassrls;
+RESET ROLE;
+ALTER ROLE regress_lstm_sec_alice NOBYPASSRLS;
+SET ROLE regress_lstm_sec_alice;
+SELECT pg_temp.try($$INSERT INTO sec_test.sec_d VALUES (1, 3, 3.0)$$) AS nobypassrls;
+RESET ROLE;
+SELECT 'sec_c' AS t, ts, forecast IS NOT NULL AS scored FROM sec_c
+UNION ALL SELECT 'sec_d', ts, forecast IS NOT NULL FROM sec_d ORDER BY 1, 2;
+DELETE FROM lstm_stream_states WHERE source IN ('sec_c'::regclass, 'sec_d'::regclass);
+DROP TABLE sec_c, sec_d;
+
 -- ---- Clean up ----
 DELETE FROM lstm_models WHERE name LIKE 'sec\_%';
 REVOKE ALL ON lstm_models, lstm_stream_states FROM regress_lstm_sec_alice, regress_lstm_sec_bob;

@@ -37,6 +37,7 @@
 #include "utils/rel.h"
 #include "utils/relcache.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 
 #include "catalog/extension.h"
 
@@ -292,11 +293,84 @@ static const ModelColumns *model_columns(Relation rel)
     return &known_columns;
 }
 
+/*
+ * How lstm_models_read_direct may read the relation read last, decided for
+ * one role, security context and row_security setting: directly or not (no
+ * SELECT privilege, policies other than the extension's own, row_security
+ * off where they apply, an older version's table), and with the policies
+ * applied in C or not (no row-level security for the role). A relcache
+ * invalidation of the relation (GRANT, REVOKE, policies, ownership, row
+ * security settings) and any change of a role or a membership (superuser,
+ * BYPASSRLS, inherited privileges) make it be decided again.
+ */
+typedef struct ModelAccess {
+    Oid relid; /* InvalidOid: nothing decided */
+    Oid user;
+    int security_context;
+    bool row_security;
+    bool direct;   /* read through the primary key (else through SQL) */
+    bool filtered; /* applying the extension's policies in C */
+} ModelAccess;
+
+static ModelAccess known_access;
+static bool access_callbacks; /* the role callbacks are registered */
+
+/* A role or a membership changed: decide the access again. */
+static void model_access_forget(Datum arg, int cacheid, uint32 hashvalue)
+{
+    (void)arg;
+    (void)cacheid;
+    (void)hashvalue;
+    known_access.relid = InvalidOid;
+}
+
+/* The access to rel (whose columns are columns) for the current role, decided if need be. */
+static const ModelAccess *model_access(Relation rel, const ModelColumns *columns)
+{
+    Oid relid = RelationGetRelid(rel), user;
+    int security_context;
+    ModelAccess decided;
+
+    GetUserIdAndSecContext(&user, &security_context);
+    if (known_access.relid == relid && known_access.user == user &&
+        known_access.security_context == security_context &&
+        known_access.row_security == row_security)
+        return &known_access;
+    if (!access_callbacks) {
+        CacheRegisterSyscacheCallback(AUTHOID, model_access_forget, (Datum)0);
+        CacheRegisterSyscacheCallback(AUTHMEMROLEMEM, model_access_forget, (Datum)0);
+        access_callbacks = true;
+    }
+    memset(&decided, 0, sizeof(decided));
+    decided.relid = relid;
+    decided.user = user;
+    decided.security_context = security_context;
+    decided.row_security = row_security;
+    if (columns->name != InvalidAttrNumber && columns->model != InvalidAttrNumber &&
+        columns->owner != InvalidAttrNumber && columns->shared_with != InvalidAttrNumber &&
+        OidIsValid(columns->index) && pg_class_aclcheck(relid, user, ACL_SELECT) == ACLCHECK_OK) {
+        switch (check_enable_rls(relid, InvalidOid, true)) {
+        case RLS_NONE:
+        case RLS_NONE_ENV:
+            decided.direct = true;
+            break;
+        default:
+            decided.direct = row_security &&
+                             lstm_policies_are_own(rel, model_policies, lengthof(model_policies));
+            decided.filtered = true;
+        }
+    }
+    known_access = decided;
+    return &known_access;
+}
+
 /* Relcache invalidation: forget the hints of relid's rows (all for InvalidOid). */
 static void model_row_hints_invalidate(Oid relid)
 {
     if (relid == InvalidOid || known_columns.relid == relid)
         known_columns.relid = InvalidOid;
+    if (relid == InvalidOid || known_access.relid == relid)
+        known_access.relid = InvalidOid;
     for (int i = 0; i < MODEL_ROW_HINTS; i++) {
         if (relid == InvalidOid || model_row_hints[i].relid == relid)
             model_row_hints[i].relid = InvalidOid;
@@ -352,7 +426,8 @@ bool lstm_models_read_direct(Oid relid, const char *name, Snapshot snapshot, Mem
     const ModelColumns *columns = model_columns(rel);
     AttrNumber name_att = columns->name, model_att = columns->model, owner_att = columns->owner,
                shared_att = columns->shared_with;
-    bool filtered;
+    const ModelAccess *access = model_access(rel, columns);
+    bool filtered = access->filtered;
     Oid index = columns->index;
     ScanKeyData key;
     SysScanDesc scan = NULL;
@@ -362,24 +437,9 @@ bool lstm_models_read_direct(Oid relid, const char *name, Snapshot snapshot, Mem
     Buffer buffer = InvalidBuffer;
     ModelRowHint *hint;
 
-    if (name_att == InvalidAttrNumber || model_att == InvalidAttrNumber ||
-        owner_att == InvalidAttrNumber || shared_att == InvalidAttrNumber || !OidIsValid(index) ||
-        pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK) {
+    if (!access->direct) {
         table_close(rel, NoLock);
         return false;
-    }
-    switch (check_enable_rls(relid, InvalidOid, true)) {
-    case RLS_NONE:
-    case RLS_NONE_ENV:
-        filtered = false;
-        break;
-    default:
-        if (!row_security ||
-            !lstm_policies_are_own(rel, model_policies, lengthof(model_policies))) {
-            table_close(rel, NoLock);
-            return false;
-        }
-        filtered = true;
     }
 
     if (own_snapshot) {
