@@ -491,9 +491,8 @@ static void insert_index_entry(const LstmStateTable *table, Relation rel, const 
 /*
  * Write a varlena value over the one stored at `at`, as heap_fill_tuple would
  * store it (a short header where the column's storage is not plain and the
- * value fits),
- * when that takes exactly the bytes already there in the same form; false,
- * writing nothing, otherwise.
+ * value fits), when that takes exactly the bytes already there in the same
+ * form; false, writing nothing, otherwise.
  */
 static bool write_varlena_over(char *at, Form_pg_attribute att, Datum value)
 {
@@ -517,6 +516,20 @@ static bool write_varlena_over(char *at, Form_pg_attribute att, Datum value)
             return false;
         memcpy(at, v, VARSIZE(v));
     }
+    return true;
+}
+
+/* Write a column's value over the one stored at `at` (see write_varlena_over); false if not. */
+static bool write_column_over(char *at, Form_pg_attribute att, Datum value)
+{
+    if (att->attbyval)
+        store_att_byval(at, value, att->attlen);
+    else if (att->attlen == -1)
+        return write_varlena_over(at, att, value);
+    else if (att->attlen > 0)
+        memcpy(at, DatumGetPointer(value), att->attlen);
+    else
+        return false; /* (a cstring: not in this table) */
     return true;
 }
 
@@ -554,20 +567,9 @@ static HeapTuple version_written_over(TupleDesc desc, HeapTuple old, const Datum
         if (was_null)
             continue;
         off = att_align_pointer(off, att->attalign, att->attlen, data + off);
-        if (changed[i]) {
-            if (att->attbyval)
-                store_att_byval(data + off, values[i], att->attlen);
-            else if (att->attlen == -1) {
-                if (!write_varlena_over(data + off, att, values[i])) {
-                    pfree(new);
-                    return NULL;
-                }
-            } else if (att->attlen > 0)
-                memcpy(data + off, DatumGetPointer(values[i]), att->attlen);
-            else {
-                pfree(new);
-                return NULL;
-            }
+        if (changed[i] && !write_column_over(data + off, att, values[i])) {
+            pfree(new);
+            return NULL;
         }
         off = att_addlength_pointer(off, att->attlen, data + off);
     }
