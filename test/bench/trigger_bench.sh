@@ -28,7 +28,8 @@
 # row into a random one of TRIGGER_BENCH_SERIES series (default 100) with prepared statements;
 # plain, C floor, floor and scored runs take turns TRIGGER_BENCH_REPEAT times (default 2) and
 # the best rate of plain and scored counts (each run's own ratio is printed too, and the medians
-# of the runs' ratios: the machine's background load changes between runs). Every series already has a saved state before timing starts. Prints both
+# of the runs' ratios: the machine's background load changes between runs). Every series
+# already has a saved state before timing starts. Prints both
 # rates and their ratio (target: scored >= 70 % of plain at hidden 32); never fails on a time.
 #
 # Uses the server in the PG* environment variables when PGHOST or PGPORT is set (it creates
