@@ -67,7 +67,7 @@ BLAS_CFLAGS ?= $(shell PKG_CONFIG_PATH=$(BLAS_DIR)/pkgconfig pkg-config --cflags
 BLAS_LIBS ?= -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas
 SHLIB_LINK = $(BLAS_LIBS) -lm
 
-EXTRA_CLEAN = test/core/*.o $(UNIT_TESTS) test/fuzz/fuzz_inputs results regression.diffs \
+EXTRA_CLEAN = test/core/*.o $(UNIT_TESTS) test/bench/step_bench test/fuzz/fuzz_inputs results regression.diffs \
               regression.out
 
 # LLVM bitcode for JIT inlining is not needed.
@@ -104,6 +104,10 @@ UNIT_TESTS = $(patsubst %.c,%,$(sort $(wildcard test/core/test_*.c)))
 
 test/core/test_%: test/core/test_%.c $(CORE_SRC) $(REFERENCE_SRC) $(wildcard src/core/*.h test/core/*.h)
 	$(CC) $(UNIT_CFLAGS) -o $@ $< $(CORE_SRC) $(REFERENCE_SRC) $(BLAS_LIBS) -lm
+
+# The arithmetic of scoring alone, per row (trigger_bench.sh prints it beside the loads).
+test/bench/step_bench: test/bench/step_bench.c $(CORE_SRC) $(wildcard src/core/*.h test/core/*.h)
+	$(CC) $(UNIT_CFLAGS) -o $@ $< $(CORE_SRC) $(BLAS_LIBS) -lm
 
 .PHONY: unittest bench figures
 unittest: $(UNIT_TESTS)

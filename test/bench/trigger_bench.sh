@@ -18,6 +18,9 @@
 # here with cc and loaded by its path), readings_floor's in PL/pgSQL (RETURN NEW). Any row trigger
 # costs at least the C one: PostgreSQL forms a heap tuple for it and calls it per row, and COPY
 # into a table with one inserts row by row instead of in batches (heap_multi_insert).
+# The ceiling column adds to the C floor's time the arithmetic of scoring alone (step_bench.c:
+# lstm_stream_feed for the same hidden size and series, in turn, without PostgreSQL): the best
+# rate any scoring trigger could reach, as a percentage of plain's.
 # Each bulk load runs TRIGGER_BENCH_BULK_REPEAT times (default 3; plain, C floor, floor and
 # scored in turn) and the median time counts.
 #
@@ -158,13 +161,16 @@ bulk_report() {
          "one statement, $(nproc) cores"
     echo "(median of $bulk_repeat runs each; C floor, floor: a BEFORE ROW trigger in C, in PL/pgSQL," \
          "that does nothing)"
-    printf "%-18s %8s %8s %8s %8s %8s %10s %10s %7s %7s %7s\n" method rows "plain s" "C flr s" \
-        "floor s" "scored s" "plain r/s" "scored r/s" "C floor" "floor" "scored"
-    awk -F'|' '{ printf "%-18s %8d %8.3f %8.3f %8.3f %8.3f %10.0f %10.0f %6.1f%% %6.1f%% %6.1f%%\n",
-                        $1, $2, $3, $4, $5, $6, $2 / $3, $2 / $6, 100 * $3 / $4, 100 * $3 / $5,
-                        100 * $3 / $6 }' "$work/bulk.txt"
+    printf "%-18s %8s %8s %8s %8s %8s %10s %10s %7s %7s %7s %7s\n" method rows "plain s" "C flr s" \
+        "floor s" "scored s" "plain r/s" "scored r/s" "C floor" "floor" "scored" "ceiling"
+    awk -F'|' -v ns="$step_ns" '{
+        printf "%-18s %8d %8.3f %8.3f %8.3f %8.3f %10.0f %10.0f %6.1f%% %6.1f%% %6.1f%% %6.1f%%\n",
+               $1, $2, $3, $4, $5, $6, $2 / $3, $2 / $6, 100 * $3 / $4, 100 * $3 / $5,
+               100 * $3 / $6, 100 * $3 / ($4 + $2 * ns * 1e-9) }' "$work/bulk.txt"
     echo "(C floor, floor, scored: rows per second as a percentage of plain's; target for scored" \
          ">= 50 %)"
+    echo "(ceiling: the C floor's time plus the arithmetic of scoring alone, step_bench: $step_ns ns" \
+         "per row, hidden $hidden, $bulk_series series in turn, without PostgreSQL)"
     awk -F'|' '{ if (!($1 in small)) { small[$1] = $2; ts[$1] = $6 } big[$1] = $2; tb[$1] = $6 }
         END { for (m in small) if (big[m] > small[m])
             printf "%-18s scored time x%.1f for x%.0f rows\n", m, tb[m] / ts[m], big[m] / small[m] }' \
@@ -172,6 +178,9 @@ bulk_report() {
 }
 
 if [ "$mode" != single ]; then
+    # The arithmetic of scoring alone, per row: no scoring trigger can cost less.
+    make -s test/bench/step_bench
+    step_ns=$(test/bench/step_bench "$hidden" "$bulk_series" 100 2>/dev/null)
     : >"$work/bulk.txt"
     for size in $bulk_sizes; do
         bulk_size "$size"
