@@ -164,7 +164,8 @@ static void prepare_plans(Oid schema, Oid state_type)
     plans.insert =
         keep_plan(psprintf("INSERT INTO %s (model_name, source, series, state, last_time, "
                            "last_time_type, updated_at) VALUES ($1, $2, $3, $4, $5, $6, "
-                           "pg_catalog.now()) ON CONFLICT (model_name, source, series) DO NOTHING",
+                           "pg_catalog.now()) ON CONFLICT (model_name, source, series) DO NOTHING "
+                           "RETURNING ctid",
                            states),
                   6, save_args);
     /* By key, not ctid: a TID scan asks the kernel for the relation's size every time. */
@@ -1040,13 +1041,20 @@ static bool score_first_row(ScoreConfig *cfg, const SeriesRow *row, ScoreResult 
     else
         args[4] = PointerGetDatum(lstm_time_encode(&cfg->setup->time_codec, row->time));
     rc = SPI_execute_plan(plans.insert, args, nulls, false, 0);
-    if (rc != SPI_OK_INSERT)
+    if (rc != SPI_OK_INSERT_RETURNING)
         elog(ERROR, "lstm_score_trigger: saving the state failed: %s", SPI_result_code_string(rc));
     if (SPI_processed != 1)
         return false;
     *created = lstm_stream_cache_add(row->key[0], cfg->setup->source, row->series_name, stored,
                                      dims, model->fingerprint);
     use_direct_path(cfg, *created);
+    if ((*created)->direct) {
+        /* the version just inserted: written back without finding it through the index */
+        bool isnull;
+        Datum ctid = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+        if (!isnull)
+            (*created)->tid = *(ItemPointer)DatumGetPointer(ctid);
+    }
     lstm_state_load(VARDATA(DatumGetPointer(args[3])), &(*created)->now.stream);
     (*created)->settings_checked = cfg->setup->id; /* (made with the trigger's settings) */
     if (cfg->setup->time.attnum != 0)
@@ -1065,12 +1073,14 @@ static Datum stored_last_time(const LstmCachedSeries *series);
  * single-row INSERT costs one heap operation on the row (and one WAL
  * record) instead of a lock and an update. The series stays cached, locked
  * by the update, for the statement's later rows. NULL if the series has no
- * row yet, or another transaction changed the row since it was read: then
+ * row yet (*absent set: open_series creates it without looking for it
+ * again), or another transaction changed the row since it was read: then
  * nothing is written or cached, result is cleared, and open_series locks
  * the row and scores the row again (the step is repeated on the newer
  * state, as a locked read would have taken it).
  */
-static LstmCachedSeries *write_through(ScoreConfig *cfg, const SeriesRow *row, ScoreResult *result)
+static LstmCachedSeries *write_through(ScoreConfig *cfg, const SeriesRow *row, ScoreResult *result,
+                                       bool *absent)
 {
     LstmSavedRow read;
     SavedState saved;
@@ -1085,8 +1095,11 @@ static LstmCachedSeries *write_through(ScoreConfig *cfg, const SeriesRow *row, S
     /* One snapshot for the model and the state, as one SPI statement joining them would take. */
     CommandCounterIncrement();
     snapshot = RegisterSnapshot(GetTransactionSnapshot());
-    found = statement_model_direct(cfg, row, snapshot) && /* (else SPI, not connected here) */
-            lstm_state_row_read(&cfg->setup->states, row->key, snapshot, &read);
+    found = statement_model_direct(cfg, row, snapshot); /* (else SPI, not connected here) */
+    if (found) {
+        found = lstm_state_row_read(&cfg->setup->states, row->key, snapshot, &read);
+        *absent = !found;
+    }
     UnregisterSnapshot(snapshot);
     if (!found)
         return NULL;
@@ -1126,16 +1139,19 @@ static LstmCachedSeries *write_through(ScoreConfig *cfg, const SeriesRow *row, S
  * Reach a series this statement has not used yet (SPI connected): lock its
  * saved state and cache it, or create it with this row (result filled, the
  * row done: returns NULL); a lost race to create it is retried against the
- * winner's state.
+ * winner's state. absent: a read of this statement just found no saved
+ * state, so the first attempt creates it at once (a state created since
+ * makes the insert do nothing, and the next attempt locks it).
  */
-static LstmCachedSeries *open_series(ScoreConfig *cfg, const SeriesRow *row, ScoreResult *result)
+static LstmCachedSeries *open_series(ScoreConfig *cfg, const SeriesRow *row, ScoreResult *result,
+                                     bool absent)
 {
     for (int attempt = 0; attempt < 3; attempt++) {
         SavedState saved;
         LstmCachedSeries *created;
 
         memset(&saved, 0, sizeof(saved)); /* (the SPI path leaves tid invalid) */
-        if (lock_saved_state(cfg, row, &saved))
+        if (!(attempt == 0 && absent) && lock_saved_state(cfg, row, &saved))
             return cache_saved_series(cfg, row, &saved, false);
         if (score_first_row(cfg, row, result, &created))
             return NULL;
@@ -1265,7 +1281,7 @@ static void decide_direct_path(ScoreSetup *setup)
 static void score_row(ScoreConfig *cfg, SeriesRow *row, ScoreResult *result)
 {
     LstmCachedSeries *series = memo_find(cfg, row);
-    bool scored;
+    bool scored, absent = false;
 
     if (series != NULL) {
         score_cached_row(cfg, series, row, result);
@@ -1279,7 +1295,7 @@ static void score_row(ScoreConfig *cfg, SeriesRow *row, ScoreResult *result)
         /* the first row of a series in a statement: written through if it can be, without SPI */
         if (cfg->setup->direct && !IsolationUsesXactSnapshot() &&
             !row->isnull[cfg->setup->value.attnum - 1])
-            series = write_through(cfg, row, result);
+            series = write_through(cfg, row, result, &absent);
         scored = series != NULL;
     }
     if (series == NULL) {
@@ -1289,7 +1305,7 @@ static void score_row(ScoreConfig *cfg, SeriesRow *row, ScoreResult *result)
         if (plans.schema != cfg->setup->schema || plans.state_type != cfg->setup->state_type ||
             plans.models != lstm_models_read_relation())
             prepare_plans(cfg->setup->schema, cfg->setup->state_type);
-        series = open_series(cfg, row, result);
+        series = open_series(cfg, row, result, absent);
         SPI_finish();
         MemoryContextSwitchTo(caller);
     }
