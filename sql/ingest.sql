@@ -127,6 +127,16 @@ SELECT (lstm_state_info(state) ->> 'steps')::int AS other_steps,
        state::text = (SELECT lstm_state_agg('ing_other', v ORDER BY ts)::text FROM other) AS other_equals_agg
 FROM lstm_stream_states WHERE model_name = 'ing_other' AND source = 'ing_test.other'::regclass;
 
+-- Many series in one statement, in an order that changes from one time step to the next and
+-- skips a series now and then: each row is tried first against the series that followed its
+-- predecessor's series the last time, and looked up when that guess is wrong.
+INSERT INTO readings (sensor, ts, v)
+SELECT s, t, 10 + sin(t * s) FROM generate_series(1, 60) t, generate_series(40, 44) s
+WHERE NOT (s = 42 AND t % 4 = 0)
+ORDER BY t, (s * (t % 3 + 1)) % 7, s;
+SELECT series, rows, steps, same_forecast = rows AND same_score = rows AND state_equals_agg AS identical
+FROM check_readings('ing_m') WHERE series::int BETWEEN 40 AND 44;
+
 -- The model replaced in the middle of a statement: every series keeps the model it had when
 -- the statement first reached it, to the statement's end; the next statement restarts the
 -- series under the new model (with a WARNING).
