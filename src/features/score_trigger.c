@@ -776,6 +776,18 @@ static Datum statement_model(ScoreConfig *cfg, const SeriesRow *row)
     return cfg->model;
 }
 
+/* A saved state as the direct path read or locked it, with the statement's model. */
+static void saved_from_row(SavedState *saved, const LstmSavedRow *row, Datum model)
+{
+    saved->state = row->state;
+    saved->has_last_time = row->has_last_time;
+    saved->last_time = row->last_time;
+    saved->last_time_type = row->last_time_type;
+    saved->tid = row->tid;
+    saved->written_here = row->written_here;
+    saved->model = model;
+}
+
 /* Lock the series' saved state through the primary key and read it (direct path). */
 static bool lock_saved_state_direct(ScoreConfig *cfg, const SeriesRow *row, SavedState *saved)
 {
@@ -784,13 +796,7 @@ static bool lock_saved_state_direct(ScoreConfig *cfg, const SeriesRow *row, Save
 
     if (!lstm_state_row_lock(&cfg->setup->states, row->key, &locked))
         return false;
-    saved->state = locked.state;
-    saved->has_last_time = locked.has_last_time;
-    saved->last_time = locked.last_time;
-    saved->last_time_type = locked.last_time_type;
-    saved->tid = locked.tid;
-    saved->written_here = locked.written_here;
-    saved->model = model;
+    saved_from_row(saved, &locked, model);
     return true;
 }
 
@@ -1099,7 +1105,6 @@ static LstmCachedSeries *write_through(ScoreConfig *cfg, const SeriesRow *row, S
     Snapshot snapshot;
     bool found;
 
-    memset(&saved, 0, sizeof(saved));
     /* One snapshot for the model and the state, as one SPI statement joining them would take. */
     CommandCounterIncrement();
     snapshot = RegisterSnapshot(GetTransactionSnapshot());
@@ -1111,13 +1116,7 @@ static LstmCachedSeries *write_through(ScoreConfig *cfg, const SeriesRow *row, S
     UnregisterSnapshot(snapshot);
     if (!found)
         return NULL;
-    saved.model = cfg->model;
-    saved.state = read.state;
-    saved.has_last_time = read.has_last_time;
-    saved.last_time = read.last_time;
-    saved.last_time_type = read.last_time_type;
-    saved.tid = read.tid;
-    saved.written_here = read.written_here;
+    saved_from_row(&saved, &read, cfg->model);
     /* a statement's only row: its series need not be kept for the statement's later rows */
     series = cache_saved_series(cfg, row, &saved, lstm_stream_cache_one_row());
     score_cached_row(cfg, series, row, result);

@@ -724,13 +724,11 @@ bool lstm_state_row_read(const LstmStateTable *table, const Datum key[3], Snapsh
     HeapTuple version;
 
     Assert(!IsolationUsesXactSnapshot());
-    row->values = NULL;
-    row->isnull = NULL;
+    row->values = palloc(sizeof(Datum) * desc->natts);
+    row->isnull = palloc(sizeof(bool) * desc->natts);
     row->written_here = false;
     version = read_known_row(table, rel, snapshot, key, &row->written_here);
     if (version != NULL) {
-        row->values = palloc(sizeof(Datum) * desc->natts);
-        row->isnull = palloc(sizeof(bool) * desc->natts);
         heap_deform_tuple(version, desc, row->values, row->isnull);
         if (!values_have_key(table, row->values, row->isnull, key)) {
             /* the line pointer was reused: the primary key decides */
@@ -747,10 +745,6 @@ bool lstm_state_row_read(const LstmStateTable *table, const Datum key[3], Snapsh
         if (find_row(table, rel, index, snapshot, key, slot, &root)) {
             version = ExecCopySlotHeapTuple(slot);
             known_row_remember_root(table->relid, key, &root);
-            if (row->values == NULL) {
-                row->values = palloc(sizeof(Datum) * desc->natts);
-                row->isnull = palloc(sizeof(bool) * desc->natts);
-            }
             heap_deform_tuple(version, desc, row->values, row->isnull);
         }
         ExecDropSingleTupleTableSlot(slot);
