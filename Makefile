@@ -67,8 +67,8 @@ BLAS_CFLAGS ?= $(shell PKG_CONFIG_PATH=$(BLAS_DIR)/pkgconfig pkg-config --cflags
 BLAS_LIBS ?= -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas
 SHLIB_LINK = $(BLAS_LIBS) -lm
 
-EXTRA_CLEAN = test/core/*.o $(UNIT_TESTS) test/bench/step_bench test/fuzz/fuzz_inputs results regression.diffs \
-              regression.out
+EXTRA_CLEAN = test/core/*.o $(UNIT_TESTS) test/bench/step_bench test/fuzz/fuzz_inputs results \
+              regression.diffs regression.out
 
 # LLVM bitcode for JIT inlining is not needed.
 override with_llvm = no
