@@ -109,12 +109,17 @@ test/core/test_%: test/core/test_%.c $(CORE_SRC) $(REFERENCE_SRC) $(wildcard src
 test/bench/step_bench: test/bench/step_bench.c $(CORE_SRC) $(wildcard src/core/*.h test/core/*.h)
 	$(CC) $(UNIT_CFLAGS) -o $@ $< $(CORE_SRC) $(BLAS_LIBS) -lm
 
-.PHONY: unittest bench figures
+.PHONY: unittest bench bench-callgrind figures
 unittest: $(UNIT_TESTS)
 	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; ./$$t; done
 
 bench:
 	bash test/bench/run.sh
+
+# Instructions per inserted row with and without the scoring trigger (valgrind's callgrind):
+# the stable measure of ingest work on a machine whose wall clock is noisy.
+bench-callgrind:
+	bash test/bench/ingest_callgrind.sh
 
 # The README's figures (python3-matplotlib), drawn from a server (yours with PGHOST/PGPORT,
 # otherwise a throwaway one) where the extension is installed.

@@ -5,14 +5,16 @@
 #                                    and libfaketime (test/t/005_pg_cron.pl)
 #   scripts/install-deps.sh --torch  also PyTorch, numpy, ONNX and matplotlib (benchmarks, fixture
 #                                    generators, test/onnx/check.sh, make figures)
+#   scripts/install-deps.sh --profile  also valgrind (test/bench/ingest_callgrind.sh)
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
 packages=(build-essential pkg-config postgresql-15 postgresql-server-dev-15 postgresql-contrib
           libopenblas-serial-dev libipc-run-perl libpq-dev postgresql-15-cron libfaketime)
-if [ "${1:-}" = "--torch" ]; then
-    packages+=(python3 python3-torch python3-numpy python3-onnx python3-matplotlib)
-fi
+case "${1:-}" in
+--torch) packages+=(python3 python3-torch python3-numpy python3-onnx python3-matplotlib) ;;
+--profile) packages+=(valgrind) ;;
+esac
 
 missing=()
 for p in "${packages[@]}"; do
