@@ -155,7 +155,8 @@ typedef struct KnownRow {
 #define KNOWN_ROWS_MAX 65536 /* forget them all beyond this many series */
 
 static HTAB *known_rows;
-static Oid known_rows_relid; /* the lstm_stream_states they are rows of */
+static uint64 known_rows_generation; /* times forgotten: entries of an older one are gone */
+static Oid known_rows_relid;         /* the lstm_stream_states they are rows of */
 static MemoryContext known_rows_context;
 static StringInfoData known_key_buffer;
 
@@ -165,6 +166,7 @@ static void known_rows_forget_all(void)
     if (known_rows_context != NULL)
         MemoryContextReset(known_rows_context);
     known_rows = NULL;
+    known_rows_generation++;
 }
 
 /* Relcache invalidation: forget the rows if lstm_stream_states (or every relation) changed. */
@@ -187,11 +189,19 @@ static KnownRowKey known_row_key(Oid relid, const Datum key[3])
         initStringInfo(&known_key_buffer);
         MemoryContextSwitchTo(old);
     }
-    resetStringInfo(&known_key_buffer);
-    appendBinaryStringInfo(&known_key_buffer, (const char *)oids, sizeof(oids));
-    appendBinaryStringInfo(&known_key_buffer, VARDATA_ANY(model), VARSIZE_ANY_EXHDR(model));
-    appendStringInfoChar(&known_key_buffer, '\0');
-    appendBinaryStringInfo(&known_key_buffer, VARDATA_ANY(series), VARSIZE_ANY_EXHDR(series));
+    {
+        int model_len = VARSIZE_ANY_EXHDR(model), series_len = VARSIZE_ANY_EXHDR(series);
+        char *at;
+
+        resetStringInfo(&known_key_buffer);
+        enlargeStringInfo(&known_key_buffer, sizeof(oids) + model_len + 1 + series_len);
+        at = known_key_buffer.data;
+        memcpy(at, oids, sizeof(oids));
+        memcpy(at + sizeof(oids), VARDATA_ANY(model), model_len);
+        at[sizeof(oids) + model_len] = '\0';
+        memcpy(at + sizeof(oids) + model_len + 1, VARDATA_ANY(series), series_len);
+        known_key_buffer.len = sizeof(oids) + model_len + 1 + series_len;
+    }
     k.data = known_key_buffer.data;
     k.len = known_key_buffer.len;
     return k;
@@ -243,14 +253,17 @@ static KnownRow *known_row_enter(Oid relid, const Datum key[3])
 
 /*
  * Remember the version of key's row this backend just wrote; one that is not
- * heap-only (not HOT) has its own index entry and starts a new chain.
+ * heap-only (not HOT) has its own index entry and starts a new chain. entry:
+ * the row's known entry if the caller has it (NULL: looked up by key).
  */
-static void known_row_remember_written(Oid relid, const Datum key[3], HeapTuple written)
+static void known_row_remember_written(Oid relid, const Datum key[3], HeapTuple written,
+                                       KnownRow *entry)
 {
-    KnownRow *entry = known_row_enter(relid, key);
     bool heap_only = HeapTupleIsHeapOnly(written);
     ItemPointer tid = &written->t_self;
 
+    if (entry == NULL)
+        entry = known_row_enter(relid, key);
     entry->written = *tid;
     entry->written_xmin = HeapTupleHeaderGetRawXmin(written->t_data);
     entry->written_len = written->t_len;
@@ -259,9 +272,19 @@ static void known_row_remember_written(Oid relid, const Datum key[3], HeapTuple 
 }
 
 /* Remember the root of key's HOT chain (the TID its index entry points to). */
-static void known_row_remember_root(Oid relid, const Datum key[3], ItemPointer root)
+static KnownRow *known_row_remember_root(Oid relid, const Datum key[3], ItemPointer root)
 {
-    known_row_enter(relid, key)->root = *root;
+    KnownRow *entry = known_row_enter(relid, key);
+    entry->root = *root;
+    return entry;
+}
+
+/* The known row a read found (see LstmSavedRow.known), or NULL if the rows were forgotten since. */
+static KnownRow *known_row_of(const LstmSavedRow *row)
+{
+    return row->known != NULL && row->known_generation == known_rows_generation
+               ? (KnownRow *)row->known
+               : NULL;
 }
 
 /*
@@ -592,16 +615,22 @@ static HeapTuple version_written_over(TupleDesc desc, HeapTuple old, const Datum
  * late_rows increased by late_added, updated_at the transaction's start (as
  * now()); the other columns as they were.
  */
+#define NEXT_VERSION_NATTS 16 /* columns next_version keeps on the stack (the table has 8) */
+
 static HeapTuple next_version(const LstmStateTable *table, TupleDesc desc, HeapTuple old,
                               const Datum *old_values, const bool *old_isnull, bool has_state,
                               Datum state, bool has_last_time, Datum last_time, Oid last_time_type,
                               int64 late_added)
 {
-    Datum *values = palloc(sizeof(Datum) * desc->natts);
-    bool *nulls = palloc(sizeof(bool) * desc->natts);
-    bool *changed = palloc0(sizeof(bool) * desc->natts);
+    Datum values_here[NEXT_VERSION_NATTS];
+    bool nulls_here[NEXT_VERSION_NATTS], changed_here[NEXT_VERSION_NATTS];
+    bool small = desc->natts <= NEXT_VERSION_NATTS;
+    Datum *values = small ? values_here : palloc(sizeof(Datum) * desc->natts);
+    bool *nulls = small ? nulls_here : palloc(sizeof(bool) * desc->natts);
+    bool *changed = small ? changed_here : palloc(sizeof(bool) * desc->natts);
     HeapTuple new;
 
+    memset(changed, 0, sizeof(bool) * desc->natts);
     memcpy(values, old_values, sizeof(Datum) * desc->natts);
     memcpy(nulls, old_isnull, sizeof(bool) * desc->natts);
     values[table->late_rows - 1] =
@@ -617,16 +646,26 @@ static HeapTuple next_version(const LstmStateTable *table, TupleDesc desc, HeapT
             changed[table->last_time_type - 1] = true;
     }
     new = version_written_over(desc, old, values, nulls, changed);
-    return new != NULL ? new : heap_form_tuple(desc, values, nulls);
+    if (new == NULL)
+        new = heap_form_tuple(desc, values, nulls);
+    if (!small) {
+        pfree(values);
+        pfree(nulls);
+        pfree(changed);
+    }
+    return new;
 }
 
-/* After an update put new at new->t_self: its index entry if it is not HOT, and where it is. */
+/*
+ * After an update put new at new->t_self: its index entry if it is not HOT,
+ * and where it is (in known, the row's entry, when the caller has it).
+ */
 static void after_update(const LstmStateTable *table, Relation rel, const Datum key[3],
-                         HeapTuple new)
+                         HeapTuple new, KnownRow *known)
 {
     if (!HeapTupleIsHeapOnly(new))
         insert_index_entry(table, rel, key, &new->t_self); /* not HOT: the page was full */
-    known_row_remember_written(table->relid, key, new);
+    known_row_remember_written(table->relid, key, new, known);
 }
 
 /* Write a series' state back to its locked row (see stream_states.h). */
@@ -661,7 +700,7 @@ void lstm_state_row_update(const LstmStateTable *table, const Datum key[3], Item
     new = next_version(table, desc, old, slot->tts_values, slot->tts_isnull, has_state, state,
                        has_last_time, last_time, last_time_type, late_added);
     simple_heap_update(rel, &old->t_self, new);
-    after_update(table, rel, key, new);
+    after_update(table, rel, key, new, NULL);
     heap_freetuple(new);
     if (free_old)
         heap_freetuple(old);
@@ -677,7 +716,7 @@ void lstm_state_row_update(const LstmStateTable *table, const Datum key[3], Item
  * it is the version this backend wrote last.
  */
 static HeapTuple read_known_row(const LstmStateTable *table, Relation rel, Snapshot snapshot,
-                                const Datum key[3], bool *written_here)
+                                const Datum key[3], bool *written_here, KnownRow **entry)
 {
     KnownRow *known = known_row_find(table->relid, key);
     ItemPointerData tid;
@@ -685,6 +724,7 @@ static HeapTuple read_known_row(const LstmStateTable *table, Relation rel, Snaps
     HeapTupleData tuple;
     HeapTuple copy = NULL;
 
+    *entry = known;
     if (known == NULL || !ItemPointerIsValid(&known->root))
         return NULL;
     tid = known->root;
@@ -722,17 +762,18 @@ bool lstm_state_row_read(const LstmStateTable *table, const Datum key[3], Snapsh
     Relation rel = table_open(table->relid, RowExclusiveLock); /* (it is written next) */
     TupleDesc desc = RelationGetDescr(rel);
     HeapTuple version;
+    KnownRow *known = NULL;
 
     Assert(!IsolationUsesXactSnapshot());
     row->values = palloc(sizeof(Datum) * desc->natts);
     row->isnull = palloc(sizeof(bool) * desc->natts);
     row->written_here = false;
-    version = read_known_row(table, rel, snapshot, key, &row->written_here);
+    version = read_known_row(table, rel, snapshot, key, &row->written_here, &known);
     if (version != NULL) {
         heap_deform_tuple(version, desc, row->values, row->isnull);
         if (!values_have_key(table, row->values, row->isnull, key)) {
             /* the line pointer was reused: the primary key decides */
-            ItemPointerSetInvalid(&known_row_find(table->relid, key)->root);
+            ItemPointerSetInvalid(&known->root);
             heap_freetuple(version);
             version = NULL;
             row->written_here = false;
@@ -744,7 +785,7 @@ bool lstm_state_row_read(const LstmStateTable *table, const Datum key[3], Snapsh
         ItemPointerData root;
         if (find_row(table, rel, index, snapshot, key, slot, &root)) {
             version = ExecCopySlotHeapTuple(slot);
-            known_row_remember_root(table->relid, key, &root);
+            known = known_row_remember_root(table->relid, key, &root);
             heap_deform_tuple(version, desc, row->values, row->isnull);
         }
         ExecDropSingleTupleTableSlot(slot);
@@ -752,6 +793,8 @@ bool lstm_state_row_read(const LstmStateTable *table, const Datum key[3], Snapsh
     }
     row->version = version;
     row->rel = rel;
+    row->known = known; /* (its generation: entries stay until the rows are forgotten) */
+    row->known_generation = known_rows_generation;
     if (version == NULL) {
         lstm_state_row_release(row);
         return false;
@@ -790,7 +833,7 @@ bool lstm_state_row_write_over(const LstmStateTable *table, const Datum key[3], 
                          InvalidSnapshot, true /* wait */, &failure, &lockmode);
     switch (result) {
     case TM_Ok:
-        after_update(table, rel, key, new);
+        after_update(table, rel, key, new, known_row_of(row));
         *written = new->t_self;
         break;
     case TM_SelfModified: /* changed by a later command of this transaction */

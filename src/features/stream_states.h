@@ -50,6 +50,8 @@ typedef struct LstmSavedRow {
     Datum *values;       /* and its columns, deformed (natts) */
     bool *isnull;
     Relation rel; /* lstm_state_row_read: the table, open until written over or released */
+    void *known;  /* lstm_state_row_read: what this backend knows of the row (stream_states.c) */
+    uint64 known_generation; /* valid while no invalidation made the backend forget it */
 } LstmSavedRow;
 
 /*
