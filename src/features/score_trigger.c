@@ -1085,8 +1085,9 @@ static Datum stored_last_time(const LstmCachedSeries *series);
  * score the row against it, and write the new state over that version at
  * once. The update takes the row lock the usual path takes first, so a
  * single-row INSERT costs one heap operation on the row (and one WAL
- * record) instead of a lock and an update. The series stays cached, locked
- * by the update, for the statement's later rows. NULL if the series has no
+ * record) instead of a lock and an update. Unless the row is the statement's
+ * only one, the series stays cached, locked by the update, for the
+ * statement's later rows. NULL if the series has no
  * row yet (*absent set: open_series creates it without looking for it
  * again), or another transaction changed the row since it was read: then
  * nothing is written or cached, result is cleared, and open_series locks

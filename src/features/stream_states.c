@@ -128,6 +128,9 @@ bool lstm_state_table_direct(LstmStateTable *table, Oid schema, Oid source)
     return usable;
 }
 
+/* Columns of lstm_stream_states next_version keeps on the stack (it has 8). */
+#define STATE_COLUMNS_HERE 16
+
 /* ---------- where each series' row is, as this backend last saw it ---------- */
 
 /*
@@ -181,27 +184,25 @@ static KnownRowKey known_row_key(Oid relid, const Datum key[3])
 {
     text *model = DatumGetTextPP(key[0]);
     text *series = DatumGetTextPP(key[2]);
+    int model_len = VARSIZE_ANY_EXHDR(model), series_len = VARSIZE_ANY_EXHDR(series);
     Oid oids[2] = {relid, DatumGetObjectId(key[1])};
     KnownRowKey k;
+    char *at;
 
     if (known_key_buffer.data == NULL) {
         MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
         initStringInfo(&known_key_buffer);
         MemoryContextSwitchTo(old);
     }
-    {
-        int model_len = VARSIZE_ANY_EXHDR(model), series_len = VARSIZE_ANY_EXHDR(series);
-        char *at;
-
-        resetStringInfo(&known_key_buffer);
-        enlargeStringInfo(&known_key_buffer, sizeof(oids) + model_len + 1 + series_len);
-        at = known_key_buffer.data;
-        memcpy(at, oids, sizeof(oids));
-        memcpy(at + sizeof(oids), VARDATA_ANY(model), model_len);
-        at[sizeof(oids) + model_len] = '\0';
-        memcpy(at + sizeof(oids) + model_len + 1, VARDATA_ANY(series), series_len);
-        known_key_buffer.len = sizeof(oids) + model_len + 1 + series_len;
-    }
+    /* oids, model name, NUL, series: one copy each */
+    resetStringInfo(&known_key_buffer);
+    enlargeStringInfo(&known_key_buffer, sizeof(oids) + model_len + 1 + series_len);
+    at = known_key_buffer.data;
+    memcpy(at, oids, sizeof(oids));
+    memcpy(at + sizeof(oids), VARDATA_ANY(model), model_len);
+    at[sizeof(oids) + model_len] = '\0';
+    memcpy(at + sizeof(oids) + model_len + 1, VARDATA_ANY(series), series_len);
+    known_key_buffer.len = sizeof(oids) + model_len + 1 + series_len;
     k.data = known_key_buffer.data;
     k.len = known_key_buffer.len;
     return k;
@@ -615,16 +616,14 @@ static HeapTuple version_written_over(TupleDesc desc, HeapTuple old, const Datum
  * late_rows increased by late_added, updated_at the transaction's start (as
  * now()); the other columns as they were.
  */
-#define NEXT_VERSION_NATTS 16 /* columns next_version keeps on the stack (the table has 8) */
-
 static HeapTuple next_version(const LstmStateTable *table, TupleDesc desc, HeapTuple old,
                               const Datum *old_values, const bool *old_isnull, bool has_state,
                               Datum state, bool has_last_time, Datum last_time, Oid last_time_type,
                               int64 late_added)
 {
-    Datum values_here[NEXT_VERSION_NATTS];
-    bool nulls_here[NEXT_VERSION_NATTS], changed_here[NEXT_VERSION_NATTS];
-    bool small = desc->natts <= NEXT_VERSION_NATTS;
+    Datum values_here[STATE_COLUMNS_HERE];
+    bool nulls_here[STATE_COLUMNS_HERE], changed_here[STATE_COLUMNS_HERE];
+    bool small = desc->natts <= STATE_COLUMNS_HERE;
     Datum *values = small ? values_here : palloc(sizeof(Datum) * desc->natts);
     bool *nulls = small ? nulls_here : palloc(sizeof(bool) * desc->natts);
     bool *changed = small ? changed_here : palloc(sizeof(bool) * desc->natts);
