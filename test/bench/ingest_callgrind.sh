@@ -15,12 +15,14 @@
 #           states exist (a transaction per row, as autocommit does)
 #   bulk    INSERT ... SELECT of 10,000 and 40,000 rows into 1,000 series, rows in time order,
 #           one statement (the first row of each series creates its state)
+#   copy    the same rows by COPY from a server-side file (COPY inserts in batches into a table
+#           without BEFORE ROW triggers, and row by row into one with any)
 #
 # into readings_plain (no trigger), readings_cfloor (a C trigger that does nothing) and
 # readings_scored (lstm_score_trigger). Prints instructions per row and scored / plain.
 # The single-user EXECUTE also parses a utility statement per row (about 15k instructions that
 # pgbench's protocol-level prepared statements do not pay), so its ratio is not pgbench's.
-# INGEST_CG_ONLY=single or bulk runs one part. Never fails on a count.
+# INGEST_CG_ONLY=single, bulk or copy runs one part. Never fails on a count.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -59,6 +61,9 @@ CREATE TABLE staging40 AS SELECT s AS sensor, now() + t * interval '1 second' AS
 VACUUM ANALYZE;
 CHECKPOINT;
 SQL
+for n in 10 40; do
+    psql -X -q -v ON_ERROR_STOP=1 -d ib -c "COPY staging$n TO '$work/bulk$n.tsv'" >/dev/null
+done
 as_server_user "$bindir/pg_ctl" -D "$work/tpl" -m fast -w stop >/dev/null
 
 # The workload files: w_<table>_<part><rows>.sql, one statement per line.
@@ -73,6 +78,8 @@ for table in plain cfloor scored; do
     for n in 10 40; do
         echo "INSERT INTO readings_$table (sensor, ts, v) SELECT * FROM staging$n" \
             >"$work/w_${table}_bulk$n.sql"
+        echo "COPY readings_$table (sensor, ts, v) FROM '$work/bulk$n.tsv'" \
+            >"$work/w_${table}_copy$n.sql"
     done
 done
 chmod 644 "$work"/w_*.sql
@@ -98,12 +105,14 @@ per_row() {
 
 echo "== instructions per inserted row (callgrind, single-user backend): hidden $hidden, 1 layer"
 printf "%-34s %10s %10s %10s %8s %8s\n" part plain "C floor" scored "C floor" scored
-for part in single bulk; do
+for part in single bulk copy; do
     [ -z "$only" ] || [ "$only" = "$part" ] || continue
     if [ "$part" = single ]; then
         short=1000 long=4000 rows=3000 label="single-row INSERT, 100 series"
-    else
+    elif [ "$part" = bulk ]; then
         short=10 long=40 rows=30000 label="INSERT ... SELECT, 1,000 series"
+    else
+        short=10 long=40 rows=30000 label="COPY, 1,000 series"
     fi
     p=$(per_row plain "$part" $short $long $rows)
     c=$(per_row cfloor "$part" $short $long $rows)
